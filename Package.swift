@@ -28,13 +28,18 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
+    .target(
+      name: "TestSupport",
+      dependencies: ["TaskWatch"],
+      path: "Tests/TestSupport"
+    ),
     .testTarget(
       name: "TaskWatchTests",
-      dependencies: ["TaskWatch", "CHiredis"]
+      dependencies: ["TaskWatch", "TestSupport"]
     ),
     .testTarget(
       name: "taskwatchTests",
-      dependencies: ["taskwatch", "TaskWatch"]
+      dependencies: ["taskwatch", "TaskWatch", "TestSupport"]
     ),
   ],
   swiftLanguageModes: [.v6]

@@ -54,6 +54,9 @@ struct NDJSONWriter {
     buffer.append(UInt8(ascii: "\n"))
   }
 
+  /// The bytes not yet flushed (for tests of the line format).
+  var bufferedForTesting: [UInt8] { buffer }
+
   /// Writes what is buffered.
   /// - Throws: ``StandardStreams/OutputClosed`` when the reader is gone.
   mutating func flush() throws(StandardStreams.OutputClosed) {

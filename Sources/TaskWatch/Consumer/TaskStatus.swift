@@ -6,4 +6,11 @@ public struct TaskStatus: Sendable, Equatable {
   public let state: TaskState
   /// Whether the consumer still waits for it.
   public let isWatched: Bool
+
+  /// Creates a status value.
+  public init(taskID: String, state: TaskState, isWatched: Bool) {
+    self.taskID = taskID
+    self.state = state
+    self.isWatched = isWatched
+  }
 }

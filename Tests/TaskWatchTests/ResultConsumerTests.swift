@@ -1,0 +1,161 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import TaskWatch
+
+@Suite("ResultConsumer against a real redis-server")
+struct ResultConsumerTests {
+  let server = SharedRedis.server
+
+  private func consumer(database: Int = 0, verify: Bool = true) -> ResultConsumer {
+    ResultConsumer(
+      configuration: ConsumerConfiguration(
+        backend: BackendURL(endpoint: server.endpoint, database: database), verifyReadyMessages: verify))
+  }
+
+  private func payload(_ id: String, _ state: String, _ extra: String = "") -> String {
+    #"{"status": "\#(state)", "result": null, "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"\#(extra)}"#
+  }
+
+  /// Drains until `count` changes arrived or `seconds` passed.
+  private func drain(_ consumer: ResultConsumer, count: Int, seconds: Double = 10) throws -> [StateChange] {
+    var changes = [StateChange]()
+    let deadline = Deadline.after(seconds: seconds)
+    while changes.count < count && !deadline.hasPassed {
+      changes += try consumer.drainEvents(timeout: 0.2)
+    }
+    return changes
+  }
+
+  @Test("results stored before start are reported from the snapshot, unknown ones as PENDING")
+  func snapshot() throws {
+    let done = UUID().uuidString
+    let waiting = UUID().uuidString
+    try server.run(["SET", "celery-task-meta-\(done)", payload(done, "SUCCESS")])
+    let consumer = consumer()
+    let changes = try consumer.consume(from: [done, waiting, done])
+    #expect(changes.map(\.taskID) == [done, waiting])
+    #expect(changes.map(\.state) == [.success, .pending])
+    #expect(changes.map(\.source) == [.snapshot, .snapshot])
+    #expect(changes[1].meta == nil && changes[0].previous == nil)
+    #expect(consumer.watchingCount == 1)
+  }
+
+  @Test("live transitions arrive in order; a duplicate publish is reported once")
+  func liveTransitions() throws {
+    let id = UUID().uuidString
+    let consumer = consumer()
+    _ = try consumer.start(initialTaskID: id)
+    for state in ["RECEIVED", "STARTED", "STARTED"] {
+      try server.storeAndPublish(taskID: id, json: payload(id, state))
+    }
+    for step in 1...3 {
+      try server.storeAndPublish(taskID: id, json: payload(id, "PROGRESS", #", "step": \#(step)"#))
+    }
+    try server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    try server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    let changes = try drain(consumer, count: 6)
+    #expect(changes.map(\.state.name) == ["RECEIVED", "STARTED", "PROGRESS", "PROGRESS", "PROGRESS", "SUCCESS"])
+    #expect(changes.map(\.previous?.name) == ["PENDING", "RECEIVED", "STARTED", "PROGRESS", "PROGRESS", "PROGRESS"])
+    #expect(changes.allSatisfy { $0.source == .message })
+    #expect(consumer.watchingCount == 0)
+    #expect(try consumer.drainEvents(timeout: 0.2).isEmpty)
+  }
+
+  @Test("a ready task is UNSUBSCRIBEd while the others stay subscribed")
+  func unsubscribeWhenReady() throws {
+    let first = UUID().uuidString
+    let second = UUID().uuidString
+    let consumer = consumer()
+    _ = try consumer.consume(from: [first, second])
+    #expect(try server.subscriberCount(channel: "celery-task-meta-\(first)") == 1)
+    try server.storeAndPublish(taskID: first, json: payload(first, "SUCCESS"))
+    #expect(try drain(consumer, count: 1).map(\.state) == [.success])
+    let deadline = Deadline.after(seconds: 5)
+    while try server.subscriberCount(channel: "celery-task-meta-\(first)") != 0 && !deadline.hasPassed {
+      usleep(5_000)
+    }
+    #expect(try server.subscriberCount(channel: "celery-task-meta-\(first)") == 0)
+    #expect(try server.subscriberCount(channel: "celery-task-meta-\(second)") == 1)
+  }
+
+  @Test("2,500 ids subscribe in batches and all complete")
+  func manyTasks() throws {
+    let ids = (0..<2_500).map { _ in UUID().uuidString }
+    let consumer = consumer()
+    let snapshot = try consumer.consume(from: ids)
+    #expect(snapshot.count == 2_500)
+    #expect(try server.subscriberCount(channel: "celery-task-meta-\(ids.last!)") == 1)
+    let publisher = try server.connection()
+    for id in ids {
+      let key = "celery-task-meta-\(id)"
+      let body = payload(id, "SUCCESS")
+      publisher.append(["SETEX", key, "600", body])
+      publisher.append(["PUBLISH", key, body])
+    }
+    try publisher.flush(until: .after(seconds: 10))
+    _ = try publisher.replies(count: 5_000, until: .after(seconds: 10), operation: "PUBLISH")
+    let changes = try drain(consumer, count: 2_500, seconds: 20)
+    #expect(changes.count == 2_500)
+    #expect(Set(changes.map(\.taskID)) == Set(ids))
+    #expect(consumer.watchingCount == 0)
+  }
+
+  @Test("a READY message without a stored key in our database is not trusted")
+  func unconfirmedReady() throws {
+    let id = UUID().uuidString
+    let consumer = consumer(database: 1)
+    _ = try consumer.start(initialTaskID: id)
+    try server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"), database: 2)
+    #expect(try drain(consumer, count: 1, seconds: 1).isEmpty)
+    #expect(consumer.watchingCount == 1)
+    #expect(
+      consumer.takeDiagnostics() == [.unconfirmedReadyMessage(taskID: id, database: 1)])
+    try server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"), database: 1)
+    #expect(try drain(consumer, count: 1).map(\.state) == [.success])
+  }
+
+  @Test("an undecodable message is skipped with a diagnostic and the stored key re-read")
+  func undecodableMessage() throws {
+    let id = UUID().uuidString
+    let consumer = consumer()
+    _ = try consumer.start(initialTaskID: id)
+    try server.run(["SET", "celery-task-meta-\(id)", payload(id, "STARTED")])
+    try server.storeAndPublish(taskID: id, payload: [0x80, 0x04, 0x95, 0x00], store: false)
+    let changes = try drain(consumer, count: 1)
+    #expect(changes.map(\.state) == [.started])
+    #expect(consumer.takeDiagnostics().count == 1)
+  }
+
+  @Test("a stored result that cannot be decoded is an UndecodableResultError")
+  func undecodableStored() throws {
+    let id = UUID().uuidString
+    try server.storeAndPublish(taskID: id, payload: [0x80, 0x04, 0x95, 0x10], store: true)
+    #expect(throws: UndecodableResultError.self) {
+      _ = try consumer().consume(from: [id])
+    }
+  }
+
+  @Test("cancel(for:) unsubscribes and forgets the task's later messages")
+  func cancel() throws {
+    let id = UUID().uuidString
+    let consumer = consumer()
+    _ = try consumer.start(initialTaskID: id)
+    try consumer.cancel(for: id)
+    #expect(consumer.watchingCount == 0)
+    try server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    #expect(try consumer.drainEvents(timeout: 0.3).isEmpty)
+  }
+
+  @Test("refreshPending reports stored changes with source resync")
+  func refreshPending() throws {
+    let id = UUID().uuidString
+    let consumer = consumer()
+    _ = try consumer.start(initialTaskID: id)
+    try server.run(["SET", "celery-task-meta-\(id)", payload(id, "SUCCESS")])
+    let changes = try consumer.refreshPending()
+    #expect(changes.map(\.source) == [.resync])
+    #expect(changes.map(\.state) == [.success])
+  }
+}

@@ -1,0 +1,140 @@
+import TaskWatch
+import Testing
+
+@testable import taskwatch
+
+/// The CLI's exit status (Swift Testing has a type of the same name).
+private typealias ExitStatus = taskwatch.ExitStatus
+
+@Suite("Durations")
+struct WatchDurationTests {
+  @Test(
+    "accepted", arguments: [("90", 90.0), ("90s", 90), ("5m", 300), ("1h", 3600), ("1.5", 1.5), ("250ms", 0.25), ("0", 0)])
+  func accepted(text: String, seconds: Double) {
+    #expect(WatchDuration(argument: text)?.seconds == seconds)
+  }
+
+  @Test("refused", arguments: ["", "s", "-5", "5x", "1e3", "nan", "inf", "5 m", "m5", "1.2.3"])
+  func refused(text: String) {
+    #expect(WatchDuration(argument: text) == nil)
+  }
+
+  @Test("described the way a user writes it")
+  func description() {
+    #expect(WatchDuration(seconds: 300).description == "5m")
+    #expect(WatchDuration(seconds: 7200).description == "2h")
+    #expect(WatchDuration(seconds: 0.25).description == "250ms")
+    #expect(WatchDuration(seconds: 90).description == "90s")
+  }
+}
+
+@Suite("Task id lists")
+struct TaskIDListTests {
+  @Test("stdin ids: whitespace or newline separated, blank lines ignored, duplicates once, order kept")
+  func standardInput() throws {
+    let list = try TaskIDList(arguments: ["x", "-"], readStandardInput: { Array("b a\n\n\tc\r\nb\nx\n".utf8) })
+    #expect(list.ids == ["x", "b", "a", "c"])
+  }
+
+  @Test("refused lists")
+  func refused() {
+    #expect(throws: TaskIDList.Problem.self) { try TaskIDList(arguments: [], readStandardInput: { [] }) }
+    #expect(throws: TaskIDList.Problem.self) { try TaskIDList(arguments: ["-"], readStandardInput: { Array("\n \n".utf8) }) }
+    for bad in ["a b", "a\u{7}b", "tab\there", "", "nl\n"] {
+      #expect(throws: TaskIDList.Problem.self) { try TaskIDList(arguments: [bad], readStandardInput: { [] }) }
+    }
+    #expect(throws: TaskIDList.Problem.self) {
+      try TaskIDList(arguments: ["-"], readStandardInput: { Array("ok\nbad\u{1b}[31m\n".utf8) })
+    }
+  }
+
+  @Test("control characters are shown escaped in the message")
+  func message() {
+    #expect(
+      TaskIDList.Problem.invalid("a\u{1b}b", reason: "contains a control character").description
+        == #"invalid task id 'a\u{1B}b': contains a control character"#)
+  }
+}
+
+@Suite("Exit status")
+struct ExitStatusTests {
+  @Test("outcomes map to the contract's codes")
+  func outcomes() {
+    #expect(ExitStatus.forOutcome(.allReady(anyFailed: false)) == .success)
+    #expect(ExitStatus.forOutcome(.allReady(anyFailed: true)) == .taskFailed)
+    #expect(ExitStatus.forOutcome(.failedFast) == .taskFailed)
+    #expect(ExitStatus.forOutcome(.timedOut) == .timedOut)
+    #expect(ExitStatus.forOutcome(.signalled(2)) == .interrupted)
+    #expect(ExitStatus.forOutcome(.signalled(15)) == .terminated)
+    #expect(ExitStatus.forOutcome(.outputClosed) == .success)
+  }
+
+  @Test("errors map to the contract's codes")
+  func errors() {
+    let cases: [(any Error, ExitStatus)] = [
+      (RedisError.authenticationFailed(endpoint: "h:1", message: "WRONGPASS"), .authentication),
+      (RedisError.connectFailed(endpoint: "h:1", reason: "connection refused"), .unavailable),
+      (RedisError.connectionLost(endpoint: "h:1", reason: "eof"), .unavailable),
+      (UndecodableResultError(taskID: "t", reason: .unsupportedSerializer("pickle")), .undecodable),
+      (BackendURLError.unknownScheme("http"), .usage),
+      (TaskIDList.Problem.empty(fromStandardInput: false), .usage),
+      (UsageProblem(description: "x"), .usage),
+    ]
+    for (error, status) in cases {
+      #expect(ExitStatus.forOutcome(.failed(error)) == status)
+    }
+  }
+
+  @Test("the codes are exactly the contract's")
+  func codes() {
+    #expect(ExitStatus.allCases.map(\.rawValue) == [0, 1, 64, 65, 69, 77, 124, 130, 143])
+  }
+}
+
+@Suite("Output formatting")
+struct OutputFormattingTests {
+  @Test("RFC 3339 UTC with milliseconds")
+  func timestamps() {
+    var formatter = RFC3339Timestamp()
+    #expect(formatter.string(for: WallClockTime(seconds: 0, nanoseconds: 5_000_000)) == "1970-01-01T00:00:00.005Z")
+    #expect(
+      formatter.string(for: WallClockTime(seconds: 1_795_633_928, nanoseconds: 938_999_999))
+        == "2026-11-25T19:12:08.938Z")
+    #expect(
+      formatter.string(for: WallClockTime(seconds: 1_795_633_929, nanoseconds: 0)) == "2026-11-25T19:12:09.000Z")
+  }
+
+  @Test("a state line has the contract's fields in order")
+  func stateLine() throws {
+    let meta = try TaskMeta.decode(Array(#"{"status": "FAILURE", "result": {"exc_type": "E"}, "traceback": "t"}"#.utf8))
+    let change = StateChange(
+      taskID: "id\"1", state: .failure, previous: .started, source: .message,
+      observedAt: WallClockTime(seconds: 0, nanoseconds: 0), meta: meta)
+    var buffer = [UInt8]()
+    var writer = NDJSONWriter(descriptor: -1)
+    writer.write(change)
+    writer.omitResult = true
+    writer.write(change)
+    buffer = writer.bufferedForTesting
+    let lines = String(decoding: buffer, as: UTF8.self).split(separator: "\n")
+    #expect(
+      lines[0]
+        == #"{"type":"state","task_id":"id\"1","state":"FAILURE","previous":"STARTED","ready":true,"source":"message","observed_at":"1970-01-01T00:00:00.000Z","meta":{"status": "FAILURE", "result": {"exc_type": "E"}, "traceback": "t"}}"#
+    )
+    #expect(lines[1].hasSuffix(#""meta":{"status": "FAILURE"}}"#))
+  }
+
+  @Test("the summary line")
+  func summary() {
+    let statuses = [
+      TaskStatus(taskID: "a", state: .success, isWatched: false),
+      TaskStatus(taskID: "b", state: .pending, isWatched: true),
+      TaskStatus(taskID: "c", state: .success, isWatched: false),
+    ]
+    let line = RunSummary(statuses: statuses, elapsedSeconds: 1.23456, exitStatus: .timedOut).json
+    #expect(
+      String(decoding: line, as: UTF8.self)
+        == #"{"type":"summary","total":3,"states":{"PENDING":1,"SUCCESS":2},"unready":["b"],"elapsed_s":1.235,"exit_code":124}"#
+    )
+  }
+}

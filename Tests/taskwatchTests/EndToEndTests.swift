@@ -1,0 +1,247 @@
+import Foundation
+import TaskWatch
+import TestSupport
+import Testing
+
+/// Runs the built `taskwatch` binary against a real redis-server and checks
+/// stdout lines, stderr and the exit status.
+@Suite("taskwatch end to end")
+struct EndToEndTests {
+  let server = SharedRedis.server
+
+  private func payload(_ id: String, _ state: String) -> String {
+    #"{"status": "\#(state)", "result": null, "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"}"#
+  }
+
+  private func store(_ id: String, _ state: String) throws {
+    try server.run(["SET", "celery-task-meta-\(id)", payload(id, state)])
+  }
+
+  private func newID() -> String { UUID().uuidString.lowercased() }
+
+  /// Starts taskwatch, waits until it is subscribed to `id`'s channel.
+  private func startWatching(_ arguments: [String], channelOf id: String) throws -> TaskwatchProcess {
+    let process = try TaskwatchProcess(arguments)
+    #expect(try server.waitForSubscribers(channel: "celery-task-meta-\(id)"))
+    return process
+  }
+
+  @Test("stored results: snapshot lines in the order given, exit 0")
+  func snapshotSuccess() throws {
+    let (a, b) = (newID(), newID())
+    try store(a, "SUCCESS")
+    try store(b, "SUCCESS")
+    let result = try TaskwatchProcess.run(["-u", server.url(), b, a])
+    #expect(result.status == 0)
+    #expect(result.stderr.isEmpty)
+    let objects = result.objects
+    #expect(objects.count == 2)
+    #expect(objects.map { $0["task_id"] as? String } == [b, a])
+    #expect(objects.allSatisfy { $0["source"] as? String == "snapshot" && $0["previous"] is NSNull })
+    #expect(objects.allSatisfy { ($0["observed_at"] as? String)?.hasSuffix("Z") == true })
+  }
+
+  @Test("live transitions reach the pipe in order; FAILURE exits 1")
+  func liveFailure() throws {
+    let id = newID()
+    let process = try startWatching(["-u", server.url(), id], channelOf: id)
+    #expect(process.waitForLines(1, seconds: 10))
+    try server.storeAndPublish(taskID: id, json: payload(id, "STARTED"))
+    #expect(process.waitForLines(2, seconds: 10))
+    try server.storeAndPublish(taskID: id, json: payload(id, "FAILURE"))
+    let result = try process.finish()
+    #expect(result.status == 1)
+    #expect(result.states(of: id) == ["PENDING", "STARTED", "FAILURE"])
+    #expect(result.objects.last?["previous"] as? String == "STARTED")
+    #expect(result.objects.last?["ready"] as? Bool == true)
+  }
+
+  @Test("the first line arrives on a pipe before the last task finishes")
+  func streaming() throws {
+    let (done, later) = (newID(), newID())
+    try store(done, "SUCCESS")
+    let process = try startWatching(["-u", server.url(), done, later], channelOf: later)
+    #expect(process.waitForLines(2, seconds: 10))
+    #expect(process.child.isRunning)
+    try server.storeAndPublish(taskID: later, json: payload(later, "SUCCESS"))
+    #expect(try process.finish().status == 0)
+  }
+
+  @Test("ids from stdin")
+  func standardInput() throws {
+    let ids = (0..<50).map { _ in newID() }
+    for id in ids { try store(id, "SUCCESS") }
+    let result = try TaskwatchProcess.run(
+      ["-u", server.url(), "-"], stdin: "\n" + ids.joined(separator: "\n") + "\n\n" + ids[0] + "\n")
+    #expect(result.status == 0)
+    #expect(result.objects.compactMap { $0["task_id"] as? String } == ids)
+  }
+
+  @Test("--once prints current states: 124 with unready tasks, 0 when all succeeded")
+  func once() throws {
+    let (done, pending) = (newID(), newID())
+    try store(done, "SUCCESS")
+    let unready = try TaskwatchProcess.run(["-u", server.url(), "--once", done, pending])
+    #expect(unready.status == 124)
+    #expect(unready.states(of: pending) == ["PENDING"])
+    #expect(unready.stderr.isEmpty)
+    #expect(try TaskwatchProcess.run(["-u", server.url(), "--once", done]).status == 0)
+  }
+
+  @Test("--timeout with a task unready exits 124 and says so; --summary closes the stream")
+  func timeoutAndSummary() throws {
+    let (done, pending) = (newID(), newID())
+    try store(done, "FAILURE")
+    let result = try TaskwatchProcess.run(["-u", server.url(), "-t", "300ms", "--summary", done, pending])
+    #expect(result.status == 124)
+    #expect(result.stderr.contains("timed out after 300ms with 1 of 2 tasks unready"))
+    let summary = try #require(result.objects.last)
+    #expect(summary["type"] as? String == "summary")
+    #expect(summary["total"] as? Int == 2)
+    #expect(summary["unready"] as? [String] == [pending])
+    #expect(summary["exit_code"] as? Int == 124)
+    #expect((summary["states"] as? [String: Int]) == ["FAILURE": 1, "PENDING": 1])
+  }
+
+  @Test("--fail-fast stops at the first FAILURE with tasks still unready")
+  func failFast() throws {
+    let (failed, pending) = (newID(), newID())
+    try store(failed, "REVOKED")
+    let result = try TaskwatchProcess.run(["-u", server.url(), "--fail-fast", failed, pending], seconds: 10)
+    #expect(result.status == 1)
+  }
+
+  @Test("--quiet prints nothing; --no-result drops result and traceback")
+  func quietAndNoResult() throws {
+    let id = newID()
+    try store(id, "SUCCESS")
+    let quiet = try TaskwatchProcess.run(["-u", server.url(), "-q", id])
+    #expect(quiet.status == 0 && quiet.stdout.isEmpty)
+    let bare = try TaskwatchProcess.run(["-u", server.url(), "--no-result", id])
+    let meta = try #require(bare.objects.first?["meta"] as? [String: Any])
+    #expect(meta["result"] == nil && meta["traceback"] == nil && meta["status"] as? String == "SUCCESS")
+  }
+
+  @Test("a closed stdout (| head -n 1) ends the run quietly with 0")
+  func closedPipe() throws {
+    let id = newID()
+    let shell = try ChildProcess(
+      "/bin/bash",
+      ["-c", "\"$0\" -u \"$1\" \"$2\" 2>\"$3\" | head -n 1 >/dev/null; echo \"${PIPESTATUS[0]}\"",
+       TaskwatchProcess.executable, server.url(), id, "/dev/stderr"])
+    #expect(try server.waitForSubscribers(channel: "celery-task-meta-\(id)"))
+    usleep(300_000)  // let head read the snapshot line and exit
+    for state in ["STARTED", "RETRY", "STARTED", "SUCCESS"] {
+      try server.storeAndPublish(taskID: id, json: payload(id, state) + " ")
+    }
+    #expect(shell.wait(seconds: 10) == 0)
+    let output = String(decoding: shell.stdout!.readDataToEndOfFile(), as: UTF8.self)
+    let errors = String(decoding: shell.stderr!.readDataToEndOfFile(), as: UTF8.self)
+    #expect(output == "0\n")
+    #expect(errors.isEmpty)
+  }
+
+  @Test("SIGINT exits 130 and SIGTERM 143 within a second, summary still printed")
+  func signals() throws {
+    for (signal, status) in [(SIGINT, Int32(130)), (SIGTERM, Int32(143))] {
+      let id = newID()
+      let process = try startWatching(["-u", server.url(), "--summary", id], channelOf: id)
+      #expect(process.waitForLines(1, seconds: 10))
+      let sent = Date()
+      process.child.signal(signal)
+      let result = try process.finish(seconds: 5)
+      #expect(Date().timeIntervalSince(sent) < 1)
+      #expect(result.status == status)
+      #expect(result.objects.last?["type"] as? String == "summary")
+      #expect(result.objects.last?["exit_code"] as? Int == Int(status))
+    }
+  }
+
+  @Test("a pickle result stored for the task exits 65 and names the serializer")
+  func pickle() throws {
+    let id = newID()
+    try server.storeAndPublish(taskID: id, payload: [0x80, 0x04, 0x95, 0x2A, 0, 0, 0, 0, 0, 0, 0])
+    let result = try TaskwatchProcess.run(["-u", server.url(), id])
+    #expect(result.status == 65)
+    #expect(result.stderr.contains("pickle"))
+    #expect(result.stderr.contains(#"result_serializer="json""#))
+  }
+
+  @Test("unreachable server exits 69 with a readable line")
+  func unreachable() throws {
+    let port = try FreePort.pick()
+    let result = try TaskwatchProcess.run(["-u", "redis://127.0.0.1:\(port)/0", "x"])
+    #expect(result.status == 69)
+    #expect(result.stderr == "taskwatch: cannot connect to 127.0.0.1:\(port): connection refused\n")
+  }
+
+  @Test("passwords: wrong one exits 77; the right one from file, environment or URL works")
+  func passwords() throws {
+    let own = try RedisServer(extraArguments: ["--requirepass", "s3cr:et"])
+    let id = newID()
+    try own.run(["SET", "celery-task-meta-\(id)", payload(id, "SUCCESS")], password: "s3cr:et")
+    let wrong = try TaskwatchProcess.run(["-u", "redis://:nope@127.0.0.1:\(own.port)/0", id])
+    #expect(wrong.status == 77)
+    #expect(wrong.stderr.hasPrefix("taskwatch: authentication to 127.0.0.1:\(own.port) refused"))
+    #expect(!wrong.stderr.contains("nope"))
+    let none = try TaskwatchProcess.run(["-u", own.url(), id])
+    #expect(none.status == 77)
+    #expect(try TaskwatchProcess.run(["-u", "redis://:s3cr%3Aet@127.0.0.1:\(own.port)/0", id]).status == 0)
+    #expect(
+      try TaskwatchProcess.run(["-u", own.url(), id], environment: ["TASKWATCH_PASSWORD": "s3cr:et"]).status == 0)
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("pw-\(UUID().uuidString)")
+    try "s3cr:et\n".write(to: file, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(at: file) }
+    #expect(
+      try TaskwatchProcess.run(
+        ["-u", own.url(), "--password-file", file.path, id], environment: ["TASKWATCH_PASSWORD": "wrong"]
+      ).status == 0)
+    let missing = try TaskwatchProcess.run(["-u", own.url(), "--password-file", "/nonexistent/pw", id])
+    #expect(missing.status == 64)
+    #expect(missing.stderr.contains("cannot read password file /nonexistent/pw"))
+  }
+
+  @Test("the URL comes from --url, then TASKWATCH_URL, then CELERY_RESULT_BACKEND")
+  func urlChain() throws {
+    let id = newID()
+    try store(id, "SUCCESS")
+    let dead = "redis://127.0.0.1:\(try FreePort.pick())/0"
+    #expect(try TaskwatchProcess.run([id], environment: ["TASKWATCH_URL": server.url()]).status == 0)
+    #expect(try TaskwatchProcess.run([id], environment: ["CELERY_RESULT_BACKEND": server.url()]).status == 0)
+    #expect(
+      try TaskwatchProcess.run([id], environment: ["TASKWATCH_URL": server.url(), "CELERY_RESULT_BACKEND": dead])
+        .status == 0)
+    #expect(try TaskwatchProcess.run(["-u", server.url(), id], environment: ["TASKWATCH_URL": dead]).status == 0)
+    let bad = try TaskwatchProcess.run([id], environment: ["CELERY_RESULT_BACKEND": "rpc://"])
+    #expect(bad.status == 64)
+    #expect(bad.stderr.hasPrefix("taskwatch: CELERY_RESULT_BACKEND: unsupported URL scheme 'rpc://'"))
+  }
+
+  @Test(
+    "usage errors exit 64 with one clear line",
+    arguments: [
+      (["-u", "localhost:6379", "x"], "invalid backend URL"),
+      (["-u", "rediss://h:1/0?ssl_cert_reqs=required", "x"], "TLS (rediss://) is not supported yet"),
+      (["-u", "redis://127.0.0.1:1/0", "-t", "0", "x"], "use --once"),
+      (["-u", "redis://127.0.0.1:1/0", "-t", "soon", "x"], "soon"),
+      (["-u", "redis://127.0.0.1:1/0"], "no task ids given"),
+      (["-u", "redis://127.0.0.1:1/0", "bad id"], "invalid task id 'bad id': contains whitespace"),
+      (["--bogus", "x"], "--bogus"),
+    ])
+  func usage(arguments: [String], fragment: String) throws {
+    let result = try TaskwatchProcess.run(arguments)
+    #expect(result.status == 64)
+    #expect(result.stderr.contains(fragment))
+    #expect(result.stdout.isEmpty)
+  }
+
+  @Test("--version and --help")
+  func versionAndHelp() throws {
+    let version = try TaskwatchProcess.run(["--version"])
+    #expect(version.status == 0 && version.stdout == "0.1.0\n")
+    let help = try TaskwatchProcess.run(["--help"])
+    #expect(help.status == 0)
+    #expect(help.stdout.contains("Exit status:"))
+    #expect(help.stdout.contains("124  --timeout passed"))
+  }
+}
