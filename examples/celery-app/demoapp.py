@@ -1,0 +1,138 @@
+"""A small Celery app for taskwatch's demo, interop tests and fixture capture.
+
+Everything is configured from the environment so that one module can play
+many workers (JSON, msgpack, compressed, extended, key-prefixed...):
+
+    DEMO_BROKER_URL          broker URL           (default redis://127.0.0.1:6399/1)
+    DEMO_RESULT_BACKEND      result backend URL   (default redis://127.0.0.1:6399/0)
+    DEMO_RESULT_SERIALIZER   json | msgpack | pickle | yaml   (default json)
+    DEMO_RESULT_COMPRESSION  empty, or a kombu compression name:
+                             zlib | gzip | bzip2 | lzma      (default: none)
+    DEMO_RESULT_EXTENDED     1 to store name/args/kwargs/worker/queue too
+    DEMO_GLOBAL_KEYPREFIX    e.g. myapp: prefix for every result key/channel
+    DEMO_RESULT_EXPIRES      seconds results are kept (default 3600)
+
+Callers (scripts/demo, Tests/Interop, the fixture capture) always set the two
+URLs; the defaults only keep an interactive `celery -A demoapp ...` off the
+standard port 6379.
+"""
+
+import datetime
+import decimal
+import os
+import time
+import uuid
+
+from celery import Celery
+
+
+def _env_flag(name):
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+BROKER_URL = os.environ.get("DEMO_BROKER_URL", "redis://127.0.0.1:6399/1")
+RESULT_BACKEND = os.environ.get("DEMO_RESULT_BACKEND", "redis://127.0.0.1:6399/0")
+RESULT_SERIALIZER = os.environ.get("DEMO_RESULT_SERIALIZER", "json") or "json"
+RESULT_COMPRESSION = os.environ.get("DEMO_RESULT_COMPRESSION", "") or None
+RESULT_EXTENDED = _env_flag("DEMO_RESULT_EXTENDED")
+GLOBAL_KEYPREFIX = os.environ.get("DEMO_GLOBAL_KEYPREFIX", "") or None
+
+app = Celery("demoapp", broker=BROKER_URL, backend=RESULT_BACKEND)
+
+# Task messages stay JSON; only the *result* encoding varies, since that is
+# what taskwatch reads. A worker must accept the result serializer too, or it
+# cannot read results back (e.g. for GroupResult.restore).
+_accept = sorted({"json", RESULT_SERIALIZER})
+
+app.conf.update(
+    task_serializer="json",
+    accept_content=_accept,
+    result_accept_content=_accept,
+    result_serializer=RESULT_SERIALIZER,
+    result_compression=RESULT_COMPRESSION,
+    result_extended=RESULT_EXTENDED,
+    result_expires=int(os.environ.get("DEMO_RESULT_EXPIRES", "3600")),
+    # STARTED is only stored when tracking is on; taskwatch shows it.
+    task_track_started=True,
+    # The interop tests run short-lived workers; no need to wait for
+    # connection retries at startup or to linger on shutdown.
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+    worker_send_task_events=False,
+)
+
+if GLOBAL_KEYPREFIX:
+    # Result keys and their pub/sub channels get the prefix; the broker keeps
+    # its own names so all workers can share one broker.
+    app.conf.result_backend_transport_options = {"global_keyprefix": GLOBAL_KEYPREFIX}
+
+
+@app.task
+def add(x, y):
+    return x + y
+
+
+@app.task
+def fail():
+    raise ValueError("boom")
+
+
+@app.task(bind=True)
+def progress(self, n, delay=0.1):
+    """Report PROGRESS n times (current 1..n), then return n."""
+    for i in range(1, n + 1):
+        self.update_state(state="PROGRESS", meta={"current": i, "total": n})
+        time.sleep(delay)
+    return n
+
+
+@app.task(bind=True)
+def retry_once(self, countdown=0.2):
+    """Retry itself exactly once, then succeed with the number of retries."""
+    if self.request.retries == 0:
+        raise self.retry(exc=RuntimeError("first attempt"), countdown=countdown,
+                         max_retries=1)
+    return self.request.retries
+
+
+@app.task
+def sleepy(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+@app.task
+def nan_result():
+    return float("nan")
+
+
+@app.task
+def infinity_result():
+    return [float("inf"), float("-inf"), float("nan"), 1.5]
+
+
+@app.task
+def typed_result(kind):
+    """Return a value that kombu's JSON encoder wraps in a __type__ envelope."""
+    values = {
+        "datetime": datetime.datetime(2026, 11, 25, 19, 12, 8, 938000,
+                                      tzinfo=datetime.timezone.utc),
+        "naive_datetime": datetime.datetime(2026, 11, 25, 19, 12, 8),
+        "date": datetime.date(2026, 11, 25),
+        "time": datetime.time(19, 12, 8),
+        "uuid": uuid.UUID("6f1c3e2a-8d4b-4c5e-9f00-123456789abc"),
+        "decimal": decimal.Decimal("3.14159265358979323846"),
+        "bytes": b"hello bytes",
+        "binary": b"\xff\x00\xfe",
+    }
+    if kind == "all":
+        return values
+    return values[kind]
+
+
+@app.task
+def custom_state(state="CUSTOM"):
+    """Store a custom state with meta, then succeed."""
+    custom_state.update_state(state=state, meta={"note": "custom"})
+    time.sleep(0.2)
+    return state
