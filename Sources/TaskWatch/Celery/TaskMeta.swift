@@ -1,0 +1,182 @@
+/// A task's result meta as Celery stored it, with the two fields the state
+/// machine needs read out of it.
+///
+/// `json` is the payload re-emitted as one line of valid JSON: Celery's bytes
+/// unchanged where possible; Python's `NaN`, `Infinity` and `-Infinity` become
+/// the strings `"NaN"`, `"Infinity"` and `"-Infinity"`, line breaks between
+/// tokens are dropped, and invalid UTF-8 is repaired. Everything else,
+/// including kombu's `{"__type__": …, "__value__": …}` envelopes, passes
+/// through as it is.
+public struct TaskMeta: Sendable, Equatable {
+  /// The `status` field.
+  public let state: TaskState
+  /// The `task_id` field, when the payload has one.
+  public let taskID: String?
+  /// The meta as one line of valid JSON (an object).
+  public let json: [UInt8]
+
+  /// Decodes a payload as a Celery worker writes it.
+  /// - Throws: ``DecodeError`` naming what the payload looks like when it is not
+  ///   a JSON object with a string `status`.
+  public static func decode(_ payload: [UInt8]) throws(DecodeError) -> TaskMeta {
+    let json = try jsonBytes(of: payload)
+    let scan = try json.withUnsafeBufferPointer { buffer throws(DecodeError) in
+      try JSONScanner.scan(buffer)
+    }
+    var normalized = json
+    if scan.needsRewrite { normalized = rewritten(json) }
+    if scan.hasNonASCII { normalized = repairedUTF8(normalized) }
+    let final = (scan.needsRewrite || scan.hasNonASCII) ? try rescan(normalized) : scan
+    guard let statusRange = final.status else {
+      throw .notTaskMeta(scan.statusIsNotString ? "'status' is not a string" : "no 'status' field")
+    }
+    let status = decodeString(normalized, statusRange)
+    guard !status.isEmpty else { throw .notTaskMeta("'status' is empty") }
+    return TaskMeta(
+      state: TaskState(status),
+      taskID: final.taskID.map { decodeString(normalized, $0) },
+      json: normalized)
+  }
+
+  /// The meta without its `result` and `traceback` members (for `--no-result`).
+  public func jsonWithoutResult() -> [UInt8] {
+    guard let scan = try? Self.rescan(json, recordMembers: true) else { return json }
+    let kept = scan.members.filter { member in
+      let key = decodeKey(member.key)
+      return key != "result" && key != "traceback"
+    }
+    guard kept.count != scan.members.count else { return json }
+    var output: [UInt8] = [UInt8(ascii: "{")]
+    for (position, member) in kept.enumerated() {
+      if position > 0 { output.append(UInt8(ascii: ",")) }
+      output.append(contentsOf: json[member.span])
+    }
+    output.append(UInt8(ascii: "}"))
+    return output
+  }
+
+  private func decodeKey(_ range: Range<Int>) -> String {
+    Self.decodeString(json, range)
+  }
+
+  /// Turns any supported payload encoding into JSON bytes.
+  private static func jsonBytes(of payload: [UInt8]) throws(DecodeError) -> [UInt8] {
+    switch PayloadFormat.sniff(payload) {
+    case .json, .unknown:
+      return payload
+    case .pickle:
+      throw .unsupportedSerializer("pickle")
+    case .yaml:
+      throw .unsupportedSerializer("YAML")
+    case .msgpack:
+      throw .unsupportedSerializer("msgpack (not supported yet)")
+    case .compressed(let contentType):
+      throw .unsupportedCompression(contentType.isEmpty ? "an unnamed method" : contentType)
+    }
+  }
+
+  private static func rescan(_ json: [UInt8], recordMembers: Bool = false) throws(DecodeError)
+    -> JSONScanner.Outcome
+  {
+    try json.withUnsafeBufferPointer { buffer throws(DecodeError) in
+      try JSONScanner.scan(buffer, recordMembers: recordMembers)
+    }
+  }
+
+  /// Copies validated JSON, dropping whitespace between tokens and quoting
+  /// Python's non-finite numbers.
+  private static func rewritten(_ json: [UInt8]) -> [UInt8] {
+    var output = [UInt8]()
+    output.reserveCapacity(json.count + 16)
+    var index = 0
+    var inString = false
+    while index < json.count {
+      let byte = json[index]
+      if inString {
+        output.append(byte)
+        if byte == UInt8(ascii: "\\") {
+          output.append(json[index + 1])
+          index += 2
+          continue
+        }
+        if byte == UInt8(ascii: "\"") { inString = false }
+        index += 1
+        continue
+      }
+      switch byte {
+      case UInt8(ascii: "\""):
+        inString = true
+        output.append(byte)
+        index += 1
+      case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
+        index += 1
+      case UInt8(ascii: "N"):
+        output.append(contentsOf: #""NaN""#.utf8)
+        index += 3
+      case UInt8(ascii: "I"):
+        output.append(contentsOf: #""Infinity""#.utf8)
+        index += 8
+      case UInt8(ascii: "-") where index + 1 < json.count && json[index + 1] == UInt8(ascii: "I"):
+        output.append(contentsOf: #""-Infinity""#.utf8)
+        index += 9
+      default:
+        output.append(byte)
+        index += 1
+      }
+    }
+    return output
+  }
+
+  private static func repairedUTF8(_ bytes: [UInt8]) -> [UInt8] {
+    let text = String(decoding: bytes, as: UTF8.self)
+    return text.utf8.elementsEqual(bytes) ? bytes : Array(text.utf8)
+  }
+
+  /// Decodes a quoted JSON string that the scanner already validated.
+  static func decodeString(_ json: [UInt8], _ range: Range<Int>) -> String {
+    let inner = json[(range.lowerBound + 1)..<(range.upperBound - 1)]
+    guard inner.contains(UInt8(ascii: "\\")) else { return String(decoding: inner, as: UTF8.self) }
+    var scalars = String.UnicodeScalarView()
+    var plain = [UInt8]()
+    func flushPlain() {
+      scalars.append(contentsOf: String(decoding: plain, as: UTF8.self).unicodeScalars)
+      plain.removeAll(keepingCapacity: true)
+    }
+    var index = inner.startIndex
+    var pendingHighSurrogate: UInt32?
+    while index < inner.endIndex {
+      let byte = inner[index]
+      guard byte == UInt8(ascii: "\\") else {
+        plain.append(byte)
+        index += 1
+        continue
+      }
+      flushPlain()
+      let escaped = inner[index + 1]
+      index += 2
+      var scalar: UInt32
+      switch escaped {
+      case UInt8(ascii: "b"): scalar = 0x08
+      case UInt8(ascii: "f"): scalar = 0x0C
+      case UInt8(ascii: "n"): scalar = 0x0A
+      case UInt8(ascii: "r"): scalar = 0x0D
+      case UInt8(ascii: "t"): scalar = 0x09
+      case UInt8(ascii: "u"):
+        scalar = UInt32(String(decoding: inner[index..<(index + 4)], as: UTF8.self), radix: 16) ?? 0xFFFD
+        index += 4
+      default: scalar = UInt32(escaped)
+      }
+      if (0xD800...0xDBFF).contains(scalar) {
+        pendingHighSurrogate = scalar
+        continue
+      }
+      if let high = pendingHighSurrogate, (0xDC00...0xDFFF).contains(scalar) {
+        scalar = 0x10000 + ((high - 0xD800) << 10) + (scalar - 0xDC00)
+      }
+      pendingHighSurrogate = nil
+      scalars.append(Unicode.Scalar(scalar) ?? "\u{FFFD}")
+    }
+    flushPlain()
+    return String(scalars)
+  }
+}

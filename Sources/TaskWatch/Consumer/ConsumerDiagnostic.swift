@@ -1,0 +1,22 @@
+/// Something the consumer noticed and carried on from, for the caller to report.
+public enum ConsumerDiagnostic: Sendable, Equatable, CustomStringConvertible {
+  /// A message on a task's channel could not be decoded; the stored key is re-read.
+  case undecodableMessage(taskID: String, error: DecodeError)
+  /// A message's `task_id` is not the task its channel belongs to; skipped.
+  case mismatchedTaskID(taskID: String, payloadTaskID: String)
+  /// A READY message had no stored key in our database to confirm it.
+  case unconfirmedReadyMessage(taskID: String, database: Int)
+
+  /// A one-line message for the user.
+  public var description: String {
+    switch self {
+    case .undecodableMessage(let taskID, let error):
+      return "skipped an undecodable message for task \(taskID) (\(error)); re-reading its stored result"
+    case .mismatchedTaskID(let taskID, let payloadTaskID):
+      return "skipped a message on task \(taskID)'s channel that carries task_id \(payloadTaskID)"
+    case .unconfirmedReadyMessage(let taskID, let database):
+      return "task \(taskID) was published as ready but has no stored result in database \(database): "
+        + "the URL may name the wrong database (pub/sub ignores it); still waiting"
+    }
+  }
+}

@@ -1,0 +1,379 @@
+/// Celery's Redis `ResultConsumer`, re-implemented on hiredis.
+///
+/// It watches task result channels and turns what it sees into ``StateChange``
+/// values. Two connections are used: a subscriber (in RESP2 a subscribed
+/// connection accepts nothing but (UN)SUBSCRIBE and PING) and a command
+/// connection for `MGET`.
+///
+/// Consistency protocol, whenever tasks are added:
+/// 1. SUBSCRIBE their channels in pipelined batches and read every confirmation;
+/// 2. only then MGET their keys and report them with source `snapshot`;
+/// 3. stream messages (source `message`), dropping a payload identical to the
+///    last one seen for the task, so a state seen by both MGET and PUBLISH is
+///    reported once;
+/// 4. UNSUBSCRIBE a task once it is ready (batched); it is final for the run.
+///
+/// A READY message counts only once the stored key in our own database confirms
+/// it (pub/sub ignores the database number); all confirmations of one drained
+/// batch share one pipelined MGET.
+///
+/// The class never prints and never exits; things worth telling the user are
+/// collected as ``ConsumerDiagnostic`` values (``takeDiagnostics()``). Not
+/// `Sendable`: one consumer belongs to one thread.
+public final class ResultConsumer {
+  /// The configuration the consumer was created with.
+  public let configuration: ConsumerConfiguration
+  private var subscriber: RedisConnection?
+  private var commands: RedisConnection?
+  private var table = TaskTable()
+  private var unsubscribeQueue: [String] = []
+  private var deferredReplies: [RedisReply] = []
+  private var diagnostics: [ConsumerDiagnostic] = []
+  private var warnedUnconfirmed = false
+  private let channelPrefix: [UInt8]
+  /// Replies handled per drained batch: large enough to amortise the
+  /// confirmation MGET and the output write, small enough to stay responsive.
+  private let maximumBatch = 4096
+
+  /// Creates a consumer; nothing connects until ``start(initialTaskID:)`` or ``consume(from:)-(String)``.
+  public init(configuration: ConsumerConfiguration) {
+    self.configuration = configuration
+    channelPrefix = Array(configuration.keyNaming.taskKeyPrefix.utf8)
+  }
+
+  // MARK: - State
+
+  /// How many tasks are still watched (neither ready nor cancelled).
+  public var watchingCount: Int { table.watchingCount }
+
+  /// Whether both connections are up.
+  public var isStarted: Bool { subscriber != nil && commands != nil }
+
+  /// Every task ever watched, in the order it was added, with its last state.
+  public var statuses: [TaskStatus] {
+    (0..<table.count).map { index in
+      TaskStatus(
+        taskID: table.ids[index], state: table.states[index] ?? .pending,
+        isWatched: table.phases[index] == .watching)
+    }
+  }
+
+  /// Returns and clears what the consumer noticed since the last call.
+  public func takeDiagnostics() -> [ConsumerDiagnostic] {
+    defer { diagnostics.removeAll() }
+    return diagnostics
+  }
+
+  // MARK: - The seed's methods
+
+  /// Connects and starts watching a first task (Celery's `start`).
+  /// - Returns: the task's snapshot change.
+  public func start(initialTaskID: String) throws -> [StateChange] {
+    try consume(from: [initialTaskID])
+  }
+
+  /// Starts watching one task, connecting first if needed (Celery's `consume_from`).
+  /// - Returns: its snapshot change, or nothing if it was already watched.
+  public func consume(from taskID: String) throws -> [StateChange] {
+    try consume(from: [taskID])
+  }
+
+  /// Starts watching many tasks at once: subscribe all, read every
+  /// confirmation, then MGET all (the batch form of `consume_from`).
+  /// - Returns: one snapshot change per new task, in the order given.
+  /// - Throws: ``RedisError`` for connection and auth faults,
+  ///   ``UndecodableResultError`` for a stored result that can never be read.
+  public func consume(from taskIDs: [String]) throws -> [StateChange] {
+    try connectIfNeeded()
+    table.reserve(taskIDs.count)
+    let added = taskIDs.compactMap { table.add($0) }
+    guard let first = added.first else { return [] }
+    try flushUnsubscribes(force: true)
+    try subscribe(added, coveredBySnapshot: { $0 >= first })
+    let changes = try refresh(added, source: .snapshot)
+    try flushUnsubscribes()
+    return changes
+  }
+
+  /// Stops watching a task and unsubscribes its channel (Celery's `cancel_for`).
+  public func cancel(for taskID: String) throws {
+    guard let index = table.index(of: taskID), table.cancel(index) else { return }
+    unsubscribeQueue.append(configuration.keyNaming.key(forTask: taskID))
+    try flushUnsubscribes(force: true)
+  }
+
+  /// Applies one observed payload (Celery's `on_state_change`): drops exact
+  /// repeats and anything for a task that is no longer watched, records the
+  /// new state, and queues an UNSUBSCRIBE when the task became ready.
+  /// - Parameters:
+  ///   - meta: the decoded payload, or `nil` when no result is stored (PENDING).
+  ///   - message: the raw payload and where it came from.
+  /// - Returns: the change to report, or `nil` when there is nothing new.
+  public func handleStateChange(_ meta: TaskMeta?, message: ResultMessage) -> StateChange? {
+    guard let index = table.index(of: message.taskID) else { return nil }
+    let digest = meta == nil ? 0 : message.digest
+    return apply(index, meta: meta, digest: digest, source: message.source, at: .now)
+  }
+
+  /// Reads the stored results of watched tasks and applies what changed
+  /// (Celery's `on_wait_for_pending`), with source `resync`.
+  /// - Parameter taskIDs: the tasks to refresh; `nil` means every watched task.
+  public func refreshPending(_ taskIDs: [String]? = nil) throws -> [StateChange] {
+    let indices =
+      taskIDs?.compactMap { table.index(of: $0) }
+      ?? (0..<table.count).filter { table.phases[$0] == .watching }
+    let changes = try refresh(indices, source: .resync)
+    try flushUnsubscribes()
+    return changes
+  }
+
+  /// Waits up to `timeout` seconds for messages and applies every one that has
+  /// arrived (Celery's `drain_events`).
+  ///
+  /// Returns as soon as a batch was handled, when the timeout passes, or when
+  /// a signal interrupts the wait; an empty result is not an error.
+  public func drainEvents(timeout: Double) throws -> [StateChange] {
+    guard let subscriber else { return [] }
+    var replies = deferredReplies
+    deferredReplies.removeAll()
+    if replies.isEmpty {
+      guard let first = try subscriber.nextReply(until: .after(seconds: timeout)) else { return [] }
+      replies.append(first)
+    }
+    while replies.count < maximumBatch, let more = try subscriber.bufferedReply() {
+      replies.append(more)
+    }
+    let changes = try handle(replies)
+    try flushUnsubscribes()
+    return changes
+  }
+
+  /// Closes both connections (Celery's `stop`). Watched tasks are kept, so a
+  /// later ``consume(from:)-(String)`` or ``refreshPending(_:)`` reconnects.
+  public func stop() {
+    subscriber = nil
+    commands = nil
+    deferredReplies.removeAll()
+    unsubscribeQueue.removeAll()
+  }
+
+  /// Drops connections inherited across `fork()` without writing to them
+  /// (Celery's `on_after_fork`): the parent still owns the conversation.
+  public func resetAfterFork() {
+    stop()
+  }
+
+  // MARK: - Protocol steps
+
+  private func connectIfNeeded() throws {
+    guard subscriber == nil || commands == nil else { return }
+    let backend = configuration.backend
+    let deadline = Deadline.after(seconds: configuration.connectTimeout + configuration.commandTimeout)
+    let newSubscriber = try openConnection(selecting: nil, until: deadline)
+    let newCommands = try openConnection(selecting: backend.database, until: deadline)
+    subscriber = newSubscriber
+    commands = newCommands
+  }
+
+  private func openConnection(selecting database: Int?, until deadline: Deadline) throws -> RedisConnection {
+    let backend = configuration.backend
+    let connection = try RedisConnection(
+      endpoint: backend.endpoint, connectTimeout: configuration.connectTimeout)
+    if let password = backend.password {
+      try connection.authenticate(username: backend.username, password: password, until: deadline)
+    }
+    if let database, database != 0 {
+      try connection.select(database: database, until: deadline)
+    }
+    return connection
+  }
+
+  /// Step 1: SUBSCRIBE in pipelined batches and read every confirmation.
+  /// Messages read meanwhile for tasks the coming snapshot covers are dropped
+  /// (the stored key is at least as new); others are kept for the next drain.
+  private func subscribe(_ indices: [Int], coveredBySnapshot: (Int) -> Bool) throws {
+    guard let subscriber else { return }
+    let deadline = Deadline.after(seconds: configuration.commandTimeout)
+    for batch in indices.chunked(by: configuration.batchSize) {
+      subscriber.append(["SUBSCRIBE"] + batch.map { configuration.keyNaming.key(forTask: table.ids[$0]) })
+    }
+    try subscriber.flush(until: deadline)
+    var confirmed = 0
+    while confirmed < indices.count {
+      guard let reply = try subscriber.nextReply(until: deadline) else {
+        if deadline.hasPassed {
+          throw RedisError.timedOut(endpoint: subscriber.endpoint.description, operation: "SUBSCRIBE")
+        }
+        continue
+      }
+      switch PubSubEvent(reply) {
+      case .subscribed:
+        confirmed += 1
+      case .message(let channel, _):
+        if let index = index(forChannel: channel), coveredBySnapshot(index) { continue }
+        deferredReplies.append(reply)
+      case .error(let message):
+        throw Self.serverError(message, command: "SUBSCRIBE", endpoint: subscriber.endpoint)
+      case .other:
+        continue
+      }
+    }
+  }
+
+  /// Step 2 (and resync): MGET the keys of `indices` and apply them.
+  private func refresh(_ indices: [Int], source: StateChange.Source) throws -> [StateChange] {
+    let stored = try fetchStored(indices)
+    let now = WallClockTime.now
+    var changes = [StateChange]()
+    changes.reserveCapacity(indices.count)
+    for (index, reply) in zip(indices, stored) {
+      let change: StateChange?
+      if case .bulk(let payload) = reply {
+        let meta = try decodeStored(payload, index: index)
+        change = apply(index, meta: meta, digest: ResultMessage.digest(of: payload), source: source, at: now)
+      } else {
+        change = apply(index, meta: nil, digest: 0, source: source, at: now)
+      }
+      if let change { changes.append(change) }
+    }
+    return changes
+  }
+
+  /// Pipelined MGET of the keys of `indices`, in batches; one reply per index.
+  private func fetchStored(_ indices: [Int]) throws -> [RedisReply] {
+    guard let commands, !indices.isEmpty else { return [] }
+    let deadline = Deadline.after(seconds: configuration.commandTimeout)
+    let batches = indices.chunked(by: configuration.batchSize)
+    for batch in batches {
+      commands.append(["MGET"] + batch.map { configuration.keyNaming.key(forTask: table.ids[$0]) })
+    }
+    try commands.flush(until: deadline)
+    var values = [RedisReply]()
+    values.reserveCapacity(indices.count)
+    for reply in try commands.replies(count: batches.count, until: deadline, operation: "MGET") {
+      switch reply {
+      case .array(let elements): values.append(contentsOf: elements)
+      case .error(let message): throw Self.serverError(message, command: "MGET", endpoint: commands.endpoint)
+      default: throw RedisError.commandFailed(command: "MGET", message: "unexpected reply \(reply)")
+      }
+    }
+    return values
+  }
+
+  /// Steps 3–4 for one drained batch of subscriber replies.
+  private func handle(_ replies: [RedisReply]) throws -> [StateChange] {
+    let now = WallClockTime.now
+    var changes = [StateChange]()
+    var toConfirm = [Int]()
+    var toReread = [Int]()
+    var held = Set<Int>()
+    for reply in replies {
+      guard case .message(let channel, let payload) = PubSubEvent(reply) else {
+        if case .error(let message) = PubSubEvent(reply), let subscriber {
+          throw Self.serverError(message, command: "SUBSCRIBE", endpoint: subscriber.endpoint)
+        }
+        continue
+      }
+      guard let index = index(forChannel: channel), table.phases[index] == .watching,
+        !held.contains(index)
+      else { continue }
+      let digest = ResultMessage.digest(of: payload)
+      if table.states[index] != nil, table.isRepeat(index, digest: digest) { continue }
+      let meta: TaskMeta
+      do {
+        meta = try TaskMeta.decode(payload)
+      } catch {
+        diagnostics.append(.undecodableMessage(taskID: table.ids[index], error: error))
+        toReread.append(index)
+        held.insert(index)
+        continue
+      }
+      if let payloadTaskID = meta.taskID, payloadTaskID != table.ids[index] {
+        diagnostics.append(.mismatchedTaskID(taskID: table.ids[index], payloadTaskID: payloadTaskID))
+        toReread.append(index)
+        held.insert(index)
+        continue
+      }
+      if meta.state.isReady && configuration.verifyReadyMessages {
+        toConfirm.append(index)
+        held.insert(index)
+        continue
+      }
+      if let change = apply(index, meta: meta, digest: digest, source: .message, at: now) {
+        changes.append(change)
+      }
+    }
+    guard !toConfirm.isEmpty || !toReread.isEmpty else { return changes }
+    let indices = toConfirm + toReread
+    for (position, reply) in try fetchStored(indices).enumerated() {
+      let index = indices[position]
+      guard case .bulk(let payload) = reply else {
+        if position < toConfirm.count && !warnedUnconfirmed {
+          warnedUnconfirmed = true
+          diagnostics.append(
+            .unconfirmedReadyMessage(taskID: table.ids[index], database: configuration.backend.database))
+        }
+        continue
+      }
+      let meta = try decodeStored(payload, index: index)
+      let digest = ResultMessage.digest(of: payload)
+      if let change = apply(index, meta: meta, digest: digest, source: .message, at: now) {
+        changes.append(change)
+      }
+    }
+    return changes
+  }
+
+  /// Records a payload for a task and returns the change to report, if any.
+  private func apply(
+    _ index: Int, meta: TaskMeta?, digest: Int, source: StateChange.Source, at time: WallClockTime
+  ) -> StateChange? {
+    guard table.phases[index] == .watching else { return nil }
+    let previous = table.states[index]
+    if previous != nil && (meta == nil || table.isRepeat(index, digest: digest)) { return nil }
+    let state = meta?.state ?? .pending
+    table.record(index, state: state, digest: digest)
+    if state.isReady { unsubscribeQueue.append(configuration.keyNaming.key(forTask: table.ids[index])) }
+    return StateChange(
+      taskID: table.ids[index], state: state, previous: previous, source: source, observedAt: time,
+      meta: meta)
+  }
+
+  /// Sends queued UNSUBSCRIBEs without waiting for their confirmations. When
+  /// nothing is watched any more they wait (unless forced): the caller is about
+  /// to stop, and closing the connection unsubscribes everything at once.
+  private func flushUnsubscribes(force: Bool = false) throws {
+    guard !unsubscribeQueue.isEmpty, let subscriber, force || table.watchingCount > 0 else { return }
+    for batch in unsubscribeQueue.chunked(by: configuration.batchSize) {
+      subscriber.append(["UNSUBSCRIBE"] + batch)
+    }
+    unsubscribeQueue.removeAll()
+    try subscriber.flush(until: .after(seconds: configuration.commandTimeout))
+  }
+
+  private func decodeStored(_ payload: [UInt8], index: Int) throws -> TaskMeta {
+    do {
+      return try TaskMeta.decode(payload)
+    } catch {
+      throw UndecodableResultError(taskID: table.ids[index], reason: error)
+    }
+  }
+
+  private func index(forChannel channel: [UInt8]) -> Int? {
+    guard channel.count > channelPrefix.count, channel.starts(with: channelPrefix) else { return nil }
+    return table.index(of: String(decoding: channel[channelPrefix.count...], as: UTF8.self))
+  }
+
+  private static func serverError(_ message: String, command: String, endpoint: RedisEndpoint) -> RedisError {
+    RedisError.isAuthenticationError(message)
+      ? .authenticationFailed(endpoint: endpoint.description, message: message)
+      : .commandFailed(command: command, message: message)
+  }
+}
+
+extension Array {
+  /// Consecutive slices of at most `size` elements.
+  func chunked(by size: Int) -> [ArraySlice<Element>] {
+    stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+  }
+}

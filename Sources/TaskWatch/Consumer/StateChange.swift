@@ -1,0 +1,41 @@
+/// One observed transition of one task: what the consumer delivers.
+public struct StateChange: Sendable, Equatable {
+  /// Where the consumer learned of the state.
+  public enum Source: String, Sendable {
+    /// Read from the stored key when the task was first watched.
+    case snapshot
+    /// Received on the task's pub/sub channel.
+    case message
+    /// Read from the stored key after a reconnect.
+    case resync
+  }
+
+  /// The task's id.
+  public let taskID: String
+  /// The new state.
+  public let state: TaskState
+  /// The state before this change; `nil` on a task's first change.
+  public let previous: TaskState?
+  /// How the state was observed.
+  public let source: Source
+  /// When it was observed (wall clock).
+  public let observedAt: WallClockTime
+  /// The stored meta; `nil` for a PENDING task that has no stored result.
+  public let meta: TaskMeta?
+
+  /// True when `state` is SUCCESS, FAILURE or REVOKED.
+  public var isReady: Bool { state.isReady }
+
+  /// Creates a change value.
+  public init(
+    taskID: String, state: TaskState, previous: TaskState?, source: Source,
+    observedAt: WallClockTime, meta: TaskMeta?
+  ) {
+    self.taskID = taskID
+    self.state = state
+    self.previous = previous
+    self.source = source
+    self.observedAt = observedAt
+    self.meta = meta
+  }
+}

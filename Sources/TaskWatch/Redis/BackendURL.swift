@@ -1,0 +1,230 @@
+/// A Celery result-backend URL, parsed the way Celery reads it.
+///
+/// Accepted forms:
+/// - `redis://[[user]:password@]host[:port][/db]`
+/// - `unix:///path.sock?db=N`, `redis+socket:///path?virtual_host=N`, `socket:///path`
+///
+/// `rediss://` (TLS) and `sentinel://` are recognised and refused with a clear
+/// message: hiredis 0.14 has no TLS, and sentinel discovery is not built yet.
+/// User and password are percent-decoded. Unknown query parameters (Celery's
+/// transport options such as `socket_timeout`) are ignored.
+public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
+  /// Where the server listens.
+  public var endpoint: RedisEndpoint
+  /// The database number for stored keys (pub/sub ignores it).
+  public var database: Int
+  /// The ACL user name, if any (`AUTH user password`).
+  public var username: String?
+  /// The password, if any.
+  public var password: String?
+
+  /// Creates a URL value from its parts.
+  public init(endpoint: RedisEndpoint, database: Int = 0, username: String? = nil, password: String? = nil) {
+    self.endpoint = endpoint
+    self.database = database
+    self.username = username
+    self.password = password
+  }
+
+  /// The URL with the password replaced by `***`, safe to print.
+  public var description: String {
+    var credentials = ""
+    if username != nil || password != nil {
+      credentials = (username ?? "") + (password == nil ? "" : ":***") + "@"
+    }
+    switch endpoint {
+    case .tcp:
+      return "redis://\(credentials)\(endpoint)/\(database)"
+    case .unix(let path):
+      return "unix://\(credentials)\(path)?db=\(database)"
+    }
+  }
+
+  /// Parses a backend URL.
+  /// - Throws: ``BackendURLError`` naming what is wrong.
+  public static func parse(_ text: String) throws(BackendURLError) -> BackendURL {
+    guard let schemeEnd = text.firstRange(of: "://") else {
+      throw .malformed(text, reason: "expected a URL such as redis://127.0.0.1:6379/0")
+    }
+    let scheme = text[..<schemeEnd.lowerBound].lowercased()
+    var rest = Substring(text[schemeEnd.upperBound...])
+    var query: [String: String] = [:]
+    if let mark = rest.firstIndex(of: "?") {
+      query = parseQuery(rest[rest.index(after: mark)...])
+      rest = rest[..<mark]
+    }
+    if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
+
+    switch scheme {
+    case "redis":
+      return try parseTCP(rest, text: text)
+    case "unix", "socket", "redis+socket":
+      return try parseSocket(rest, query: query, text: text)
+    case "rediss":
+      throw .unsupported(
+        text, reason: "TLS (rediss://) is not supported yet: Debian's hiredis 0.14 has no TLS")
+    case "sentinel":
+      throw .unsupported(text, reason: "Redis Sentinel (sentinel://) is not supported yet")
+    default:
+      throw .unknownScheme(String(scheme))
+    }
+  }
+
+  private static func parseTCP(_ rest: Substring, text: String) throws(BackendURLError) -> BackendURL {
+    var authority = rest
+    var path: Substring = ""
+    if let slash = rest.firstIndex(of: "/") {
+      authority = rest[..<slash]
+      path = rest[rest.index(after: slash)...]
+    }
+    let (username, password, hostPort) = try splitCredentials(authority, text: text)
+    var host = "localhost"
+    var port = 6379
+    if hostPort.hasPrefix("[") {
+      guard let close = hostPort.firstIndex(of: "]") else {
+        throw .malformed(text, reason: "unterminated IPv6 address")
+      }
+      host = String(hostPort[hostPort.index(after: hostPort.startIndex)..<close])
+      let after = hostPort[hostPort.index(after: close)...]
+      if !after.isEmpty {
+        guard after.hasPrefix(":") else { throw .malformed(text, reason: "junk after IPv6 address") }
+        port = try parsePort(after.dropFirst(), text: text)
+      }
+    } else if let colon = hostPort.lastIndex(of: ":") {
+      if colon != hostPort.startIndex { host = String(hostPort[..<colon]) }
+      port = try parsePort(hostPort[hostPort.index(after: colon)...], text: text)
+    } else if !hostPort.isEmpty {
+      host = String(hostPort)
+    }
+    guard !host.contains(where: { $0 == " " || $0 == "/" || $0 == "@" }) else {
+      throw .malformed(text, reason: "invalid host '\(host)'")
+    }
+    let databaseText = path.split(separator: "/", omittingEmptySubsequences: true).first ?? ""
+    let database = try parseDatabase(databaseText, text: text)
+    return BackendURL(
+      endpoint: .tcp(host: host, port: port), database: database, username: username,
+      password: password)
+  }
+
+  private static func parseSocket(
+    _ rest: Substring, query: [String: String], text: String
+  ) throws(BackendURLError) -> BackendURL {
+    var location = rest
+    var username: String?
+    var password: String?
+    if let at = rest.lastIndex(of: "@") {
+      (username, password, _) = try splitCredentials(rest[...at], text: text)
+      location = rest[rest.index(after: at)...]
+    }
+    guard location.hasPrefix("/"), location.count > 1 else {
+      throw .malformed(text, reason: "a socket URL needs an absolute path, e.g. unix:///run/redis.sock")
+    }
+    let databaseText = query["db"] ?? query["virtual_host"] ?? ""
+    let database = try parseDatabase(Substring(databaseText), text: text)
+    return BackendURL(
+      endpoint: .unix(path: String(location)), database: database, username: username,
+      password: password)
+  }
+
+  /// Splits `user:password@rest` (either part optional) and percent-decodes both.
+  private static func splitCredentials(
+    _ authority: Substring, text: String
+  ) throws(BackendURLError) -> (String?, String?, Substring) {
+    guard let at = authority.lastIndex(of: "@") else { return (nil, nil, authority) }
+    let userInfo = authority[..<at]
+    let remainder = authority[authority.index(after: at)...]
+    var username: String?
+    var password: String?
+    if let colon = userInfo.firstIndex(of: ":") {
+      let user = userInfo[..<colon]
+      username = user.isEmpty ? nil : try percentDecoded(user, text: text)
+      password = try percentDecoded(userInfo[userInfo.index(after: colon)...], text: text)
+    } else if !userInfo.isEmpty {
+      // Celery and redis-py read a lone userinfo as the password.
+      password = try percentDecoded(userInfo, text: text)
+    }
+    return (username, password, remainder)
+  }
+
+  private static func parsePort(_ digits: Substring, text: String) throws(BackendURLError) -> Int {
+    guard let port = Int(digits), (1...65535).contains(port) else {
+      throw .malformed(text, reason: "invalid port '\(digits)'")
+    }
+    return port
+  }
+
+  private static func parseDatabase(_ digits: Substring, text: String) throws(BackendURLError) -> Int {
+    if digits.isEmpty { return 0 }
+    guard let database = Int(digits), database >= 0 else {
+      throw .malformed(text, reason: "invalid database number '\(digits)'")
+    }
+    return database
+  }
+
+  private static func parseQuery(_ query: Substring) -> [String: String] {
+    var values: [String: String] = [:]
+    for pair in query.split(separator: "&") {
+      let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+      values[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+    }
+    return values
+  }
+
+  private static func percentDecoded(_ text: Substring, text url: String) throws(BackendURLError) -> String {
+    var bytes = [UInt8]()
+    var iterator = Array(text.utf8).makeIterator()
+    while let byte = iterator.next() {
+      if byte == UInt8(ascii: "%") {
+        guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue)
+        else { throw .malformed(url, reason: "bad percent-escape in credentials") }
+        bytes.append(high << 4 | low)
+      } else {
+        bytes.append(byte)
+      }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+
+  private static func hexValue(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+    default: return nil
+    }
+  }
+}
+
+/// Why a backend URL was refused. Descriptions never contain the password.
+public enum BackendURLError: Error, Sendable, Equatable, CustomStringConvertible {
+  /// The text is not a URL of a known form.
+  case malformed(String, reason: String)
+  /// The scheme is not one Celery's Redis backend uses.
+  case unknownScheme(String)
+  /// A scheme Celery knows but this build cannot serve yet.
+  case unsupported(String, reason: String)
+
+  /// A one-line message for the user.
+  public var description: String {
+    switch self {
+    case .malformed(let url, let reason):
+      return "invalid backend URL '\(Self.redact(url))': \(reason)"
+    case .unknownScheme(let scheme):
+      return "unsupported URL scheme '\(scheme)://': use redis://, unix://, redis+socket:// or socket://"
+    case .unsupported(let url, let reason):
+      return "cannot use '\(Self.redact(url))': \(reason)"
+    }
+  }
+
+  /// Hides whatever stands between `://` and the last `@` after the first `:`.
+  static func redact(_ url: String) -> String {
+    guard let schemeEnd = url.firstRange(of: "://"), let at = url.lastIndex(of: "@"),
+      at > schemeEnd.upperBound
+    else { return url }
+    let userInfo = url[schemeEnd.upperBound..<at]
+    guard let colon = userInfo.firstIndex(of: ":") else {
+      return url[..<schemeEnd.upperBound] + "***" + url[at...]
+    }
+    return url[..<colon] + ":***" + url[at...]
+  }
+}

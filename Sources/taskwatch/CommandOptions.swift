@@ -1,0 +1,112 @@
+import ArgumentParser
+import Glibc
+import TaskWatch
+
+/// Where Redis is and how to log in.
+struct ConnectionOptions: ParsableArguments {
+  /// The URL used when neither the flag nor the environment names one.
+  static let defaultURL = "redis://127.0.0.1:6379/0"
+
+  @Option(
+    name: [.short, .long],
+    help: ArgumentHelp(
+      "Result backend URL (default: $TASKWATCH_URL, then $CELERY_RESULT_BACKEND, then \(defaultURL)).",
+      valueName: "url"))
+  var url: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "Read the Redis password from this file (overrides $TASKWATCH_PASSWORD and the URL's).",
+      valueName: "path"),
+    completion: .file())
+  var passwordFile: String?
+
+  @Option(help: ArgumentHelp("Time allowed to connect.", valueName: "duration"))
+  var connectTimeout = WatchDuration(seconds: 5)
+
+  /// The backend URL after the environment and password sources are applied:
+  /// `--url` > `TASKWATCH_URL` > `CELERY_RESULT_BACKEND` > the default, and
+  /// `--password-file` > `TASKWATCH_PASSWORD` > the URL's password.
+  func resolvedBackend(environment: (String) -> String?) throws -> BackendURL {
+    let sources: [(name: String, value: String?)] = [
+      ("--url", url), ("TASKWATCH_URL", environment("TASKWATCH_URL")),
+      ("CELERY_RESULT_BACKEND", environment("CELERY_RESULT_BACKEND")),
+    ]
+    let (origin, text) = sources.first(where: { $0.value != nil }).map { ($0.name, $0.value!) }
+      ?? ("default", Self.defaultURL)
+    var backend: BackendURL
+    do {
+      backend = try BackendURL.parse(text)
+    } catch {
+      throw UsageProblem(description: origin == "--url" ? error.description : "\(origin): \(error)")
+    }
+    if let passwordFile {
+      backend.password = try Self.readPassword(from: passwordFile)
+    } else if let password = environment("TASKWATCH_PASSWORD") {
+      backend.password = password
+    }
+    return backend
+  }
+
+  private static func readPassword(from path: String) throws -> String {
+    guard let file = fopen(path, "r") else {
+      throw UsageProblem(description: "cannot read password file \(path): \(String(cString: strerror(errno)))")
+    }
+    defer { fclose(file) }
+    var bytes = [UInt8]()
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+      let count = fread(&chunk, 1, chunk.count, file)
+      if count == 0 { break }
+      bytes.append(contentsOf: chunk[0..<count])
+    }
+    if ferror(file) != 0 {
+      throw UsageProblem(description: "cannot read password file \(path): \(String(cString: strerror(errno)))")
+    }
+    while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
+    guard !bytes.isEmpty else { throw UsageProblem(description: "password file \(path) is empty") }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+}
+
+/// How result keys are named.
+struct KeyOptions: ParsableArguments {
+  @Option(help: ArgumentHelp("Prefix of result keys and channels.", valueName: "prefix"))
+  var keyPrefix = KeyNaming.defaultTaskKeyPrefix
+
+  @Option(
+    name: .customLong("global-keyprefix"),
+    help: ArgumentHelp(
+      "Celery's global_keyprefix transport option ('_' is appended unless it ends in : _ - or .).",
+      valueName: "prefix"))
+  var globalKeyPrefix: String?
+}
+
+/// How long to wait and when to stop.
+struct WaitingOptions: ParsableArguments {
+  @Option(
+    name: [.short, .long],
+    help: ArgumentHelp("Give up after this long (90, 90s, 5m, 1h; default: wait until ready).", valueName: "duration"))
+  var timeout: WatchDuration?
+
+  @Flag(help: "Print the current states and exit (124 if any task is unready).")
+  var once = false
+
+  @Flag(help: "Exit 1 at the first FAILURE or REVOKED.")
+  var failFast = false
+
+  @Flag(help: "Trust READY messages without confirming them from the stored key.")
+  var noVerify = false
+}
+
+/// What goes to standard output.
+struct OutputOptions: ParsableArguments {
+  @Flag(name: [.short, .long], help: "Print no state lines; the exit status is the answer.")
+  var quiet = false
+
+  @Flag(help: "End with a {\"type\":\"summary\"} line.")
+  var summary = false
+
+  @Flag(help: "Leave result and traceback out of meta.")
+  var noResult = false
+}

@@ -1,0 +1,88 @@
+import Glibc
+import TaskWatch
+
+/// Writes the output contract: one JSON object per line on standard output.
+///
+/// Lines are collected in a buffer and written with one `write(2)` per
+/// ``flush()``, which the run loop calls before every blocking wait, so lines
+/// reach a pipe as they happen without a syscall per line during a burst.
+struct NDJSONWriter {
+  /// Drop `result` and `traceback` from `meta` (`--no-result`).
+  var omitResult = false
+  /// Write no state lines at all (`--quiet`).
+  var quiet = false
+  private var buffer: [UInt8] = []
+  private var timestamps = RFC3339Timestamp()
+  private let descriptor: Int32
+
+  /// Creates a writer for a file descriptor (standard output by default).
+  init(descriptor: Int32 = STDOUT_FILENO) {
+    self.descriptor = descriptor
+    buffer.reserveCapacity(1 << 16)
+  }
+
+  /// Appends one `{"type":"state",…}` line.
+  mutating func write(_ change: StateChange) {
+    guard !quiet else { return }
+    buffer.append(contentsOf: #"{"type":"state","task_id":"#.utf8)
+    JSONText.appendString(change.taskID, to: &buffer)
+    buffer.append(contentsOf: #","state":"#.utf8)
+    JSONText.appendString(change.state.name, to: &buffer)
+    buffer.append(contentsOf: #","previous":"#.utf8)
+    if let previous = change.previous {
+      JSONText.appendString(previous.name, to: &buffer)
+    } else {
+      buffer.append(contentsOf: "null".utf8)
+    }
+    buffer.append(contentsOf: change.isReady ? #","ready":true"#.utf8 : #","ready":false"#.utf8)
+    buffer.append(contentsOf: #","source":""#.utf8)
+    buffer.append(contentsOf: change.source.rawValue.utf8)
+    buffer.append(contentsOf: #"","observed_at":"#.utf8)
+    timestamps.appendQuoted(change.observedAt, to: &buffer)
+    buffer.append(contentsOf: #","meta":"#.utf8)
+    if let meta = change.meta {
+      buffer.append(contentsOf: omitResult ? meta.jsonWithoutResult() : meta.json)
+    } else {
+      buffer.append(contentsOf: "null".utf8)
+    }
+    buffer.append(contentsOf: "}\n".utf8)
+  }
+
+  /// Appends a line that is already JSON (the summary).
+  mutating func writeLine(_ json: [UInt8]) {
+    buffer.append(contentsOf: json)
+    buffer.append(UInt8(ascii: "\n"))
+  }
+
+  /// Writes what is buffered.
+  /// - Throws: ``StandardStreams/OutputClosed`` when the reader is gone.
+  mutating func flush() throws(StandardStreams.OutputClosed) {
+    guard !buffer.isEmpty else { return }
+    defer { buffer.removeAll(keepingCapacity: true) }
+    try StandardStreams.writeAll(buffer, to: descriptor)
+  }
+}
+
+/// JSON text building blocks for the writers.
+enum JSONText {
+  /// Appends `text` as a JSON string literal, escaping what JSON requires.
+  static func appendString(_ text: String, to buffer: inout [UInt8]) {
+    buffer.append(UInt8(ascii: "\""))
+    for byte in text.utf8 {
+      switch byte {
+      case UInt8(ascii: "\""): buffer.append(contentsOf: #"\""#.utf8)
+      case UInt8(ascii: "\\"): buffer.append(contentsOf: #"\\"#.utf8)
+      case 0x0A: buffer.append(contentsOf: #"\n"#.utf8)
+      case 0x0D: buffer.append(contentsOf: #"\r"#.utf8)
+      case 0x09: buffer.append(contentsOf: #"\t"#.utf8)
+      case 0..<0x20:
+        let hex = Array("0123456789abcdef".utf8)
+        buffer.append(contentsOf: #"\u00"#.utf8)
+        buffer.append(hex[Int(byte >> 4)])
+        buffer.append(hex[Int(byte & 0xF)])
+      default: buffer.append(byte)
+      }
+    }
+    buffer.append(UInt8(ascii: "\""))
+  }
+}

@@ -1,0 +1,26 @@
+import Glibc
+
+/// Turns SIGINT and SIGTERM into a flag the run loop checks, so the run can
+/// flush its output and print the summary before exiting with 130 or 143.
+///
+/// The handlers are installed without `SA_RESTART`, so a signal also cuts
+/// short the `poll()` the consumer is waiting in.
+enum SignalTrap {
+  nonisolated(unsafe) private static var received: Int32 = 0
+
+  /// Installs the handlers.
+  static func install() {
+    for signalNumber in [SIGINT, SIGTERM] {
+      var action = sigaction()
+      action.__sigaction_handler.sa_handler = { number in SignalTrap.received = number }
+      sigemptyset(&action.sa_mask)
+      action.sa_flags = 0
+      sigaction(signalNumber, &action, nil)
+    }
+  }
+
+  /// The signal that arrived, if any.
+  static var pending: Int32? {
+    received == 0 ? nil : received
+  }
+}

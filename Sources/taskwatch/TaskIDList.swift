@@ -1,0 +1,75 @@
+/// The task ids to watch, from arguments and (with `-`) standard input.
+///
+/// Duplicates are watched once, in the order first given. An id may not be
+/// empty or contain whitespace or control characters: such an id is a
+/// copy-paste accident, and Redis would happily subscribe to it forever.
+struct TaskIDList {
+  /// The ids, deduplicated, in order.
+  let ids: [String]
+
+  /// Why an id list was refused.
+  enum Problem: Error, CustomStringConvertible {
+    case empty(fromStandardInput: Bool)
+    case invalid(String, reason: String)
+
+    var description: String {
+      switch self {
+      case .empty(true): return "no task ids on standard input"
+      case .empty(false): return "no task ids given (pass ids, '-' to read them from standard input, or --group)"
+      case .invalid(let id, let reason): return "invalid task id \(Self.quoted(id)): \(reason)"
+      }
+    }
+
+    /// The id in quotes with control characters made visible.
+    private static func quoted(_ id: String) -> String {
+      "'" + id.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }
+        .joined() + "'"
+    }
+  }
+
+  /// Builds the list from positional arguments; `-` means "read standard input".
+  /// - Parameters:
+  ///   - arguments: the positional arguments.
+  ///   - readStandardInput: called once if `-` is among them.
+  ///   - allowEmpty: whether no ids at all is acceptable (with `--group`).
+  init(arguments: [String], readStandardInput: () -> [UInt8], allowEmpty: Bool = false) throws(Problem) {
+    var ordered = [String]()
+    var seen = Set<String>()
+    var readStdin = false
+    var stdinCount = 0
+    func add(_ id: String) throws(Problem) {
+      try Self.validate(id)
+      if seen.insert(id).inserted { ordered.append(id) }
+    }
+    for argument in arguments {
+      if argument == "-" {
+        guard !readStdin else { continue }
+        readStdin = true
+        let words = Self.words(in: readStandardInput())
+        stdinCount = words.count
+        for word in words { try add(word) }
+      } else {
+        try add(argument)
+      }
+    }
+    if readStdin && stdinCount == 0 { throw .empty(fromStandardInput: true) }
+    if ordered.isEmpty && !allowEmpty { throw .empty(fromStandardInput: false) }
+    ids = ordered
+  }
+
+  /// Splits bytes on ASCII whitespace; blank lines vanish.
+  static func words(in bytes: [UInt8]) -> [String] {
+    bytes.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || $0 == 0x0B || $0 == 0x0C })
+      .map { String(decoding: $0, as: UTF8.self) }
+  }
+
+  /// Refuses empty ids and ids with whitespace or control characters.
+  static func validate(_ id: String) throws(Problem) {
+    guard !id.isEmpty else { throw .invalid(id, reason: "empty") }
+    for scalar in id.unicodeScalars {
+      if scalar.properties.isWhitespace { throw .invalid(id, reason: "contains whitespace") }
+      if scalar.properties.generalCategory == .control { throw .invalid(id, reason: "contains a control character") }
+    }
+    if id.unicodeScalars.contains("\u{FFFD}") { throw .invalid(id, reason: "is not valid UTF-8") }
+  }
+}

@@ -1,0 +1,83 @@
+import TaskWatch
+
+/// One run of the command: snapshot, then stream until every task is ready,
+/// the deadline passes, `--fail-fast` fires, or a signal arrives.
+struct WatchSession {
+  /// The consumer's settings.
+  let configuration: ConsumerConfiguration
+  /// The ids to watch, deduplicated, in order.
+  let taskIDs: [String]
+  /// Overall deadline in seconds from the start (`--timeout`), if any.
+  let timeout: Double?
+  /// Print the snapshot and stop (`--once`).
+  let once: Bool
+  /// Stop at the first FAILURE or REVOKED (`--fail-fast`).
+  let failFast: Bool
+  /// Print the summary line at the end (`--summary`).
+  let summary: Bool
+  /// Where state lines go.
+  var writer: NDJSONWriter
+
+  /// Longest single wait, so a signal that lands between two waits is still
+  /// seen within a fraction of a second.
+  private static let waitSlice = 0.25
+
+  /// Runs to the end and returns the exit status.
+  mutating func run() -> ExitStatus {
+    let started = Deadline.now
+    let consumer = ResultConsumer(configuration: configuration)
+    defer { consumer.stop() }
+    let outcome = watch(consumer)
+    let status = ExitStatus.forOutcome(outcome)
+    switch outcome {
+    case .failed(let error):
+      StandardStreams.diagnose(String(describing: error))
+    case .timedOut where !once:
+      let unready = consumer.watchingCount
+      StandardStreams.diagnose(
+        "timed out after \(WatchDuration(seconds: timeout ?? 0)) with \(unready) of \(taskIDs.count) tasks unready")
+    default:
+      break
+    }
+    if summary, case .outputClosed = outcome {} else if summary {
+      let elapsed = Double(Deadline.now.nanoseconds - started.nanoseconds) / 1e9
+      writer.writeLine(RunSummary(statuses: consumer.statuses, elapsedSeconds: elapsed, exitStatus: status).json)
+      try? writer.flush()
+    }
+    return status
+  }
+
+  private mutating func watch(_ consumer: ResultConsumer) -> ExitStatus.Outcome {
+    let deadline = timeout.map { Deadline.after(seconds: $0) }
+    var anyFailed = false
+    do {
+      var changes = try consumer.consume(from: taskIDs)
+      while true {
+        reportDiagnostics(consumer)
+        for change in changes {
+          writer.write(change)
+          if change.isReady && change.state.isFailure { anyFailed = true }
+        }
+        try writer.flush()
+        if failFast && anyFailed { return .failedFast }
+        if consumer.watchingCount == 0 { return .allReady(anyFailed: anyFailed) }
+        if once { return .timedOut }
+        if let signal = SignalTrap.pending { return .signalled(signal) }
+        if let deadline, deadline.hasPassed { return .timedOut }
+        let wait = min(deadline?.remainingSeconds ?? Self.waitSlice, Self.waitSlice)
+        changes = try consumer.drainEvents(timeout: wait)
+      }
+    } catch is StandardStreams.OutputClosed {
+      return .outputClosed
+    } catch {
+      if let signal = SignalTrap.pending { return .signalled(signal) }
+      return .failed(error)
+    }
+  }
+
+  private func reportDiagnostics(_ consumer: ResultConsumer) {
+    for diagnostic in consumer.takeDiagnostics() {
+      StandardStreams.diagnose(diagnostic.description)
+    }
+  }
+}
