@@ -370,6 +370,9 @@ class Run:
     publish_s: float = None        # first PUBLISH -> last EXEC acknowledged
     publisher_cpu_s: float = None  # the harness's own CPU while publishing (bulk scenarios)
     wall_lower_s: float = None     # killed at the cap: first PUBLISH -> kill
+    cpu_at_publish_s: float = None # the peer's CPU when the stream starts (start-up + subscribe)
+    consume_cpu_s: float = None    # total CPU minus cpu_at_publish_s
+    time_v_cpu_s: float = None     # /usr/bin/time -v's user+sys (10 ms resolution), for cross-checks
     latency_exit_ms: float = None  # S1: final PUBLISH -> exit
     latency_line_ms: float = None  # S1: final PUBLISH -> ready line read from its stdout
     exit_code: int = None
@@ -391,6 +394,47 @@ class Process:
                                      start_new_session=True, close_fds=True)
         self.pidfd = os.pidfd_open(self.proc.pid)
         self.t_exit = None
+        self.rusage = None
+
+    def reap(self, timeout=10):
+        """Wait for the exit with wait4, for the rusage of the whole tree
+        (the process and the children it waited for) at microsecond
+        resolution; /usr/bin/time -v rounds CPU to 10 ms."""
+        if self.proc.returncode is None:
+            r, _, _ = _select([self.pidfd], timeout)
+            if not r:
+                self.kill()
+            else:
+                _, status, self.rusage = os.wait4(self.proc.pid, 0)
+                self.proc.returncode = os.waitstatus_to_exitcode(status)
+        return self.proc.returncode
+
+    def tree_cpu_s(self):
+        """CPU used so far by the process and its descendants, every thread,
+        from /proc/PID/task/TID/sched (se.sum_exec_runtime, in ms)."""
+        parent = {}
+        for entry in os.scandir('/proc'):
+            if entry.name.isdigit():
+                try:
+                    with open(f'/proc/{entry.name}/stat') as f:
+                        parent[int(entry.name)] = int(f.read().rsplit(')', 1)[1].split()[1])
+                except OSError:
+                    pass
+        tree, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            tree.append(pid)
+            todo.extend(c for c, pp in parent.items() if pp == pid)
+        total = 0.0
+        for pid in tree:
+            try:
+                for tid in os.listdir(f'/proc/{pid}/task'):
+                    with open(f'/proc/{pid}/task/{tid}/sched') as f:
+                        m = re.search(r'se\.sum_exec_runtime\s*:\s*([\d.]+)', f.read())
+                        total += float(m.group(1)) / 1e3 if m else 0.0
+            except OSError:
+                pass
+        return total
 
     def exited(self, now=None):
         if self.t_exit is None:
@@ -504,11 +548,17 @@ class Bench:
                 'cap': cap, 'latency': latency}
 
     def finish_run(self, run, peer, proc, ctx, n_tasks, stdout_bytes=None):
-        run.exit_code = proc.proc.wait(10) if proc.proc.poll() is None else proc.proc.returncode
+        run.exit_code = proc.reap()
         tv = parse_time_v(ctx['time_file'])
+        if proc.rusage is not None:
+            run.user_s, run.sys_s = proc.rusage.ru_utime, proc.rusage.ru_stime
+            run.maxrss_kb = proc.rusage.ru_maxrss
         if tv:
-            run.user_s, run.sys_s, run.maxrss_kb = tv.get('user_s'), tv.get('sys_s'), tv.get('maxrss_kb')
+            run.maxrss_kb = tv.get('maxrss_kb', run.maxrss_kb)
             run.exit_code = tv.get('exit', run.exit_code)
+            run.time_v_cpu_s = tv.get('user_s', 0) + tv.get('sys_s', 0)
+        if run.user_s is not None and run.cpu_at_publish_s is not None:
+            run.consume_cpu_s = run.user_s + run.sys_s - run.cpu_at_publish_s
         err = Path(ctx['stderr_file']).read_text(errors='replace')
         if peer.name == 'floor':
             ru = parse_floor_rusage(err)
@@ -575,6 +625,7 @@ class Bench:
         try:
             deadline = proc.t_spawn + cap
             run.subscribe_s = self.wait_ready(peer, proc, ctx, len(stream.ids), deadline)
+            run.cpu_at_publish_s = proc.tree_cpu_s()
             cpu0 = self.server.cpu_seconds()
             self_cpu0 = sum(os.times()[:2])
             sent, window = 0, self.args.window
@@ -829,7 +880,7 @@ def summarize_bulk(scenario, runs, peers, cap_for):
     n_msgs = runs[0].messages if runs else 0
     reps = max((r.rep for r in runs), default=-1) + 1
     lines = [f'### {scenario} — {spec["title"]} ({n_msgs:,} messages, {reps} rep{"s" * (reps != 1)})', '',
-             '| peer | wall s, median [min–max] | × taskwatch | msg/s | subscribe s | publish s | CPU s (user+sys) | CPU µs/msg | peak RSS MB | runs ok |',
+             '| peer | wall s, median [min–max] | × taskwatch | msg/s | subscribe s | publish s | CPU s (user+sys) | consume CPU µs/msg | peak RSS MB | runs ok |',
              '|---|---|---|---|---|---|---|---|---|---|']
     by_peer = {}
     for r in runs:
@@ -852,8 +903,7 @@ def summarize_bulk(scenario, runs, peers, cap_for):
             ratio = fmt(wall / tw_wall, 2) if (wall and tw_wall) else '—'
         rate = fmt(n_msgs / wall, 1) if wall else '—'
         cpus = [cpu(r) for r in good]
-        cpu_med = med(cpus)
-        per_msg = fmt(cpu_med / n_msgs * 1e6, 1) if cpu_med is not None else '—'
+        per_msg = spread([r.consume_cpu_s / n_msgs * 1e6 for r in good if r.consume_cpu_s is not None], 1)
         rss = [mb(r.maxrss_kb) for r in good]
         subs = [r.subscribe_s for r in rs if r.subscribe_s is not None]
         sub_txt = spread(subs, 3) if SCENARIO_PEERS_SUBSCRIBE.get(name, True) else 'n/a'
@@ -868,8 +918,8 @@ SCENARIO_PEERS_SUBSCRIBE = {'poll': False}
 
 def summarize_latency(runs, peers):
     lines = ['### S1 — latency: 1 task, final PUBLISH → consumer (ms)', '',
-             '| peer | ready line p50 | p99 | exit p50 | p99 | start-up → subscribed p50 | p99 | runs ok |',
-             '|---|---|---|---|---|---|---|---|']
+             '| peer | ready line p50 | p90 | p99 | exit p50 | p90 | p99 | start-up → subscribed p50 | p99 | runs ok |',
+             '|---|---|---|---|---|---|---|---|---|---|']
     by_peer = {}
     for r in runs:
         by_peer.setdefault(r.peer, []).append(r)
@@ -881,9 +931,30 @@ def summarize_latency(runs, peers):
         line = [r.latency_line_ms for r in good if r.latency_line_ms is not None]
         ex = [r.latency_exit_ms for r in good if r.latency_exit_ms is not None]
         sub = [ms(r.subscribe_s) for r in good]
-        lines.append(f'| {peers[name].label} | {fmt(percentile(line, 50), 2)} | {fmt(percentile(line, 99), 2)} | '
-                     f'{fmt(percentile(ex, 50), 2)} | {fmt(percentile(ex, 99), 2)} | '
+        lines.append(f'| {peers[name].label} | {fmt(percentile(line, 50), 2)} | {fmt(percentile(line, 90), 2)} | '
+                     f'{fmt(percentile(line, 99), 2)} | {fmt(percentile(ex, 50), 2)} | {fmt(percentile(ex, 90), 2)} | '
+                     f'{fmt(percentile(ex, 99), 2)} | '
                      f'{fmt(percentile(sub, 50), 1)} | {fmt(percentile(sub, 99), 1)} | {len(good)}/{len(rs)} |')
+    return '\n'.join(lines)
+
+
+def summarize_subscribe(all_runs, peers):
+    """Start-up to subscribed, per number of ids, gathered from S1–S4."""
+    cols = [(scn, f'{SCENARIOS[scn]["tasks"]:,} id{"s" * (SCENARIOS[scn]["tasks"] != 1)}')
+            for scn in SCENARIOS if any(r.scenario == scn for r in all_runs)]
+    if not cols:
+        return ''
+    lines = ['### Start-up → subscribed (s, median [min–max]; spawn → CLIENT LIST shows every channel)', '',
+             '| peer | ' + ' | '.join(c for _, c in cols) + ' |', '|---' * (len(cols) + 1) + '|']
+    for name, peer in peers.items():
+        if not peer.subscribes:
+            continue
+        cells = []
+        for scn, _ in cols:
+            subs = [r.subscribe_s for r in all_runs if r.scenario == scn and r.peer == name
+                    and r.subscribe_s is not None]
+            cells.append(spread(subs, 4 if scn == 'S1' else 3))
+        lines.append(f'| {peer.label} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
@@ -935,13 +1006,13 @@ def targets(all_runs):
     add('peak RSS at 100k tasks < 40 MB', f'{rss / 1024:.1f} MB' if rss else '—', (rss / 1024 < 40) if rss else None)
     per = {}
     for scn in ('S2', 'S3', 'S4'):
-        rs = [r for r in runs_of(scn, 'taskwatch') if r.ok and r.user_s is not None]
+        rs = [r for r in runs_of(scn, 'taskwatch') if r.ok and r.consume_cpu_s is not None]
         if rs:
-            per[scn] = med([cpu(r) / r.messages * 1e6 for r in rs])
+            per[scn] = med([r.consume_cpu_s / r.messages * 1e6 for r in rs])
     if len(per) >= 2:
         txt = ', '.join(f'{k} {v:.1f}' for k, v in per.items())
         ratio = max(per.values()) / min(per.values())
-        add('CPU per message flat S2→S4 (max/min ≤ 1.5)', f'{txt} µs/msg (max/min {ratio:.2f})', ratio <= 1.5)
+        add('consume CPU per message flat S2→S4 (max/min ≤ 1.5)', f'{txt} µs/msg (max/min {ratio:.2f})', ratio <= 1.5)
     return '\n'.join(['### Targets (taskwatch)', '', '| target | measured | |', '|---|---|---|'] + rows)
 
 
@@ -1051,6 +1122,9 @@ def main():
             pub_md.append(f'\nFor scale: one `pipeline()` round trip per message, as a Celery worker '
                           f'stores results, reaches {rate_celery:,.0f} msg/s on one connection.')
         tgt = targets(all_runs)
+        sub_md = summarize_subscribe(all_runs, peers)
+        if sub_md:
+            sections.append(sub_md)
         header = [f'## taskwatch benchmark — {time.strftime("%Y-%m-%d %H:%M:%S")}', '',
                   f'Machine: {os.cpu_count()} CPUs, {platform_line()}; redis-server '
                   f'{redis_version(monitor)}; celery {celery_version()}; '
