@@ -100,10 +100,11 @@ class RedisServer:
                 self.proc.kill()
                 self.proc.wait(5)
         if self.pidfile:
-            try:
-                os.unlink(self.pidfile)
-            except FileNotFoundError:
-                pass
+            for path in (self.pidfile, self.pidfile + '.peer'):
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
 
 
 def free_port():
@@ -327,7 +328,7 @@ def make_peers(args, url, port):
                    '--redis-cli', args.redis_cli] + (['--no-reap'] if c['latency'] else []),
         ready_line=done_line)
     if args.taskwatch:
-        tw = [args.taskwatch, '--url', url]
+        tw = [args.taskwatch, '--url', url] + list(args.taskwatch_arg)
 
         def tw_argv(c):
             argv = tw + ['--timeout', '%ds' % max(1, int(c['cap']) + 1)]
@@ -515,7 +516,11 @@ class Bench:
         stdin = open(ctx['ids_file'], 'rb') if peer.stdin_ids else subprocess.DEVNULL
         stderr = open(ctx['stderr_file'], 'wb')
         try:
-            return Process(peer.argv(ctx), stdin, stdout, stderr, timefile)
+            proc = Process(peer.argv(ctx), stdin, stdout, stderr, timefile)
+            if self.args.pidfile:
+                # For run's trap, should this process die before it kills the peer.
+                Path(self.args.pidfile + '.peer').write_text(f'{proc.proc.pid}\n')
+            return proc
         finally:
             if stdin is not subprocess.DEVNULL:
                 stdin.close()
@@ -985,10 +990,10 @@ def targets(all_runs):
         else:
             add(f'{scn}: join_native / taskwatch ≥ 10', '—', None)
         fl = okv(scn, 'floor', 'wall_s')
-        add(f'{scn}: taskwatch / redis-cli floor ≤ 1.5', f'{tw / fl:.2f}×' if tw and fl else '—',
+        add(f'{scn}: taskwatch / redis-cli floor ≤ 1.5', f'{tw / fl:.3f}×' if tw and fl else '—',
             (tw / fl <= 1.5) if tw and fl else None)
     tw, fl = okv('S4', 'taskwatch', 'subscribe_s'), okv('S4', 'floor', 'subscribe_s')
-    add('subscribe 100k: taskwatch / redis-cli ≤ 2', f'{tw:.3f} s / {fl:.3f} s = {tw / fl:.2f}×' if tw and fl else '—',
+    add('subscribe 100k: taskwatch / redis-cli ≤ 2', f'{tw:.3f} s / {fl:.3f} s = {tw / fl:.3f}×' if tw and fl else '—',
         (tw / fl <= 2) if tw and fl else None)
     for kind, attr in (('ready line', 'latency_line_ms'), ('exit', 'latency_exit_ms')):
         tw = [getattr(r, attr) for r in runs_of('S1', 'taskwatch') if r.ok and getattr(r, attr) is not None]
@@ -1028,6 +1033,8 @@ def main():
                     help='comma-separated subset of floor,taskwatch,join_native,poll')
     ap.add_argument('--taskwatch', default='', help='taskwatch binary (empty: peer left out)')
     ap.add_argument('--taskwatch-quiet', action='store_true', help='run taskwatch with --quiet (no stdout check)')
+    ap.add_argument('--taskwatch-arg', action='append', default=[], metavar='ARG',
+                    help='extra argument for taskwatch, repeatable (e.g. --taskwatch-arg=--no-verify)')
     ap.add_argument('--floor-counter', required=True)
     ap.add_argument('--redis-cli', default='redis-cli')
     ap.add_argument('--poll-interval', type=float, default=0.1)
@@ -1128,7 +1135,7 @@ def main():
         header = [f'## taskwatch benchmark — {time.strftime("%Y-%m-%d %H:%M:%S")}', '',
                   f'Machine: {os.cpu_count()} CPUs, {platform_line()}; redis-server '
                   f'{redis_version(monitor)}; celery {celery_version()}; '
-                  f'taskwatch: {args.taskwatch or "not built"}.',
+                  f'taskwatch: {" ".join([args.taskwatch] + args.taskwatch_arg) if args.taskwatch else "not built"}.',
                   f'Reps: S1 {args.latency_reps}, S2–S4 {args.reps}; peers alternate in rotated order '
                   f'within each rep. Wall = first PUBLISH → consumer exit; subscribe = spawn → all '
                   f'channels subscribed (CLIENT LIST sub=); polling loop interval {args.poll_interval:g} s.']
