@@ -97,6 +97,14 @@ struct WaitingOptions: ParsableArguments {
 
   @Flag(help: "Trust READY messages without confirming them from the stored key.")
   var noVerify = false
+
+  @Option(help: ArgumentHelp("Give up (exit 69) after this long without a working connection.", valueName: "duration"))
+  var retryFor = WatchDuration(seconds: 30)
+
+  @Option(
+    help: ArgumentHelp(
+      "PING an idle subscriber this often; no PONG within 2s counts as a dead link.", valueName: "duration"))
+  var healthInterval = WatchDuration(seconds: 5)
 }
 
 /// What goes to standard output.

@@ -61,6 +61,12 @@ enum ExitStatus: Int32, CaseIterable {
     case let error as RedisError:
       if case .authenticationFailed = error { return .authentication }
       return .unavailable
+    case let error as ConsumerError:
+      switch error {
+      case .unavailable: return .unavailable
+      case .deadlinePassed: return .timedOut
+      case .interrupted: return .interrupted
+      }
     case is UndecodableResultError, is DecodeError:
       return .undecodable
     case is BackendURLError, is TaskIDList.Problem, is UsageProblem:

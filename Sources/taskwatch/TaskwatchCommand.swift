@@ -36,6 +36,9 @@ struct TaskwatchCommand: ParsableCommand {
     if connection.connectTimeout.seconds == 0 {
       throw ValidationError("--connect-timeout must be greater than 0")
     }
+    if waiting.healthInterval.seconds == 0 {
+      throw ValidationError("--health-interval must be greater than 0")
+    }
   }
 
   func run() throws {
@@ -62,7 +65,11 @@ struct TaskwatchCommand: ParsableCommand {
       backend: backend,
       keyNaming: KeyNaming(keyPrefix: keys.keyPrefix, globalKeyPrefix: keys.globalKeyPrefix),
       connectTimeout: connection.connectTimeout.seconds,
-      verifyReadyMessages: !waiting.noVerify)
+      verifyReadyMessages: !waiting.noVerify,
+      reconnectPolicy: ReconnectPolicy(retryFor: waiting.retryFor.seconds),
+      healthInterval: waiting.healthInterval.seconds,
+      deadline: waiting.timeout.map { .after(seconds: $0.seconds) },
+      isInterrupted: { SignalTrap.pending != nil })
     return WatchSession(
       configuration: configuration, taskIDs: ids, timeout: waiting.timeout?.seconds, once: waiting.once,
       failFast: waiting.failFast, summary: output.summary, writer: writer)

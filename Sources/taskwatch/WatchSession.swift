@@ -48,20 +48,23 @@ struct WatchSession {
   }
 
   private mutating func watch(_ consumer: ResultConsumer) -> ExitStatus.Outcome {
-    let deadline = timeout.map { Deadline.after(seconds: $0) }
+    let deadline = configuration.deadline
     var anyFailed = false
+    var tasksReported = 0
+    defer { reportDiagnostics(consumer) }
     do {
       var changes = try consumer.consume(from: taskIDs)
       while true {
         reportDiagnostics(consumer)
         for change in changes {
           writer.write(change)
+          if change.previous == nil { tasksReported += 1 }
           if change.isReady && change.state.isFailure { anyFailed = true }
         }
         try writer.flush()
         if failFast && anyFailed { return .failedFast }
         if consumer.watchingCount == 0 { return .allReady(anyFailed: anyFailed) }
-        if once { return .timedOut }
+        if once && tasksReported == taskIDs.count { return .timedOut }
         if let signal = SignalTrap.pending { return .signalled(signal) }
         if let deadline, deadline.hasPassed { return .timedOut }
         let wait = min(deadline?.remainingSeconds ?? Self.waitSlice, Self.waitSlice)
@@ -69,6 +72,8 @@ struct WatchSession {
       }
     } catch is StandardStreams.OutputClosed {
       return .outputClosed
+    } catch ConsumerError.deadlinePassed {
+      return .timedOut
     } catch {
       if let signal = SignalTrap.pending { return .signalled(signal) }
       return .failed(error)

@@ -167,12 +167,15 @@ struct EndToEndTests {
     #expect(result.stderr.contains(#"result_serializer="json""#))
   }
 
-  @Test("unreachable server exits 69 with a readable line")
+  @Test("an unreachable server is retried for --retry-for, then exit 69 with a readable line")
   func unreachable() throws {
     let port = try FreePort.pick()
-    let result = try TaskwatchProcess.run(["-u", "redis://127.0.0.1:\(port)/0", "x"])
+    let result = try TaskwatchProcess.run(["-u", "redis://127.0.0.1:\(port)/0", "--retry-for", "300ms", "x"])
     #expect(result.status == 69)
-    #expect(result.stderr == "taskwatch: cannot connect to 127.0.0.1:\(port): connection refused\n")
+    let lines = result.stderr.split(separator: "\n")
+    #expect(lines.first == "taskwatch: cannot connect to 127.0.0.1:\(port): connection refused; reconnecting (for up to 0.3s)")
+    #expect(lines.last?.hasPrefix("taskwatch: gave up after 0.3s without a working connection to 127.0.0.1:\(port)") == true)
+    #expect(lines.last?.hasSuffix("last error: cannot connect to 127.0.0.1:\(port): connection refused") == true)
   }
 
   @Test("passwords: wrong one exits 77; the right one from file, environment or URL works")

@@ -14,15 +14,31 @@ public struct ConsumerConfiguration: Sendable {
   /// Channels per SUBSCRIBE/UNSUBSCRIBE command and keys per MGET (Celery-sized
   /// batches keep every command small while the pipeline keeps them fast).
   public var batchSize: Int
+  /// How lost connections are retried.
+  public var reconnectPolicy: ReconnectPolicy
+  /// Seconds without traffic after which the subscriber is PINGed.
+  public var healthInterval: Double
+  /// Seconds a PING may go unanswered before the link counts as dead.
+  public var healthTimeout: Double
+  /// The caller's overall deadline: reconnecting never goes past it.
+  public var deadline: Deadline?
+  /// Asked while waiting to reconnect or for confirmations; `true` makes the
+  /// consumer stop with ``ConsumerError/interrupted`` (the CLI wires signals here).
+  public var isInterrupted: (@Sendable () -> Bool)?
 
   /// Creates a configuration; every tuning value has the default the CLI uses.
   public init(
     backend: BackendURL,
     keyNaming: KeyNaming = KeyNaming(),
     connectTimeout: Double = 5,
-    commandTimeout: Double = 30,
+    commandTimeout: Double = 10,
     verifyReadyMessages: Bool = true,
-    batchSize: Int = 1000
+    batchSize: Int = 1000,
+    reconnectPolicy: ReconnectPolicy = ReconnectPolicy(),
+    healthInterval: Double = 5,
+    healthTimeout: Double = 2,
+    deadline: Deadline? = nil,
+    isInterrupted: (@Sendable () -> Bool)? = nil
   ) {
     self.backend = backend
     self.keyNaming = keyNaming
@@ -30,5 +46,10 @@ public struct ConsumerConfiguration: Sendable {
     self.commandTimeout = commandTimeout
     self.verifyReadyMessages = verifyReadyMessages
     self.batchSize = max(1, batchSize)
+    self.reconnectPolicy = reconnectPolicy
+    self.healthInterval = healthInterval
+    self.healthTimeout = healthTimeout
+    self.deadline = deadline
+    self.isInterrupted = isInterrupted
   }
 }

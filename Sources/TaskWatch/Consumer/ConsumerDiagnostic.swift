@@ -6,6 +6,14 @@ public enum ConsumerDiagnostic: Sendable, Equatable, CustomStringConvertible {
   case mismatchedTaskID(taskID: String, payloadTaskID: String)
   /// A READY message had no stored key in our database to confirm it.
   case unconfirmedReadyMessage(taskID: String, database: Int)
+  /// The link to Redis broke (or could not be made); the consumer is retrying.
+  case connectionLost(RedisError, retryingFor: Double)
+  /// The link is back: tasks were resubscribed and their stored results re-read.
+  case reconnected(endpoint: String, afterSeconds: Double, resubscribed: Int)
+
+  private static func seconds(_ value: Double) -> String {
+    value < 10 ? "\((value * 10).rounded() / 10)s" : "\(Int(value.rounded()))s"
+  }
 
   /// A one-line message for the user.
   public var description: String {
@@ -17,6 +25,11 @@ public enum ConsumerDiagnostic: Sendable, Equatable, CustomStringConvertible {
     case .unconfirmedReadyMessage(let taskID, let database):
       return "task \(taskID) was published as ready but has no stored result in database \(database): "
         + "the URL may name the wrong database (pub/sub ignores it); still waiting"
+    case .connectionLost(let error, let budget):
+      return "\(error); reconnecting (for up to \(Self.seconds(budget)))"
+    case .reconnected(let endpoint, let seconds, let count):
+      return "reconnected to \(endpoint) after \(Self.seconds(seconds)); resubscribed \(count) "
+        + (count == 1 ? "task" : "tasks") + " and re-read their results"
     }
   }
 }

@@ -1,3 +1,5 @@
+import Glibc
+
 /// Celery's Redis `ResultConsumer`, re-implemented on hiredis.
 ///
 /// It watches task result channels and turns what it sees into ``StateChange``
@@ -30,6 +32,14 @@ public final class ResultConsumer {
   private var deferredReplies: [RedisReply] = []
   private var diagnostics: [ConsumerDiagnostic] = []
   private var warnedUnconfirmed = false
+  /// Set while the consumer is disconnected and retrying.
+  private var outage: Outage?
+  /// Changes applied just before a connection fault, returned after recovery.
+  private var carriedChanges: [StateChange] = []
+  /// When the subscriber last received anything (for the health check).
+  private var lastTraffic = Deadline.now
+  /// When an unanswered health-check PING was sent.
+  private var pingSentAt: Deadline?
   private let channelPrefix: [UInt8]
   /// Replies handled per drained batch: large enough to amortise the
   /// confirmation MGET and the output write, small enough to stay responsive.
@@ -80,19 +90,32 @@ public final class ResultConsumer {
 
   /// Starts watching many tasks at once: subscribe all, read every
   /// confirmation, then MGET all (the batch form of `consume_from`).
+  ///
+  /// When Redis cannot be reached the tasks are still added, the fault is
+  /// reported as a ``ConsumerDiagnostic/connectionLost(_:retryingFor:)``, and the
+  /// snapshot arrives from a later ``drainEvents(timeout:)`` once it reconnects.
   /// - Returns: one snapshot change per new task, in the order given.
   /// - Throws: ``RedisError`` for connection and auth faults,
   ///   ``UndecodableResultError`` for a stored result that can never be read.
   public func consume(from taskIDs: [String]) throws -> [StateChange] {
-    try connectIfNeeded()
     table.reserve(taskIDs.count)
     let added = taskIDs.compactMap { table.add($0) }
     guard let first = added.first else { return [] }
-    try flushUnsubscribes(force: true)
-    try subscribe(added, coveredBySnapshot: { $0 >= first })
-    let changes = try refresh(added, source: .snapshot)
-    try flushUnsubscribes()
-    return changes
+    do {
+      if outage == nil && !isStarted { try connect() }
+      if outage == nil {
+        try flushUnsubscribes(force: true)
+        try subscribe(added, coveredBySnapshot: { $0 >= first })
+        let changes = try refresh(added, source: .snapshot)
+        try flushUnsubscribes()
+        return changes
+      }
+    } catch let error as RedisError where error.isConnectionFault {
+      beginOutage(error)
+    }
+    // Disconnected: ``drainEvents(timeout:)`` reconnects, then reports these
+    // tasks' first states with source `snapshot`.
+    return []
   }
 
   /// Stops watching a task and unsubscribes its channel (Celery's `cancel_for`).
@@ -133,28 +156,27 @@ public final class ResultConsumer {
   /// Returns as soon as a batch was handled, when the timeout passes, or when
   /// a signal interrupts the wait; an empty result is not an error.
   public func drainEvents(timeout: Double) throws -> [StateChange] {
-    guard let subscriber else { return [] }
-    var replies = deferredReplies
-    deferredReplies.removeAll()
-    if replies.isEmpty {
-      guard let first = try subscriber.nextReply(until: .after(seconds: timeout)) else { return [] }
-      replies.append(first)
+    let callDeadline = Deadline.after(seconds: timeout)
+    var changes = carriedChanges
+    carriedChanges.removeAll()
+    if outage == nil, let subscriber {
+      do {
+        return changes + (try drainConnected(subscriber, until: callDeadline))
+      } catch let error as RedisError where error.isConnectionFault {
+        changes += carriedChanges
+        carriedChanges.removeAll()
+        beginOutage(error)
+      }
     }
-    while replies.count < maximumBatch, let more = try subscriber.bufferedReply() {
-      replies.append(more)
-    }
-    let changes = try handle(replies)
-    try flushUnsubscribes()
-    return changes
+    guard outage != nil else { return changes }
+    return changes + (try recover(until: callDeadline) ?? [])
   }
 
   /// Closes both connections (Celery's `stop`). Watched tasks are kept, so a
   /// later ``consume(from:)-(String)`` or ``refreshPending(_:)`` reconnects.
   public func stop() {
-    subscriber = nil
-    commands = nil
-    deferredReplies.removeAll()
-    unsubscribeQueue.removeAll()
+    dropConnections()
+    outage = nil
   }
 
   /// Drops connections inherited across `fork()` without writing to them
@@ -165,14 +187,145 @@ public final class ResultConsumer {
 
   // MARK: - Protocol steps
 
-  private func connectIfNeeded() throws {
-    guard subscriber == nil || commands == nil else { return }
-    let backend = configuration.backend
+  /// Opens both connections (AUTH, SELECT) and starts the health clock.
+  private func connect() throws {
     let deadline = Deadline.after(seconds: configuration.connectTimeout + configuration.commandTimeout)
     let newSubscriber = try openConnection(selecting: nil, until: deadline)
-    let newCommands = try openConnection(selecting: backend.database, until: deadline)
+    let newCommands = try openConnection(selecting: configuration.backend.database, until: deadline)
     subscriber = newSubscriber
     commands = newCommands
+    noteTraffic()
+  }
+
+  private func dropConnections() {
+    subscriber = nil
+    commands = nil
+    deferredReplies.removeAll()
+    unsubscribeQueue.removeAll()
+    pingSentAt = nil
+  }
+
+  // MARK: - Faults, reconnection and health (steps 5–6)
+
+  /// An ongoing loss of connection.
+  private struct Outage {
+    /// When the first attempt failed: the retry budget counts from here.
+    let since: Deadline
+    var attempts: Int
+    var nextAttempt: Deadline
+    var lastError: RedisError
+  }
+
+  /// Drops the connections and starts counting a disconnection.
+  private func beginOutage(_ error: RedisError) {
+    dropConnections()
+    let policy = configuration.reconnectPolicy
+    outage = Outage(
+      since: .now, attempts: 1, nextAttempt: .after(seconds: policy.delay(beforeAttempt: 1)), lastError: error)
+    diagnostics.append(.connectionLost(error, retryingFor: policy.retryFor))
+  }
+
+  /// Reconnects with jittered backoff, then resubscribes every watched task,
+  /// reads every confirmation, and only then re-reads their stored results.
+  ///
+  /// - Parameter callDeadline: return `nil` (still disconnected) once this
+  ///   passes; `nil` means keep trying until the budget runs out.
+  /// - Throws: ``ConsumerError/unavailable(endpoint:seconds:lastError:)`` when the
+  ///   budget is spent, ``ConsumerError/deadlinePassed`` and
+  ///   ``ConsumerError/interrupted`` as configured, and errors that no
+  ///   reconnect can cure (authentication).
+  private func recover(until callDeadline: Deadline) throws -> [StateChange]? {
+    let policy = configuration.reconnectPolicy
+    while var current = outage {
+      try checkInterrupted()
+      let budgetEnd = current.since.adding(seconds: policy.retryFor)
+      if budgetEnd.hasPassed {
+        throw ConsumerError.unavailable(
+          endpoint: configuration.backend.endpoint.description, seconds: current.since.secondsAgo,
+          lastError: current.lastError)
+      }
+      if let deadline = configuration.deadline, deadline.hasPassed { throw ConsumerError.deadlinePassed }
+      var wake = min(current.nextAttempt, budgetEnd)
+      if let deadline = configuration.deadline { wake = min(wake, deadline) }
+      wake = min(wake, callDeadline)
+      Self.sleep(until: wake)
+      guard current.nextAttempt.hasPassed else {
+        if callDeadline.hasPassed { return nil }
+        continue
+      }
+      do {
+        try connect()
+        let watched = (0..<table.count).filter { table.phases[$0] == .watching }
+        try subscribe(watched, coveredBySnapshot: { _ in true })
+        let changes = try refresh(watched, source: .resync)
+        outage = nil
+        try flushUnsubscribes()
+        diagnostics.append(
+          .reconnected(
+            endpoint: configuration.backend.endpoint.description, afterSeconds: current.since.secondsAgo,
+            resubscribed: watched.count))
+        return changes
+      } catch let error as RedisError where error.isConnectionFault {
+        dropConnections()
+        current.attempts += 1
+        current.lastError = error
+        current.nextAttempt = .after(seconds: policy.delay(beforeAttempt: current.attempts))
+        outage = current
+      }
+    }
+    return nil
+  }
+
+  /// One drain on a live connection, with the health check: after
+  /// `healthInterval` without traffic the subscriber is PINGed, and a PING
+  /// unanswered for `healthTimeout` is a dead link.
+  private func drainConnected(_ subscriber: RedisConnection, until callDeadline: Deadline) throws -> [StateChange] {
+    var replies = deferredReplies
+    deferredReplies.removeAll()
+    if replies.isEmpty {
+      let healthDeadline =
+        pingSentAt?.adding(seconds: configuration.healthTimeout)
+        ?? lastTraffic.adding(seconds: configuration.healthInterval)
+      guard let first = try subscriber.nextReply(until: min(callDeadline, healthDeadline)) else {
+        if healthDeadline.hasPassed { try checkHealth(subscriber) }
+        return []
+      }
+      replies.append(first)
+    }
+    noteTraffic()
+    while replies.count < maximumBatch, let more = try subscriber.bufferedReply() {
+      replies.append(more)
+    }
+    let changes = try handle(replies)
+    try flushUnsubscribes()
+    return changes
+  }
+
+  /// Sends the health-check PING, or declares the link dead if one is overdue.
+  private func checkHealth(_ subscriber: RedisConnection) throws {
+    if pingSentAt != nil {
+      throw RedisError.connectionLost(
+        endpoint: subscriber.endpoint.description,
+        reason: "no reply to PING within \(configuration.healthTimeout)s")
+    }
+    subscriber.append(["PING"])
+    try subscriber.flush(until: .after(seconds: configuration.healthTimeout))
+    pingSentAt = .now
+  }
+
+  private func noteTraffic() {
+    lastTraffic = .now
+    pingSentAt = nil
+  }
+
+  private func checkInterrupted() throws {
+    if let isInterrupted = configuration.isInterrupted, isInterrupted() { throw ConsumerError.interrupted }
+  }
+
+  /// Sleeps until `deadline`; a signal cuts the sleep short.
+  private static func sleep(until deadline: Deadline) {
+    let milliseconds = deadline.remainingPollMilliseconds
+    if milliseconds > 0 { _ = poll(nil, 0, milliseconds) }
   }
 
   private func openConnection(selecting database: Int?, until deadline: Deadline) throws -> RedisConnection {
@@ -192,8 +345,8 @@ public final class ResultConsumer {
   /// Messages read meanwhile for tasks the coming snapshot covers are dropped
   /// (the stored key is at least as new); others are kept for the next drain.
   private func subscribe(_ indices: [Int], coveredBySnapshot: (Int) -> Bool) throws {
-    guard let subscriber else { return }
-    let deadline = Deadline.after(seconds: configuration.commandTimeout)
+    guard let subscriber, !indices.isEmpty else { return }
+    let deadline = Deadline.after(seconds: configuration.commandTimeout + Double(indices.count) / 20_000)
     for batch in indices.chunked(by: configuration.batchSize) {
       subscriber.append(["SUBSCRIBE"] + batch.map { configuration.keyNaming.key(forTask: table.ids[$0]) })
     }
@@ -204,6 +357,7 @@ public final class ResultConsumer {
         if deadline.hasPassed {
           throw RedisError.timedOut(endpoint: subscriber.endpoint.description, operation: "SUBSCRIBE")
         }
+        try checkInterrupted()
         continue
       }
       switch PubSubEvent(reply) {
@@ -274,9 +428,7 @@ public final class ResultConsumer {
         }
         continue
       }
-      guard let index = index(forChannel: channel), table.phases[index] == .watching,
-        !held.contains(index)
-      else { continue }
+      guard let index = index(forChannel: channel), table.phases[index] == .watching else { continue }
       let digest = ResultMessage.digest(of: payload)
       if table.states[index] != nil, table.isRepeat(index, digest: digest) { continue }
       let meta: TaskMeta
@@ -284,16 +436,16 @@ public final class ResultConsumer {
         meta = try TaskMeta.decode(payload)
       } catch {
         diagnostics.append(.undecodableMessage(taskID: table.ids[index], error: error))
-        toReread.append(index)
-        held.insert(index)
+        if held.insert(index).inserted { toReread.append(index) }
         continue
       }
       if let payloadTaskID = meta.taskID, payloadTaskID != table.ids[index] {
         diagnostics.append(.mismatchedTaskID(taskID: table.ids[index], payloadTaskID: payloadTaskID))
-        toReread.append(index)
-        held.insert(index)
+        if held.insert(index).inserted { toReread.append(index) }
         continue
       }
+      // The stored key read for a held task is at least as new as this message.
+      if held.contains(index) { continue }
       if meta.state.isReady && configuration.verifyReadyMessages {
         toConfirm.append(index)
         held.insert(index)
@@ -305,7 +457,14 @@ public final class ResultConsumer {
     }
     guard !toConfirm.isEmpty || !toReread.isEmpty else { return changes }
     let indices = toConfirm + toReread
-    for (position, reply) in try fetchStored(indices).enumerated() {
+    let stored: [RedisReply]
+    do {
+      stored = try fetchStored(indices)
+    } catch {
+      carriedChanges = changes
+      throw error
+    }
+    for (position, reply) in stored.enumerated() {
       let index = indices[position]
       guard case .bulk(let payload) = reply else {
         if position < toConfirm.count && !warnedUnconfirmed {
@@ -332,6 +491,7 @@ public final class ResultConsumer {
     let previous = table.states[index]
     if previous != nil && (meta == nil || table.isRepeat(index, digest: digest)) { return nil }
     let state = meta?.state ?? .pending
+    let source = source == .resync && previous == nil ? .snapshot : source
     table.record(index, state: state, digest: digest)
     if state.isReady { unsubscribeQueue.append(configuration.keyNaming.key(forTask: table.ids[index])) }
     return StateChange(

@@ -44,6 +44,17 @@ public struct Deadline: Sendable, Comparable {
     return Int32(min(ms, UInt64(Int32.max)))
   }
 
+  /// The instant `seconds` after this one.
+  public func adding(seconds: Double) -> Deadline {
+    Deadline(nanoseconds: nanoseconds + UInt64(max(0, min(seconds, 1e9)) * 1e9))
+  }
+
+  /// Seconds from this instant to now (zero if it lies in the future).
+  public var secondsAgo: Double {
+    let now = Deadline.now.nanoseconds
+    return now > nanoseconds ? Double(now - nanoseconds) / 1e9 : 0
+  }
+
   /// The earlier of two deadlines.
   public static func earliest(_ a: Deadline, _ b: Deadline?) -> Deadline {
     guard let b else { return a }

@@ -1,0 +1,199 @@
+import Foundation
+import TaskWatch
+import TestSupport
+import Testing
+
+/// Real faults against a real redis-server: a proxy that refuses, cuts and
+/// blackholes, server restarts, bad payloads, and load. Each test has its own
+/// deadline through `TaskwatchProcess.finish(seconds:)`.
+@Suite("Fault injection", .serialized)
+struct FaultInjectionTests {
+  private func payload(_ id: String, _ state: String) -> String {
+    #"{"status": "\#(state)", "result": 42, "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"}"#
+  }
+
+  private func newID() -> String { UUID().uuidString.lowercased() }
+
+  private func source(of state: String, for id: String, in result: TaskwatchProcess.Result) -> String? {
+    result.objects.last { $0["task_id"] as? String == id && $0["state"] as? String == state }?["source"] as? String
+  }
+
+  @Test("1. cut while unready; SUCCESS stored while the proxy refuses; resume → reported via resync, exit 0")
+  func cutAndResync() throws {
+    let redis = try RedisServer()
+    let proxy = try FaultProxy(upstreamPort: redis.port)
+    let id = newID()
+    let process = try TaskwatchProcess(["-u", proxy.url(), id])
+    #expect(try redis.waitForSubscribers(channel: "celery-task-meta-\(id)"))
+    #expect(process.waitForLines(1, seconds: 10), "the snapshot comes before any fault")
+    proxy.setMode(.refuse)
+    try redis.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    usleep(500_000)
+    proxy.setMode(.forward)
+    let result = try process.finish(seconds: 15)
+    #expect(result.status == 0)
+    #expect(source(of: "SUCCESS", for: id, in: result) == "resync")
+    #expect(result.stderr.contains("reconnecting"))
+    #expect(result.stderr.contains("reconnected to 127.0.0.1:\(proxy.port)"))
+  }
+
+  @Test("2. blackhole with --health-interval 1s; SUCCESS stored meanwhile → reported within 10 s")
+  func blackhole() throws {
+    let redis = try RedisServer()
+    let proxy = try FaultProxy(upstreamPort: redis.port)
+    let id = newID()
+    let process = try TaskwatchProcess(["-u", proxy.url(), "--health-interval", "1s", id])
+    #expect(try redis.waitForSubscribers(channel: "celery-task-meta-\(id)"))
+    #expect(process.waitForLines(1, seconds: 10), "the snapshot comes before any fault")
+    let started = Date()
+    proxy.setMode(.blackhole)
+    try redis.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    usleep(1_500_000)
+    proxy.setMode(.forward)
+    let result = try process.finish(seconds: 10)
+    #expect(Date().timeIntervalSince(started) < 10)
+    #expect(result.status == 0)
+    #expect(result.states(of: id) == ["PENDING", "SUCCESS"])
+    #expect(result.stderr.contains("no reply to PING within 2.0s"))
+  }
+
+  @Test("3. Redis restarted with its data mid-watch → the result stored after the restart is reported")
+  func restart() throws {
+    let redis = try RedisServer()
+    let (early, late) = (newID(), newID())
+    try redis.run(["SET", "celery-task-meta-\(early)", payload(early, "STARTED")])
+    let process = try TaskwatchProcess(["-u", redis.url(), early, late])
+    #expect(try redis.waitForSubscribers(channel: "celery-task-meta-\(late)"))
+    #expect(process.waitForLines(2, seconds: 10), "the snapshot comes before the restart")
+    try redis.run(["SAVE"])
+    redis.stop()
+    try redis.start(arguments: ["--dbfilename", "dump.rdb"])
+    #expect(try redis.waitForSubscribers(channel: "celery-task-meta-\(late)", seconds: 10))
+    try redis.storeAndPublish(taskID: late, json: payload(late, "SUCCESS"))
+    try redis.storeAndPublish(taskID: early, json: payload(early, "SUCCESS"))
+    let result = try process.finish(seconds: 15)
+    #expect(result.status == 0)
+    #expect(result.states(of: early) == ["STARTED", "SUCCESS"])
+    #expect(result.states(of: late) == ["PENDING", "SUCCESS"])
+    #expect(result.stderr.contains("server closed the connection; reconnecting"))
+  }
+
+  @Test("4. an outage longer than --retry-for 2s exits 69 within about 6 s, saying why")
+  func outage() throws {
+    let redis = try RedisServer()
+    let id = newID()
+    let process = try TaskwatchProcess(["-u", redis.url(), "--retry-for", "2s", id])
+    #expect(try redis.waitForSubscribers(channel: "celery-task-meta-\(id)"))
+    #expect(process.waitForLines(1, seconds: 10), "the snapshot comes before any fault")
+    let started = Date()
+    redis.crash()
+    let result = try process.finish(seconds: 10)
+    #expect(Date().timeIntervalSince(started) < 6)
+    #expect(result.status == 69)
+    #expect(result.stderr.contains("gave up after 2"))
+    #expect(result.stderr.contains("connection refused"))
+  }
+
+  @Test("5. started while Redis is down; Redis starts 2 s later → works")
+  func lateStart() throws {
+    let port = try FreePort.pick()
+    let id = newID()
+    let process = try TaskwatchProcess(["-u", "redis://127.0.0.1:\(port)/0", id])
+    usleep(2_000_000)
+    let redis = try RedisServer(port: port)
+    try redis.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    let result = try process.finish(seconds: 15)
+    #expect(result.status == 0)
+    #expect(result.states(of: id).last == "SUCCESS")
+    #expect(result.stderr.contains("connection refused; reconnecting"))
+  }
+
+  @Test("6. NOAUTH after Redis restarted with a password → 77, no retry storm")
+  func noauthAfterRestart() throws {
+    let redis = try RedisServer()
+    let id = newID()
+    let process = try TaskwatchProcess(["-u", redis.url(), "--retry-for", "20s", id])
+    #expect(try redis.waitForSubscribers(channel: "celery-task-meta-\(id)"))
+    #expect(process.waitForLines(1, seconds: 10), "the snapshot comes before any fault")
+    redis.stop()
+    try redis.start(arguments: ["--requirepass", "n0w-secret"])
+    let started = Date()
+    let result = try process.finish(seconds: 10)
+    #expect(result.status == 77)
+    #expect(Date().timeIntervalSince(started) < 5)
+    #expect(result.stderr.contains("NOAUTH"))
+  }
+
+  @Test("8. garbage bytes on a watched channel → warning, the real SUCCESS still reported, exit 0")
+  func garbage() throws {
+    let redis = SharedRedis.server
+    let id = newID()
+    let process = try TaskwatchProcess(["-u", redis.url(), id])
+    #expect(try redis.waitForSubscribers(channel: "celery-task-meta-\(id)"))
+    #expect(process.waitForLines(1, seconds: 10), "the snapshot comes before any fault")
+    try redis.storeAndPublish(taskID: id, payload: [0xDE, 0xAD, 0xBE, 0xEF, 0x00, 0x0A], store: false)
+    try redis.storeAndPublish(taskID: id, json: #"{"task_id": "\#(id)"}"#, store: false)
+    try redis.storeAndPublish(taskID: id, json: payload("someone-else", "SUCCESS"), store: false)
+    try redis.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    let result = try process.finish(seconds: 10)
+    #expect(result.status == 0)
+    #expect(result.states(of: id) == ["PENDING", "SUCCESS"])
+    #expect(result.stderr.components(separatedBy: "skipped").count - 1 == 3)
+  }
+
+  @Test("10. 20,000 ids via stdin, finished by a pipelined publisher right after subscription")
+  func twentyThousand() throws {
+    let redis = SharedRedis.server
+    let ids = (0..<20_000).map { _ in newID() }
+    let process = try TaskwatchProcess(["-u", redis.url(), "-"], stdin: ids.joined(separator: "\n"))
+    #expect(try redis.waitForSubscribers(channel: "celery-task-meta-\(ids.last!)", seconds: 20))
+    #expect(process.waitForLines(ids.count, seconds: 20), "the snapshot comes before the burst")
+    let publisher = try redis.connection()
+    for id in ids {
+      let key = "celery-task-meta-\(id)"
+      let body = payload(id, "SUCCESS")
+      publisher.append(["MULTI"])
+      publisher.append(["SETEX", key, "600", body])
+      publisher.append(["PUBLISH", key, body])
+      publisher.append(["EXEC"])
+    }
+    try publisher.flush(until: .after(seconds: 20))
+    _ = try publisher.replies(count: ids.count * 4, until: .after(seconds: 20), operation: "EXEC")
+    let result = try process.finish(seconds: 60)
+    #expect(result.status == 0)
+    let successes = result.objects.filter { $0["state"] as? String == "SUCCESS" }.compactMap { $0["task_id"] as? String }
+    #expect(successes.count == 20_000)
+    #expect(Set(successes).count == 20_000)
+  }
+
+  @Test("11. a 40 MB result with the pubsub output buffer lowered so Redis kills the subscriber → still reported")
+  func largePayload() throws {
+    let redis = try RedisServer(extraArguments: ["--client-output-buffer-limit", "pubsub 1mb 1mb 0"])
+    let id = newID()
+    let process = try TaskwatchProcess(["-u", redis.url(), id])
+    #expect(try redis.waitForSubscribers(channel: "celery-task-meta-\(id)"))
+    #expect(process.waitForLines(1, seconds: 10), "the snapshot comes before any fault")
+    let big = String(repeating: "x", count: 40 * 1024 * 1024)
+    try redis.storeAndPublish(taskID: id, json: #"{"status": "SUCCESS", "result": "\#(big)", "task_id": "\#(id)"}"#)
+    let result = try process.finish(seconds: 30)
+    #expect(result.status == 0)
+    let meta = result.objects.last?["meta"] as? [String: Any]
+    #expect((meta?["result"] as? String)?.count == big.count)
+    #expect(result.stderr.contains("reconnected"), "Redis should have cut the subscriber for its output buffer")
+  }
+
+  @Test("12. SUCCESS published from another db while our key is absent → not ready, one warning")
+  func wrongDatabase() throws {
+    let redis = SharedRedis.server
+    let id = newID()
+    let process = try TaskwatchProcess(["-u", redis.url(database: 3), "-t", "1500ms", id])
+    #expect(try redis.waitForSubscribers(channel: "celery-task-meta-\(id)"))
+    #expect(process.waitForLines(1, seconds: 10), "the snapshot comes before any fault")
+    try redis.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"), database: 4)
+    try redis.storeAndPublish(taskID: id, json: payload(id, "SUCCESS") + " ", database: 4)
+    let result = try process.finish(seconds: 10)
+    #expect(result.status == 124)
+    #expect(result.states(of: id) == ["PENDING"])
+    #expect(result.stderr.components(separatedBy: "may name the wrong database").count - 1 == 1)
+  }
+}
