@@ -1,48 +1,17 @@
-import CZlib
 import Testing
 
 @testable import TaskWatch
 
 @Suite("Compressed payloads (Celery 5.7 result_compression)")
 struct PayloadDecompressionTests {
-  private static let marker = Array("\u{0}celery-compressed\u{0}".utf8)
-
-  /// `bytes` compressed with zlib's `deflate`: window bits 15 give zlib
-  /// framing (what kombu writes), 31 gzip framing.
-  private static func deflated(_ bytes: [UInt8], windowBits: Int32) -> [UInt8] {
-    var stream = z_stream()
-    let started = deflateInit2_(
-      &stream, Z_BEST_COMPRESSION, Z_DEFLATED, windowBits, 8, Z_DEFAULT_STRATEGY, zlibVersion(),
-      Int32(MemoryLayout<z_stream>.size))
-    precondition(started == Z_OK)
-    defer { deflateEnd(&stream) }
-    var input = bytes
-    var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 32)
-    let status = input.withUnsafeMutableBufferPointer { source in
-      output.withUnsafeMutableBufferPointer { target in
-        stream.next_in = source.baseAddress
-        stream.avail_in = UInt32(source.count)
-        stream.next_out = target.baseAddress
-        stream.avail_out = UInt32(target.count)
-        return deflate(&stream, Z_FINISH)
-      }
-    }
-    precondition(status == Z_STREAM_END)
-    return Array(output.prefix(Int(stream.total_out)))
-  }
-
-  private static func compressed(_ body: [UInt8], contentType: String = "application/x-gzip") -> [UInt8] {
-    marker + Array(contentType.utf8) + [0] + body
-  }
-
   private static let meta = Array(
     #"{"status": "SUCCESS", "result": [1, NaN], "traceback": null, "children": [], "task_id": "z"}"#.utf8)
 
   @Test("zlib framing (what kombu writes) and gzip framing both decode", arguments: [15, 31] as [Int32])
   func framings(windowBits: Int32) throws {
-    let body = Self.deflated(Self.meta, windowBits: windowBits)
+    let body = Deflate.compress(Self.meta, windowBits: windowBits)
     #expect(body.prefix(2) == (windowBits == 15 ? [0x78, 0xDA] : [0x1F, 0x8B]))
-    let meta = try TaskMeta.decode(Self.compressed(body))
+    let meta = try TaskMeta.decode(Deflate.celeryPayload(body))
     #expect(meta.state == .success && meta.taskID == "z")
     #expect(
       String(decoding: meta.json, as: UTF8.self)
@@ -52,21 +21,21 @@ struct PayloadDecompressionTests {
   @Test("msgpack inside a compressed payload is converted too")
   func msgpackInside() throws {
     let msgpack: [UInt8] = [0x81, 0xA6] + Array("status".utf8) + [0xA7] + Array("STARTED".utf8)
-    let meta = try TaskMeta.decode(Self.compressed(Self.deflated(msgpack, windowBits: 15)))
+    let meta = try TaskMeta.decode(Deflate.celeryPayload(Deflate.compress(msgpack)))
     #expect(String(decoding: meta.json, as: UTF8.self) == #"{"status":"STARTED"}"#)
   }
 
   @Test("output larger than the first guess grows; exactly the limit is accepted")
   func growth() throws {
     let big = [UInt8](repeating: UInt8(ascii: "a"), count: 3 * 1024 * 1024 + 7)
-    let body = Self.deflated(big, windowBits: 15)
+    let body = Deflate.compress(big)
     #expect(body.count < 10_000)
     #expect(try PayloadDecompression.inflate(body[...], limit: big.count) == big)
   }
 
   @Test("a decompression bomb stops at the cap with a clear error")
   func bomb() throws {
-    let body = Self.deflated([UInt8](repeating: 0, count: 2 * 1024 * 1024), windowBits: 15)
+    let body = Deflate.compress([UInt8](repeating: 0, count: 2 * 1024 * 1024))
     #expect(
       throws: DecodeError.invalidCompressedPayload(
         "it decompresses to more than 1 MB, the most taskwatch accepts")
@@ -79,12 +48,12 @@ struct PayloadDecompressionTests {
 
   @Test("corrupt, truncated and empty bodies are refused")
   func corrupt() throws {
-    let body = Self.deflated(Self.meta, windowBits: 15)
+    let body = Deflate.compress(Self.meta)
     var flipped = body
     flipped[4] ^= 0xFF
     for bad in [Array(body.dropLast(6)), [], [0x78], flipped, Array("plain text".utf8)] {
       #expect {
-        try TaskMeta.decode(Self.compressed(bad))
+        try TaskMeta.decode(Deflate.celeryPayload(bad))
       } throws: { error in
         guard case DecodeError.invalidCompressedPayload(let detail) = error else { return false }
         return detail.contains("truncated") || detail.contains("corrupt")
@@ -93,7 +62,7 @@ struct PayloadDecompressionTests {
     #expect(
       throws: DecodeError.invalidCompressedPayload("it is compressed twice")
     ) {
-      try TaskMeta.decode(Self.compressed(Self.deflated(Self.compressed(body), windowBits: 15)))
+      try TaskMeta.decode(Deflate.celeryPayload(Deflate.compress(Deflate.celeryPayload(body))))
     }
   }
 
@@ -106,7 +75,7 @@ struct PayloadDecompressionTests {
     ])
   func unsupported(contentType: String, name: String) {
     #expect(throws: DecodeError.unsupportedCompression(name)) {
-      try TaskMeta.decode(Self.compressed([1, 2, 3], contentType: contentType))
+      try TaskMeta.decode(Deflate.celeryPayload([1, 2, 3], contentType: contentType))
     }
     #expect(DecodeError.unsupportedCompression(name).description.contains(#"result_compression="zlib""#))
   }
