@@ -54,7 +54,10 @@ struct TaskwatchCommand: ParsableCommand {
   /// Resolves the environment and files after parsing and builds the session.
   private func makeSession() throws -> WatchSession {
     let backend = try connection.resolvedBackend(environment: Environment.value(of:))
-    let ids = try TaskIDList(arguments: taskIDs, readStandardInput: StandardStreams.readStandardInput).ids
+    let groupIDs = try TaskIDList.groupIDs(keys.groups)
+    let ids = try TaskIDList(
+      arguments: taskIDs, readStandardInput: StandardStreams.readStandardInput, allowEmpty: !groupIDs.isEmpty
+    ).ids
     var writer = NDJSONWriter()
     writer.omitResult = output.noResult
     writer.quiet = output.quiet
@@ -64,7 +67,7 @@ struct TaskwatchCommand: ParsableCommand {
       connectTimeout: connection.connectTimeout.seconds,
       verifyReadyMessages: !waiting.noVerify)
     return WatchSession(
-      configuration: configuration, taskIDs: ids, timeout: waiting.timeout?.seconds, once: waiting.once,
+      configuration: configuration, taskIDs: ids, groupIDs: groupIDs, timeout: waiting.timeout?.seconds, once: waiting.once,
       failFast: waiting.failFast, summary: output.summary, writer: writer)
   }
 }
