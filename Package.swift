@@ -17,9 +17,14 @@ let package = Package(
       pkgConfig: "hiredis",
       providers: [.apt(["libhiredis-dev"])]
     ),
+    .systemLibrary(
+      name: "CZlib",
+      pkgConfig: "zlib",
+      providers: [.apt(["zlib1g-dev"])]
+    ),
     .target(
       name: "TaskWatch",
-      dependencies: ["CHiredis"]
+      dependencies: ["CHiredis", "CZlib"]
     ),
     .executableTarget(
       name: "taskwatch",
@@ -35,7 +40,7 @@ let package = Package(
     ),
     .testTarget(
       name: "TaskWatchTests",
-      dependencies: ["TaskWatch", "TestSupport"]
+      dependencies: ["TaskWatch", "TestSupport", "CZlib"]
     ),
     .testTarget(
       name: "taskwatchTests",

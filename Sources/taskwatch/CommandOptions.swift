@@ -80,6 +80,13 @@ struct KeyOptions: ParsableArguments {
       "Celery's global_keyprefix transport option ('_' is appended unless it ends in : _ - or .).",
       valueName: "prefix"))
   var globalKeyPrefix: String?
+
+  @Option(
+    name: .customLong("group"),
+    help: ArgumentHelp(
+      "Watch every task of this saved group (repeatable; nested groups are expanded; an unsaved group is waited for).",
+      valueName: "group-id"))
+  var groups: [String] = []
 }
 
 /// How long to wait and when to stop.

@@ -36,6 +36,8 @@ enum ExitStatus: Int32, CaseIterable {
     case failedFast
     /// The deadline passed (or `--once` found unready tasks).
     case timedOut
+    /// The deadline passed (or `--once` looked) before these `--group`s were saved.
+    case groupsNotSaved([String])
     /// A signal asked us to stop.
     case signalled(Int32)
     /// The reader of standard output went away.
@@ -49,7 +51,7 @@ enum ExitStatus: Int32, CaseIterable {
     switch outcome {
     case .allReady(let anyFailed): return anyFailed ? .taskFailed : .success
     case .failedFast: return .taskFailed
-    case .timedOut: return .timedOut
+    case .timedOut, .groupsNotSaved: return .timedOut
     case .signalled(let signal): return signal == 15 ? .terminated : .interrupted
     case .outputClosed: return .success
     case .failed(let error): return forError(error)
@@ -67,7 +69,7 @@ enum ExitStatus: Int32, CaseIterable {
       case .deadlinePassed: return .timedOut
       case .interrupted: return .interrupted
       }
-    case is UndecodableResultError, is DecodeError:
+    case is UndecodableResultError, is UndecodableGroupError, is DecodeError:
       return .undecodable
     case is BackendURLError, is TaskIDList.Problem, is UsageProblem:
       return .usage

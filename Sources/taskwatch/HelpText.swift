@@ -16,6 +16,7 @@ enum HelpText {
       Examples:
         taskwatch 3f2a9c1e-… 8b7d…                 wait for two tasks
         taskwatch -t 10m --fail-fast - < ids.txt    CI: fail the job on the first FAILURE
+        taskwatch --group 4c01…                     every task of a saved group
         taskwatch ID | jq -r 'select(.ready) | .meta.result'
 
       Exit status:

@@ -11,12 +11,14 @@ struct TaskIDList {
   enum Problem: Error, CustomStringConvertible {
     case empty(fromStandardInput: Bool)
     case invalid(String, reason: String)
+    case invalidGroup(String, reason: String)
 
     var description: String {
       switch self {
       case .empty(true): return "no task ids on standard input"
       case .empty(false): return "no task ids given (pass ids, '-' to read them from standard input, or --group)"
       case .invalid(let id, let reason): return "invalid task id \(Self.quoted(id)): \(reason)"
+      case .invalidGroup(let id, let reason): return "invalid group id \(Self.quoted(id)): \(reason)"
       }
     }
 
@@ -61,6 +63,21 @@ struct TaskIDList {
   static func words(in bytes: [UInt8]) -> [String] {
     bytes.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || $0 == 0x0B || $0 == 0x0C })
       .map { String(decoding: $0, as: UTF8.self) }
+  }
+
+  /// `--group` ids, checked like task ids, duplicates dropped, order kept.
+  static func groupIDs(_ ids: [String]) throws(Problem) -> [String] {
+    var seen = Set<String>()
+    var ordered = [String]()
+    for id in ids {
+      do {
+        try validate(id)
+      } catch .invalid(_, let reason) {
+        throw .invalidGroup(id, reason: reason)
+      }
+      if seen.insert(id).inserted { ordered.append(id) }
+    }
+    return ordered
   }
 
   /// Refuses empty ids and ids with whitespace or control characters.

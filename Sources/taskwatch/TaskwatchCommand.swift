@@ -57,7 +57,10 @@ struct TaskwatchCommand: ParsableCommand {
   /// Resolves the environment and files after parsing and builds the session.
   private func makeSession() throws -> WatchSession {
     let backend = try connection.resolvedBackend(environment: Environment.value(of:))
-    let ids = try TaskIDList(arguments: taskIDs, readStandardInput: StandardStreams.readStandardInput).ids
+    let groupIDs = try TaskIDList.groupIDs(keys.groups)
+    let ids = try TaskIDList(
+      arguments: taskIDs, readStandardInput: StandardStreams.readStandardInput, allowEmpty: !groupIDs.isEmpty
+    ).ids
     var writer = NDJSONWriter()
     writer.omitResult = output.noResult
     writer.quiet = output.quiet
@@ -71,7 +74,7 @@ struct TaskwatchCommand: ParsableCommand {
       deadline: waiting.timeout.map { .after(seconds: $0.seconds) },
       isInterrupted: { SignalTrap.pending != nil })
     return WatchSession(
-      configuration: configuration, taskIDs: ids, timeout: waiting.timeout?.seconds, once: waiting.once,
+      configuration: configuration, taskIDs: ids, groupIDs: groupIDs, timeout: waiting.timeout?.seconds, once: waiting.once,
       failFast: waiting.failFast, summary: output.summary, writer: writer)
   }
 }

@@ -5,8 +5,11 @@ import TaskWatch
 struct WatchSession {
   /// The consumer's settings.
   let configuration: ConsumerConfiguration
-  /// The ids to watch, deduplicated, in order.
-  let taskIDs: [String]
+  /// The ids to watch, deduplicated, in order; the `--group` children are
+  /// appended once the groups are read.
+  var taskIDs: [String]
+  /// The saved groups whose tasks are watched too (`--group`).
+  let groupIDs: [String]
   /// Overall deadline in seconds from the start (`--timeout`), if any.
   let timeout: Double?
   /// Print the snapshot and stop (`--once`).
@@ -32,6 +35,8 @@ struct WatchSession {
     switch outcome {
     case .failed(let error):
       StandardStreams.diagnose(String(describing: error))
+    case .groupsNotSaved(let groupIDs):
+      StandardStreams.diagnose(unsavedGroupsMessage(groupIDs))
     case .timedOut where !once:
       let unready = consumer.watchingCount
       StandardStreams.diagnose(
@@ -53,6 +58,7 @@ struct WatchSession {
     var tasksReported = 0
     defer { reportDiagnostics(consumer) }
     do {
+      if !groupIDs.isEmpty, let outcome = try expandGroups(until: deadline) { return outcome }
       var changes = try consumer.consume(from: taskIDs)
       while true {
         reportDiagnostics(consumer)

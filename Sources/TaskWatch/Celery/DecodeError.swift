@@ -5,10 +5,17 @@ public enum DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
   case unsupportedSerializer(String)
   /// Compressed with a method taskwatch cannot undo.
   case unsupportedCompression(String)
+  /// Compressed with a method taskwatch knows, but the body does not inflate:
+  /// corrupt, truncated, or larger than taskwatch accepts.
+  case invalidCompressedPayload(String)
   /// Meant to be JSON but is not valid JSON.
   case invalidJSON(String)
+  /// Meant to be msgpack but is not valid msgpack.
+  case invalidMessagePack(String)
   /// Valid JSON, but not an object with a string `status`.
   case notTaskMeta(String)
+  /// Readable, but not a saved group (`{"result": [[id, parent], [child, …]]}`).
+  case notGroupMeta(String)
 
   /// A one-line message for the user.
   public var description: String {
@@ -17,12 +24,18 @@ public enum DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
       return "payload looks like \(name), which taskwatch never executes: configure the worker with "
         + "result_serializer=\"json\" (or \"msgpack\")"
     case .unsupportedCompression(let name):
-      return "payload is compressed with \(name), which taskwatch cannot decompress: use "
-        + "result_compression=\"zlib\" or \"gzip\", or none"
+      return "payload is compressed with \(name), which taskwatch cannot decompress: configure the worker with "
+        + "result_compression=\"zlib\" (or \"gzip\"), or none"
+    case .invalidCompressedPayload(let detail):
+      return "compressed payload cannot be decompressed: \(detail)"
     case .invalidJSON(let detail):
       return "payload is not valid JSON: \(detail)"
+    case .invalidMessagePack(let detail):
+      return "payload is not valid msgpack: \(detail)"
     case .notTaskMeta(let detail):
       return "payload is not a Celery result: \(detail)"
+    case .notGroupMeta(let detail):
+      return "payload is not a saved Celery group: \(detail)"
     }
   }
 }

@@ -1,13 +1,17 @@
 /// What a result payload's first bytes say about its serializer.
 ///
-/// Used to turn "not JSON" into an error that names the serializer the worker
-/// really used, so the user knows which Celery setting to change.
+/// Chooses the decoder (JSON as it is, msgpack converted, compressed bodies
+/// inflated first) and turns "not JSON" into an error that names the
+/// serializer the worker really used, so the user knows which Celery setting
+/// to change.
 enum PayloadFormat: Equatable {
   case json
   case pickle
   case msgpack
   case yaml
-  case compressed(contentType: String)
+  /// Celery 5.7's `result_compression`: the body starts at `bodyOffset`,
+  /// right after the content type's terminating NUL.
+  case compressed(contentType: String, bodyOffset: Int)
   case unknown
 
   /// The marker Celery 5.7 puts before a compressed payload:
@@ -19,7 +23,8 @@ enum PayloadFormat: Equatable {
     if payload.starts(with: compressionMarker) {
       let rest = payload.dropFirst(compressionMarker.count)
       let type = rest.prefix(while: { $0 != 0 })
-      return .compressed(contentType: String(decoding: type, as: UTF8.self))
+      return .compressed(
+        contentType: String(decoding: type, as: UTF8.self), bodyOffset: min(type.endIndex + 1, payload.count))
     }
     guard let first = payload.first(where: { !Self.isWhitespace($0) }) else { return .unknown }
     if first == UInt8(ascii: "{") || first == UInt8(ascii: "[") || first == UInt8(ascii: "\"") {

@@ -59,19 +59,25 @@ public struct TaskMeta: Sendable, Equatable {
     Self.decodeString(json, range)
   }
 
-  /// Turns any supported payload encoding into JSON bytes.
-  private static func jsonBytes(of payload: [UInt8]) throws(DecodeError) -> [UInt8] {
+  /// Turns any supported payload encoding into JSON bytes: JSON as it is (no
+  /// copy), msgpack converted (``MessagePackJSON``), and Celery 5.7's
+  /// compressed payloads inflated first (``PayloadDecompression``).
+  /// - Parameter compressionAllowed: false for an inflated body, since Celery
+  ///   compresses once.
+  static func jsonBytes(of payload: [UInt8], compressionAllowed: Bool = true) throws(DecodeError) -> [UInt8] {
     switch PayloadFormat.sniff(payload) {
     case .json, .unknown:
       return payload
+    case .msgpack:
+      return try MessagePackJSON.convert(payload)
     case .pickle:
       throw .unsupportedSerializer("pickle")
     case .yaml:
       throw .unsupportedSerializer("YAML")
-    case .msgpack:
-      throw .unsupportedSerializer("msgpack (not supported yet)")
-    case .compressed(let contentType):
-      throw .unsupportedCompression(contentType.isEmpty ? "an unnamed method" : contentType)
+    case .compressed(let contentType, let bodyOffset):
+      guard compressionAllowed else { throw .invalidCompressedPayload("it is compressed twice") }
+      let body = try PayloadDecompression.decompress(payload[bodyOffset...], contentType: contentType)
+      return try jsonBytes(of: body, compressionAllowed: false)
     }
   }
 
