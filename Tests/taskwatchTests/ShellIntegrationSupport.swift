@@ -73,6 +73,21 @@ final class ShellCommand: @unchecked Sendable {
     try ShellCommand(executable, arguments, environment: environment, seconds: seconds).finish()
   }
 
+  /// What the command printed on stdout so far.
+  var stdoutSoFar: String {
+    lock.withLock { String(decoding: output, as: UTF8.self) }
+  }
+
+  /// Waits until stdout holds `text`, or `seconds` pass; returns whether it did.
+  func waitForOutput(_ text: String, seconds: Double) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+      if stdoutSoFar.contains(text) { return true }
+      usleep(2_000)
+    }
+    return false
+  }
+
   /// Waits for the end (the deadline is enforced by `timeout`, and again here).
   func finish() throws -> Result {
     guard let status = child.wait(seconds: seconds + 10) else {

@@ -349,7 +349,9 @@ extension ShellIntegrationTests {
         try store(id, "PROGRESS", result: #"{"current": 1, "total": 4}"#)
         let workspace = try Workspace(server: server)
         let shell = try workspace.start(script, taskID: id)
-        #expect(try server.waitForSubscribers(channel: "celery-task-meta-\(id)"))
+        // The first line is the stored state, read after subscribing: publish
+        // the next update only once it is out, or the snapshot may already be 50%.
+        #expect(shell.waitForOutput("25%\n", seconds: 10), "the snapshot's 25% did not reach the pipe")
         for current in [2, 3] {
           try server.storeAndPublish(
             taskID: id, json: payload(id, "PROGRESS", result: #"{"current": \#(current), "total": 4}"#))
