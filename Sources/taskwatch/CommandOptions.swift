@@ -32,7 +32,8 @@ struct ConnectionOptions: ParsableArguments {
       ("--url", url), ("TASKWATCH_URL", environment("TASKWATCH_URL")),
       ("CELERY_RESULT_BACKEND", environment("CELERY_RESULT_BACKEND")),
     ]
-    let (origin, text) = sources.first(where: { $0.value != nil }).map { ($0.name, $0.value!) }
+    let (origin, text) =
+      sources.first(where: { $0.value != nil }).map { ($0.name, $0.value!) }
       ?? ("default", Self.defaultURL)
     var backend: BackendURL
     do {

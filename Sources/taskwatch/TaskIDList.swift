@@ -24,7 +24,8 @@ struct TaskIDList {
 
     /// The id in quotes with control characters made visible.
     private static func quoted(_ id: String) -> String {
-      "'" + id.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }
+      "'"
+        + id.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }
         .joined() + "'"
     }
   }

@@ -74,7 +74,8 @@ struct TaskwatchCommand: ParsableCommand {
       deadline: waiting.timeout.map { .after(seconds: $0.seconds) },
       isInterrupted: { SignalTrap.pending != nil })
     return WatchSession(
-      configuration: configuration, taskIDs: ids, groupIDs: groupIDs, timeout: waiting.timeout?.seconds, once: waiting.once,
+      configuration: configuration, taskIDs: ids, groupIDs: groupIDs, timeout: waiting.timeout?.seconds,
+      once: waiting.once,
       failFast: waiting.failFast, summary: output.summary, writer: writer)
   }
 }

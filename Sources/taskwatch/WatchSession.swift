@@ -44,7 +44,8 @@ struct WatchSession {
     default:
       break
     }
-    if summary, case .outputClosed = outcome {} else if summary {
+    if summary, case .outputClosed = outcome {
+    } else if summary {
       let elapsed = Double(Deadline.now.nanoseconds - started.nanoseconds) / 1e9
       writer.writeLine(RunSummary(statuses: consumer.statuses, elapsedSeconds: elapsed, exitStatus: status).json)
       try? writer.flush()

@@ -38,9 +38,10 @@ struct GroupResolverTests {
     return #"[["\#(id)", null], [\#(inner.joined(separator: ", "))]]"#
   }
 
-  private func save(_ id: String, payload: [UInt8], keyPrefix: String = "celery-taskset-meta-", store: Bool = true,
-    database: Int = 0) throws
-  {
+  private func save(
+    _ id: String, payload: [UInt8], keyPrefix: String = "celery-taskset-meta-", store: Bool = true,
+    database: Int = 0
+  ) throws {
     try server.storeAndPublish(taskID: id, payload: payload, keyPrefix: keyPrefix, database: database, store: store)
   }
 
@@ -151,7 +152,8 @@ struct GroupResolverTests {
   @Test(
     "an unreadable group payload is an UndecodableGroupError naming the group",
     arguments: [
-      [0x80, 0x04, 0x95, 0x10, 0x00], Array(#"{"status": "SUCCESS"}"#.utf8), Array(#"{"result": [["g", null], 5]}"#.utf8),
+      [0x80, 0x04, 0x95, 0x10, 0x00], Array(#"{"status": "SUCCESS"}"#.utf8),
+      Array(#"{"result": [["g", null], 5]}"#.utf8),
     ] as [[UInt8]])
   func undecodable(payload: [UInt8]) throws {
     let group = newID()

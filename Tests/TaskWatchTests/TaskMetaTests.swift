@@ -87,7 +87,8 @@ struct TaskMetaTests {
 
   @Test("invalid UTF-8 inside strings is repaired so the output stays valid UTF-8")
   func repairsUTF8() throws {
-    let meta = try TaskMeta.decode(Array(#"{"status": "SUCCESS", "result": ""#.utf8) + [0xFF, 0xFE] + Array(#""}"#.utf8))
+    let meta = try TaskMeta.decode(
+      Array(#"{"status": "SUCCESS", "result": ""#.utf8) + [0xFF, 0xFE] + Array(#""}"#.utf8))
     #expect(String(validating: meta.json, as: UTF8.self) != nil)
   }
 }

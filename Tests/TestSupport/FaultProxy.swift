@@ -115,8 +115,10 @@ public final class FaultProxy: @unchecked Sendable {
       close(client)
       close(upstream)
     }
-    var descriptors = [pollfd(fd: client, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: upstream, events: Int16(POLLIN), revents: 0)]
+    var descriptors = [
+      pollfd(fd: client, events: Int16(POLLIN), revents: 0),
+      pollfd(fd: upstream, events: Int16(POLLIN), revents: 0),
+    ]
     var buffer = [UInt8](repeating: 0, count: 65536)
     while true {
       let ready = poll(&descriptors, 2, 100)

@@ -9,7 +9,8 @@ private typealias ExitStatus = taskwatch.ExitStatus
 @Suite("Durations")
 struct WatchDurationTests {
   @Test(
-    "accepted", arguments: [("90", 90.0), ("90s", 90), ("5m", 300), ("1h", 3600), ("1.5", 1.5), ("250ms", 0.25), ("0", 0)])
+    "accepted",
+    arguments: [("90", 90.0), ("90s", 90), ("5m", 300), ("1h", 3600), ("1.5", 1.5), ("250ms", 0.25), ("0", 0)])
   func accepted(text: String, seconds: Double) {
     #expect(WatchDuration(argument: text)?.seconds == seconds)
   }
@@ -39,7 +40,9 @@ struct TaskIDListTests {
   @Test("refused lists")
   func refused() {
     #expect(throws: TaskIDList.Problem.self) { try TaskIDList(arguments: [], readStandardInput: { [] }) }
-    #expect(throws: TaskIDList.Problem.self) { try TaskIDList(arguments: ["-"], readStandardInput: { Array("\n \n".utf8) }) }
+    #expect(throws: TaskIDList.Problem.self) {
+      try TaskIDList(arguments: ["-"], readStandardInput: { Array("\n \n".utf8) })
+    }
     for bad in ["a b", "a\u{7}b", "tab\there", "", "nl\n"] {
       #expect(throws: TaskIDList.Problem.self) { try TaskIDList(arguments: [bad], readStandardInput: { [] }) }
     }

@@ -127,8 +127,10 @@ struct EndToEndTests {
     let id = newID()
     let shell = try ChildProcess(
       "/bin/bash",
-      ["-c", "\"$0\" -u \"$1\" \"$2\" 2>\"$3\" | head -n 1 >/dev/null; echo \"${PIPESTATUS[0]}\"",
-       TaskwatchProcess.executable, server.url(), id, "/dev/stderr"])
+      [
+        "-c", "\"$0\" -u \"$1\" \"$2\" 2>\"$3\" | head -n 1 >/dev/null; echo \"${PIPESTATUS[0]}\"",
+        TaskwatchProcess.executable, server.url(), id, "/dev/stderr",
+      ])
     #expect(try server.waitForSubscribers(channel: "celery-task-meta-\(id)"))
     usleep(300_000)  // let head read the snapshot line and exit
     for state in ["STARTED", "RETRY", "STARTED", "SUCCESS"] {
@@ -173,8 +175,11 @@ struct EndToEndTests {
     let result = try TaskwatchProcess.run(["-u", "redis://127.0.0.1:\(port)/0", "--retry-for", "300ms", "x"])
     #expect(result.status == 69)
     let lines = result.stderr.split(separator: "\n")
-    #expect(lines.first == "taskwatch: cannot connect to 127.0.0.1:\(port): connection refused; reconnecting (for up to 0.3s)")
-    #expect(lines.last?.hasPrefix("taskwatch: gave up after 0.3s without a working connection to 127.0.0.1:\(port)") == true)
+    #expect(
+      lines.first == "taskwatch: cannot connect to 127.0.0.1:\(port): connection refused; reconnecting (for up to 0.3s)"
+    )
+    #expect(
+      lines.last?.hasPrefix("taskwatch: gave up after 0.3s without a working connection to 127.0.0.1:\(port)") == true)
     #expect(lines.last?.hasSuffix("last error: cannot connect to 127.0.0.1:\(port): connection refused") == true)
   }
 

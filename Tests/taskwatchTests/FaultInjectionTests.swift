@@ -161,7 +161,9 @@ struct FaultInjectionTests {
     _ = try publisher.replies(count: ids.count * 4, until: .after(seconds: 20), operation: "EXEC")
     let result = try process.finish(seconds: 60)
     #expect(result.status == 0)
-    let successes = result.objects.filter { $0["state"] as? String == "SUCCESS" }.compactMap { $0["task_id"] as? String }
+    let successes = result.objects.filter { $0["state"] as? String == "SUCCESS" }.compactMap {
+      $0["task_id"] as? String
+    }
     #expect(successes.count == 20_000)
     #expect(Set(successes).count == 20_000)
   }
