@@ -20,7 +20,7 @@ enum ExitStatus: Int32, CaseIterable {
     case .taskFailed: return "every task is ready and at least one is FAILURE or REVOKED (or --fail-fast saw one)"
     case .usage: return "usage: bad option, duration, URL or scheme, no task ids"
     case .undecodable: return "a stored result cannot be decoded (e.g. pickle)"
-    case .unavailable: return "Redis unreachable"
+    case .unavailable: return "Redis unreachable for longer than --retry-for"
     case .authentication: return "authentication refused (NOAUTH, WRONGPASS, NOPERM)"
     case .timedOut: return "--timeout passed with tasks unready; --once with unready tasks"
     case .interrupted: return "interrupted by SIGINT"
