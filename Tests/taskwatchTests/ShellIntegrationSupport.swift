@@ -26,24 +26,8 @@ enum Repository {
 /// Scripts run under `timeout -s KILL`, which puts them in a process group of
 /// their own and kills the whole group at the deadline, so a pipeline that
 /// hangs (taskwatch waiting forever) cannot outlive the test.
-final class ShellCommand: @unchecked Sendable {
-  /// What a finished command printed and returned.
-  struct Result {
-    /// Exit status, or 128 + signal (137: killed at the deadline).
-    let status: Int32
-    /// Standard output.
-    let stdout: String
-    /// Standard error.
-    let stderr: String
-  }
-
-  /// The running child.
-  let child: ChildProcess
+final class ShellCommand: CapturedProcess, @unchecked Sendable {
   private let seconds: Double
-  private let lock = NSLock()
-  private var output = Data()
-  private var errors = Data()
-  private let readers = DispatchGroup()
 
   /// Starts `executable` with `arguments`, killed by `timeout(1)` after `seconds`.
   init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, seconds: Double = 20)
@@ -51,10 +35,8 @@ final class ShellCommand: @unchecked Sendable {
   {
     self.seconds = seconds
     let timeout = try Self.path(of: "timeout")
-    child = try ChildProcess(
+    try super.init(
       timeout, ["-s", "KILL", String(Int(seconds.rounded(.up))), executable] + arguments, environment: environment)
-    read(child.stdout!) { self.output.append($0) }
-    read(child.stderr!) { self.errors.append($0) }
   }
 
   /// Starts `script` with `bash` in `directory`.
@@ -73,46 +55,9 @@ final class ShellCommand: @unchecked Sendable {
     try ShellCommand(executable, arguments, environment: environment, seconds: seconds).finish()
   }
 
-  /// What the command printed on stdout so far.
-  var stdoutSoFar: String {
-    lock.withLock { String(decoding: output, as: UTF8.self) }
-  }
-
-  /// Waits until stdout holds `text`, or `seconds` pass; returns whether it did.
-  func waitForOutput(_ text: String, seconds: Double) -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-      if stdoutSoFar.contains(text) { return true }
-      usleep(2_000)
-    }
-    return false
-  }
-
   /// Waits for the end (the deadline is enforced by `timeout`, and again here).
   func finish() throws -> Result {
-    guard let status = child.wait(seconds: seconds + 10) else {
-      child.signal(SIGKILL)
-      _ = child.wait(seconds: 5)
-      throw TestSupportError("command did not finish within \(seconds) s")
-    }
-    _ = readers.wait(timeout: .now() + 5)
-    return lock.withLock {
-      Result(
-        status: status, stdout: String(decoding: output, as: UTF8.self),
-        stderr: String(decoding: errors, as: UTF8.self))
-    }
-  }
-
-  private func read(_ handle: FileHandle, into append: @escaping @Sendable (Data) -> Void) {
-    readers.enter()
-    DispatchQueue.global().async {
-      while true {
-        let chunk = handle.availableData
-        if chunk.isEmpty { break }
-        self.lock.withLock { append(chunk) }
-      }
-      self.readers.leave()
-    }
+    try finish(seconds: seconds + 10)
   }
 
   /// The full path of `tool` on `PATH`.
