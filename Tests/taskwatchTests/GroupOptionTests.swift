@@ -84,6 +84,23 @@ struct GroupEndToEndTests {
     #expect(result.status == 143)
   }
 
+  @Test("Redis down when the run starts: the group read is retried, then the tasks are watched")
+  func groupWhileRedisStarts() throws {
+    let port = try FreePort.pick()
+    let (group, task) = (newID(), newID())
+    let process = try TaskwatchProcess(["-u", "redis://127.0.0.1:\(port)/0", "--group", group])
+    usleep(1_000_000)
+    let redis = try RedisServer(port: port)
+    try redis.storeAndPublish(taskID: task, json: taskPayload(task, "SUCCESS"))
+    try redis.storeAndPublish(
+      taskID: group, payload: groupPayload(group, [task]), keyPrefix: "celery-taskset-meta-")
+    let result = try process.finish(seconds: 15)
+    #expect(result.status == 0)
+    #expect(result.states(of: task) == ["SUCCESS"])
+    #expect(result.stderr.contains("connection refused; reconnecting"))
+    #expect(result.stderr.contains("read the groups"))
+  }
+
   @Test("an unreadable group exits 65 naming the group and the serializer")
   func undecodable() throws {
     let group = newID()
