@@ -305,15 +305,30 @@ public final class ResultConsumer {
   }
 
   /// Sends the health-check PING, or declares the link dead if one is overdue.
+  /// With Sentinel, also asks whether the master moved.
   private func checkHealth(_ subscriber: RedisConnection) throws {
     if pingSentAt != nil {
       throw RedisError.connectionLost(
         endpoint: subscriber.endpoint.description,
         reason: "no reply to PING within \(configuration.healthTimeout)s")
     }
+    try checkMasterUnmoved(subscriber)
     subscriber.append(["PING"])
     try subscriber.flush(until: .after(seconds: configuration.healthTimeout))
     pingSentAt = .now
+  }
+
+  /// With Sentinel, a failover that keeps the old master running (`SENTINEL
+  /// FAILOVER`, or a partition) leaves it a master for a while before the
+  /// sentinels demote it, and results go to the new one meanwhile: when the
+  /// sentinels name another master, the link counts as lost. A sentinel that
+  /// cannot answer proves nothing, so errors are ignored here.
+  private func checkMasterUnmoved(_ subscriber: RedisConnection) throws {
+    guard configuration.backend.usesSentinel, let master = try? configuration.serverEndpoint(),
+      master != subscriber.endpoint
+    else { return }
+    throw RedisError.connectionLost(
+      endpoint: subscriber.endpoint.description, reason: "the sentinels name \(master) as master now")
   }
 
   private func noteTraffic() {
