@@ -31,15 +31,20 @@ struct SentinelTests {
     #expect(result.stderr.contains("reconnected to master 'mymaster' via sentinels"))
   }
 
-  @Test("a sentinel that is down is skipped; master_name from the URL")
+  @Test("a sentinel that is down is skipped; master_name from the URL; --group reads through the sentinels too")
   func sentinelDown() throws {
     let cluster = try SentinelCluster()
-    let id = newID()
+    let (id, group, child) = (newID(), newID(), newID())
     try cluster.master.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    try cluster.master.storeAndPublish(taskID: child, json: payload(child, "SUCCESS"))
+    try cluster.master.storeAndPublish(
+      taskID: group, payload: Array(#"{"result": [["\#(group)", null], [[["\#(child)", null], null]]]}"#.utf8),
+      keyPrefix: "celery-taskset-meta-")
     let url = "sentinel://127.0.0.1:\(try FreePort.pick());" + cluster.url() + "?master_name=mymaster"
-    let result = try TaskwatchProcess.run(["-u", url, id], seconds: 15)
+    let result = try TaskwatchProcess.run(["-u", url, id, "--group", group], seconds: 15)
     #expect(result.status == 0)
     #expect(result.states(of: id) == ["SUCCESS"])
+    #expect(result.states(of: child) == ["SUCCESS"])
   }
 
   @Test("an unknown master name exits 64 at once, naming it")
