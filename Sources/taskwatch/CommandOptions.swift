@@ -21,12 +21,21 @@ struct ConnectionOptions: ParsableArguments {
     completion: .file())
   var passwordFile: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "Master name for a sentinel:// URL (default: $TASKWATCH_MASTER_NAME, then the URL's master_name).",
+      valueName: "name"))
+  var masterName: String?
+
   @Option(help: ArgumentHelp("Time allowed to connect.", valueName: "duration"))
   var connectTimeout = WatchDuration(seconds: 5)
 
   /// The backend URL after the environment and password sources are applied:
   /// `--url` > `TASKWATCH_URL` > `CELERY_RESULT_BACKEND` > the default, and
-  /// `--password-file` > `TASKWATCH_PASSWORD` > the URL's password.
+  /// `--password-file` > `TASKWATCH_PASSWORD` > the URL's password. For a
+  /// `sentinel://` URL also `--master-name` > `TASKWATCH_MASTER_NAME` > the
+  /// URL's `master_name` (one is required), and the sentinels' password from
+  /// `TASKWATCH_SENTINEL_PASSWORD`.
   func resolvedBackend(environment: (String) -> String?) throws -> BackendURL {
     let sources: [(name: String, value: String?)] = [
       ("--url", url), ("TASKWATCH_URL", environment("TASKWATCH_URL")),
@@ -46,6 +55,17 @@ struct ConnectionOptions: ParsableArguments {
     } else if let password = environment("TASKWATCH_PASSWORD") {
       backend.password = password
     }
+    guard backend.usesSentinel else {
+      if masterName != nil { throw UsageProblem(description: "--master-name needs a sentinel:// URL") }
+      return backend
+    }
+    backend.masterName = masterName ?? environment("TASKWATCH_MASTER_NAME") ?? backend.masterName
+    guard backend.masterName != nil else {
+      throw UsageProblem(
+        description:
+          "a sentinel:// URL needs the master's name: use --master-name, TASKWATCH_MASTER_NAME or ?master_name=")
+    }
+    backend.sentinelPassword = environment("TASKWATCH_SENTINEL_PASSWORD")
     return backend
   }
 

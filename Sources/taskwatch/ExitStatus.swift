@@ -71,7 +71,7 @@ enum ExitStatus: Int32, CaseIterable {
       }
     case is UndecodableResultError, is UndecodableGroupError, is DecodeError:
       return .undecodable
-    case is BackendURLError, is TaskIDList.Problem, is UsageProblem:
+    case is BackendURLError, is TaskIDList.Problem, is UsageProblem, is UnknownMasterError:
       return .usage
     default:
       return .unavailable

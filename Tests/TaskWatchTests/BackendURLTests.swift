@@ -39,7 +39,8 @@ struct BackendURLTests {
       ("redis://:p%zz@host", "bad percent-escape"),
       ("unix://", "absolute path"),
       ("rediss://:pw@host:6380/0?ssl_cert_reqs=required", "TLS (rediss://) is not supported yet"),
-      ("sentinel://h1:26379;sentinel://h2:26379", "Sentinel"),
+      ("sentinel://h1:26379;redis://h2:6379", "every ';'-separated part must be a sentinel:// URL"),
+      ("sentinel://h1:x", "invalid port 'x'"),
     ])
   func refused(text: String, fragment: String) {
     #expect {
@@ -47,6 +48,46 @@ struct BackendURLTests {
     } throws: { error in
       String(describing: error).contains(fragment)
     }
+  }
+
+  @Test(
+    "sentinel lists: one endpoint per part, database and password from the first",
+    arguments: [
+      (
+        "sentinel://h1:26379;sentinel://h2:26380",
+        BackendURL(
+          endpoint: .tcp(host: "h1", port: 26379),
+          sentinels: [.tcp(host: "h1", port: 26379), .tcp(host: "h2", port: 26380)])
+      ),
+      (
+        "sentinel://:s3cret@h1:5000/2;sentinel://h2/7;sentinel://[::1]?master_name=mymaster",
+        BackendURL(
+          endpoint: .tcp(host: "h1", port: 5000), database: 2, password: "s3cret",
+          sentinels: [.tcp(host: "h1", port: 5000), .tcp(host: "h2", port: 26379), .tcp(host: "::1", port: 26379)],
+          masterName: "mymaster")
+      ),
+      (
+        "SENTINEL://h1?master_name=m&socket_timeout=1",
+        BackendURL(endpoint: .tcp(host: "h1", port: 26379), sentinels: [.tcp(host: "h1", port: 26379)], masterName: "m")
+      ),
+    ])
+  func sentinels(text: String, expected: BackendURL) throws {
+    let parsed = try BackendURL.parse(text)
+    #expect(parsed == expected)
+    #expect(parsed.usesSentinel)
+  }
+
+  @Test("a sentinel list's description hides the password and round-trips")
+  func sentinelDescription() throws {
+    let url = try BackendURL.parse("sentinel://:hunter2@h1:1/3;sentinel://h2:2/3?master_name=m")
+    #expect(url.description == "sentinel://:***@h1:1/3;sentinel://h2:2/3?master_name=m")
+    #expect(url.serverDescription == "master 'm' via sentinels h1:1, h2:2")
+    var reparsed = try BackendURL.parse(url.description.replacing("***", with: "hunter2"))
+    reparsed.password = "hunter2"
+    #expect(reparsed == url)
+    let error = BackendURLError.malformed("sentinel://:hunter2@h1:1;sentinel://:hunter2@h2:x", reason: "r")
+    #expect(!error.description.contains("hunter2"))
+    #expect(error.description.contains("sentinel://:***@h1:1;sentinel://:***@h2:x"))
   }
 
   @Test("descriptions never show the password")

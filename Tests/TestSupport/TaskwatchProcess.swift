@@ -17,7 +17,10 @@ public final class TaskwatchProcess: CapturedProcess, @unchecked Sendable {
   /// removed so only `environment` applies.
   public init(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws {
     var env = ProcessInfo.processInfo.environment
-    for name in ["TASKWATCH_URL", "CELERY_RESULT_BACKEND", "TASKWATCH_PASSWORD", "NO_COLOR"] {
+    for name in [
+      "TASKWATCH_URL", "CELERY_RESULT_BACKEND", "TASKWATCH_PASSWORD", "TASKWATCH_MASTER_NAME",
+      "TASKWATCH_SENTINEL_PASSWORD", "NO_COLOR",
+    ] {
       env.removeValue(forKey: name)
     }
     env.merge(environment) { $1 }

@@ -59,6 +59,33 @@ struct TaskIDListTests {
   }
 }
 
+@Suite("Sentinel options")
+struct SentinelOptionTests {
+  private let url = "sentinel://:pw@h1:26379/1;sentinel://h2:26380/1"
+
+  @Test("master name: --master-name > TASKWATCH_MASTER_NAME > ?master_name=; sentinel password from the environment")
+  func masterName() throws {
+    let environment = ["TASKWATCH_MASTER_NAME": "fromenv", "TASKWATCH_SENTINEL_PASSWORD": "spw"]
+    let flag = try ConnectionOptions.parse(["-u", url + "?master_name=fromurl", "--master-name", "fromflag"])
+    let backend = try flag.resolvedBackend(environment: { environment[$0] })
+    #expect(backend.masterName == "fromflag")
+    #expect(backend.sentinelPassword == "spw")
+    #expect(backend.password == "pw" && backend.database == 1)
+    #expect(backend.sentinels == [.tcp(host: "h1", port: 26379), .tcp(host: "h2", port: 26380)])
+    let env = try ConnectionOptions.parse(["-u", url + "?master_name=fromurl"])
+    #expect(try env.resolvedBackend(environment: { environment[$0] }).masterName == "fromenv")
+    #expect(try env.resolvedBackend(environment: { _ in nil }).masterName == "fromurl")
+  }
+
+  @Test("a sentinel URL without a master name, or --master-name without one, is a usage problem")
+  func missingMasterName() throws {
+    let bare = try ConnectionOptions.parse(["-u", url])
+    #expect(throws: UsageProblem.self) { try bare.resolvedBackend(environment: { _ in nil }) }
+    let plain = try ConnectionOptions.parse(["-u", "redis://h/0", "--master-name", "m"])
+    #expect(throws: UsageProblem.self) { try plain.resolvedBackend(environment: { _ in nil }) }
+  }
+}
+
 @Suite("Exit status")
 struct ExitStatusTests {
   @Test("outcomes map to the contract's codes")
@@ -82,6 +109,8 @@ struct ExitStatusTests {
       (BackendURLError.unknownScheme("http"), .usage),
       (TaskIDList.Problem.empty(fromStandardInput: false), .usage),
       (UsageProblem(description: "x"), .usage),
+      (UnknownMasterError(masterName: "m", sentinels: ["h:1"]), .usage),
+      (RedisError.connectFailed(endpoint: "sentinels h:1", reason: "no sentinel answered"), .unavailable),
     ]
     for (error, status) in cases {
       #expect(ExitStatus.forOutcome(.failed(error)) == status)

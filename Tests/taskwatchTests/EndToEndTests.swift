@@ -235,6 +235,8 @@ struct EndToEndTests {
       (["-u", "redis://127.0.0.1:1/0"], "no task ids given"),
       (["-u", "redis://127.0.0.1:1/0", "bad id"], "invalid task id 'bad id': contains whitespace"),
       (["--bogus", "x"], "--bogus"),
+      (["-u", "sentinel://127.0.0.1:1", "x"], "a sentinel:// URL needs the master's name"),
+      (["-u", "redis://127.0.0.1:1/0", "--master-name", "m", "x"], "--master-name needs a sentinel:// URL"),
     ])
   func usage(arguments: [String], fragment: String) throws {
     let result = try TaskwatchProcess.run(arguments)

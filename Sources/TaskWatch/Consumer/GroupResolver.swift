@@ -46,8 +46,9 @@ public final class GroupResolver {
     let groups = groupIDs.filter { seen.insert($0).inserted }
     guard !groups.isEmpty else { return Resolution(taskIDs: [], unsavedGroupIDs: []) }
     let connectDeadline = Deadline.after(seconds: configuration.connectTimeout + configuration.commandTimeout)
-    let subscriber = try openConnection(selecting: nil, until: connectDeadline)
-    let commands = try openConnection(selecting: configuration.backend.database, until: connectDeadline)
+    let endpoint = try configuration.serverEndpoint()
+    let subscriber = try openConnection(to: endpoint, selecting: nil, until: connectDeadline)
+    let commands = try openConnection(to: endpoint, selecting: configuration.backend.database, until: connectDeadline)
     let channels = groups.map { Array(configuration.keyNaming.key(forGroup: $0).utf8) }
     var found = [SavedGroup?](repeating: nil, count: groups.count)
 
@@ -86,12 +87,15 @@ public final class GroupResolver {
 
   // MARK: - Protocol steps
 
-  private func openConnection(selecting database: Int?, until deadline: Deadline) throws -> RedisConnection {
+  private func openConnection(
+    to endpoint: RedisEndpoint, selecting database: Int?, until deadline: Deadline
+  ) throws -> RedisConnection {
     let backend = configuration.backend
-    let connection = try RedisConnection(endpoint: backend.endpoint, connectTimeout: configuration.connectTimeout)
+    let connection = try RedisConnection(endpoint: endpoint, connectTimeout: configuration.connectTimeout)
     if let password = backend.password {
       try connection.authenticate(username: backend.username, password: password, until: deadline)
     }
+    if backend.usesSentinel { try connection.requireMasterRole(until: deadline) }
     if let database, database != 0 {
       try connection.select(database: database, until: deadline)
     }

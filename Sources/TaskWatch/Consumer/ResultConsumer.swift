@@ -187,11 +187,14 @@ public final class ResultConsumer {
 
   // MARK: - Protocol steps
 
-  /// Opens both connections (AUTH, SELECT) and starts the health clock.
+  /// Opens both connections (AUTH, SELECT) and starts the health clock. With
+  /// Sentinel, the master is looked up again on every call, so each reconnect
+  /// follows a failover.
   private func connect() throws {
+    let endpoint = try configuration.serverEndpoint()
     let deadline = Deadline.after(seconds: configuration.connectTimeout + configuration.commandTimeout)
-    let newSubscriber = try openConnection(selecting: nil, until: deadline)
-    let newCommands = try openConnection(selecting: configuration.backend.database, until: deadline)
+    let newSubscriber = try openConnection(to: endpoint, selecting: nil, until: deadline)
+    let newCommands = try openConnection(to: endpoint, selecting: configuration.backend.database, until: deadline)
     subscriber = newSubscriber
     commands = newCommands
     noteTraffic()
@@ -241,7 +244,7 @@ public final class ResultConsumer {
       let budgetEnd = current.since.adding(seconds: policy.retryFor)
       if budgetEnd.hasPassed {
         throw ConsumerError.unavailable(
-          endpoint: configuration.backend.endpoint.description, seconds: current.since.secondsAgo,
+          endpoint: configuration.backend.serverDescription, seconds: current.since.secondsAgo,
           lastError: current.lastError)
       }
       if let deadline = configuration.deadline, deadline.hasPassed { throw ConsumerError.deadlinePassed }
@@ -262,7 +265,7 @@ public final class ResultConsumer {
         try flushUnsubscribes()
         diagnostics.append(
           .reconnected(
-            endpoint: configuration.backend.endpoint.description, afterSeconds: current.since.secondsAgo,
+            endpoint: configuration.backend.serverDescription, afterSeconds: current.since.secondsAgo,
             resubscribed: watched.count))
         return changes
       } catch let error as RedisError where error.isConnectionFault {
@@ -302,15 +305,30 @@ public final class ResultConsumer {
   }
 
   /// Sends the health-check PING, or declares the link dead if one is overdue.
+  /// With Sentinel, also asks whether the master moved.
   private func checkHealth(_ subscriber: RedisConnection) throws {
     if pingSentAt != nil {
       throw RedisError.connectionLost(
         endpoint: subscriber.endpoint.description,
         reason: "no reply to PING within \(configuration.healthTimeout)s")
     }
+    try checkMasterUnmoved(subscriber)
     subscriber.append(["PING"])
     try subscriber.flush(until: .after(seconds: configuration.healthTimeout))
     pingSentAt = .now
+  }
+
+  /// With Sentinel, a failover that keeps the old master running (`SENTINEL
+  /// FAILOVER`, or a partition) leaves it a master for a while before the
+  /// sentinels demote it, and results go to the new one meanwhile: when the
+  /// sentinels name another master, the link counts as lost. A sentinel that
+  /// cannot answer proves nothing, so errors are ignored here.
+  private func checkMasterUnmoved(_ subscriber: RedisConnection) throws {
+    guard configuration.backend.usesSentinel, let master = try? configuration.serverEndpoint(),
+      master != subscriber.endpoint
+    else { return }
+    throw RedisError.connectionLost(
+      endpoint: subscriber.endpoint.description, reason: "the sentinels name \(master) as master now")
   }
 
   private func noteTraffic() {
@@ -328,13 +346,17 @@ public final class ResultConsumer {
     if milliseconds > 0 { _ = poll(nil, 0, milliseconds) }
   }
 
-  private func openConnection(selecting database: Int?, until deadline: Deadline) throws -> RedisConnection {
+  /// Connects, logs in and selects; with Sentinel, also checks (`ROLE`) that
+  /// the server is still the master.
+  private func openConnection(
+    to endpoint: RedisEndpoint, selecting database: Int?, until deadline: Deadline
+  ) throws -> RedisConnection {
     let backend = configuration.backend
-    let connection = try RedisConnection(
-      endpoint: backend.endpoint, connectTimeout: configuration.connectTimeout)
+    let connection = try RedisConnection(endpoint: endpoint, connectTimeout: configuration.connectTimeout)
     if let password = backend.password {
       try connection.authenticate(username: backend.username, password: password, until: deadline)
     }
+    if backend.usesSentinel { try connection.requireMasterRole(until: deadline) }
     if let database, database != 0 {
       try connection.select(database: database, until: deadline)
     }

@@ -3,9 +3,12 @@
 /// Accepted forms:
 /// - `redis://[[user]:password@]host[:port][/db]`
 /// - `unix:///path.sock?db=N`, `redis+socket:///path?virtual_host=N`, `socket:///path`
+/// - `sentinel://[:password@]host1:26379[/db];sentinel://host2:26379[/db];...`
+///   (Celery's Redis Sentinel form: the database and password, which are the
+///   master's, come from the first part; `master_name` may be a query parameter)
 ///
-/// `rediss://` (TLS) and `sentinel://` are recognised and refused with a clear
-/// message: hiredis 0.14 has no TLS, and sentinel discovery is not built yet.
+/// `rediss://` (TLS) is recognised and refused with a clear message: hiredis
+/// 0.14 has no TLS.
 /// User and password are percent-decoded. Unknown query parameters (Celery's
 /// transport options such as `socket_timeout`) are ignored.
 public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
@@ -17,13 +20,39 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
   public var username: String?
   /// The password, if any.
   public var password: String?
+  /// For a `sentinel://` URL, the sentinels to ask for the master, in order;
+  /// empty for every other form. ``endpoint`` is then the first sentinel: the
+  /// master's address is only known once a sentinel was asked.
+  public var sentinels: [RedisEndpoint]
+  /// For a `sentinel://` URL, the name of the master the sentinels monitor.
+  public var masterName: String?
+  /// For a `sentinel://` URL, the password sent to the sentinels (``password``
+  /// is the master's).
+  public var sentinelPassword: String?
 
   /// Creates a URL value from its parts.
-  public init(endpoint: RedisEndpoint, database: Int = 0, username: String? = nil, password: String? = nil) {
+  public init(
+    endpoint: RedisEndpoint, database: Int = 0, username: String? = nil, password: String? = nil,
+    sentinels: [RedisEndpoint] = [], masterName: String? = nil, sentinelPassword: String? = nil
+  ) {
     self.endpoint = endpoint
     self.database = database
     self.username = username
     self.password = password
+    self.sentinels = sentinels
+    self.masterName = masterName
+    self.sentinelPassword = sentinelPassword
+  }
+
+  /// Whether the master is found through Redis Sentinel.
+  public var usesSentinel: Bool { !sentinels.isEmpty }
+
+  /// The server named in messages: the endpoint, or for a sentinel URL the
+  /// master's name and the sentinels that know it.
+  public var serverDescription: String {
+    guard usesSentinel else { return endpoint.description }
+    let list = sentinels.map(\.description).joined(separator: ", ")
+    return "master '\(masterName ?? "")' via sentinels \(list)"
   }
 
   /// The URL with the password replaced by `***`, safe to print.
@@ -31,6 +60,12 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
     var credentials = ""
     if username != nil || password != nil {
       credentials = (username ?? "") + (password == nil ? "" : ":***") + "@"
+    }
+    if usesSentinel {
+      let parts = sentinels.enumerated().map { position, sentinel in
+        "sentinel://\(position == 0 ? credentials : "")\(sentinel)/\(database)"
+      }
+      return parts.joined(separator: ";") + (masterName.map { "?master_name=\($0)" } ?? "")
     }
     switch endpoint {
     case .tcp:
@@ -43,6 +78,7 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
   /// Parses a backend URL.
   /// - Throws: ``BackendURLError`` naming what is wrong.
   public static func parse(_ text: String) throws(BackendURLError) -> BackendURL {
+    if text.lowercased().hasPrefix("sentinel://") { return try parseSentinel(text) }
     guard let schemeEnd = text.firstRange(of: "://") else {
       throw .malformed(text, reason: "expected a URL such as redis://127.0.0.1:6379/0")
     }
@@ -63,14 +99,41 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
     case "rediss":
       throw .unsupported(
         text, reason: "TLS (rediss://) is not supported yet: Debian's hiredis 0.14 has no TLS")
-    case "sentinel":
-      throw .unsupported(text, reason: "Redis Sentinel (sentinel://) is not supported yet")
     default:
       throw .unknownScheme(String(scheme))
     }
   }
 
-  private static func parseTCP(_ rest: Substring, text: String) throws(BackendURLError) -> BackendURL {
+  /// Celery's `sentinel://a;sentinel://b` list: every part names one sentinel;
+  /// the first part's database and credentials are the master's.
+  private static func parseSentinel(_ text: String) throws(BackendURLError) -> BackendURL {
+    var parsed: [BackendURL] = []
+    var masterName: String?
+    // Not empty: the caller saw the text start with `sentinel://`.
+    for part in text.split(separator: ";") {
+      let part = part.trimmingPrefix(while: { $0 == " " })
+      guard part.lowercased().hasPrefix("sentinel://") else {
+        throw .malformed(text, reason: "every ';'-separated part must be a sentinel:// URL")
+      }
+      var rest = part.dropFirst("sentinel://".count)
+      if let mark = rest.firstIndex(of: "?") {
+        if let name = parseQuery(rest[rest.index(after: mark)...])["master_name"], !name.isEmpty {
+          masterName = name
+        }
+        rest = rest[..<mark]
+      }
+      if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
+      parsed.append(try parseTCP(rest, text: text, defaultPort: 26379))
+    }
+    var backend = parsed[0]
+    backend.sentinels = parsed.map(\.endpoint)
+    backend.masterName = masterName
+    return backend
+  }
+
+  private static func parseTCP(
+    _ rest: Substring, text: String, defaultPort: Int = 6379
+  ) throws(BackendURLError) -> BackendURL {
     var authority = rest
     var path: Substring = ""
     if let slash = rest.firstIndex(of: "/") {
@@ -79,7 +142,7 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
     }
     let (username, password, hostPort) = try splitCredentials(authority, text: text)
     var host = "localhost"
-    var port = 6379
+    var port = defaultPort
     if hostPort.hasPrefix("[") {
       guard let close = hostPort.firstIndex(of: "]") else {
         throw .malformed(text, reason: "unterminated IPv6 address")
@@ -210,14 +273,20 @@ public enum BackendURLError: Error, Sendable, Equatable, CustomStringConvertible
     case .malformed(let url, let reason):
       return "invalid backend URL '\(Self.redact(url))': \(reason)"
     case .unknownScheme(let scheme):
-      return "unsupported URL scheme '\(scheme)://': use redis://, unix://, redis+socket:// or socket://"
+      return
+        "unsupported URL scheme '\(scheme)://': use redis://, unix://, redis+socket://, socket:// or sentinel://"
     case .unsupported(let url, let reason):
       return "cannot use '\(Self.redact(url))': \(reason)"
     }
   }
 
-  /// Hides whatever stands between `://` and the last `@` after the first `:`.
+  /// Hides whatever stands between `://` and the last `@` after the first `:`,
+  /// in each `;`-separated part (Celery's sentinel lists).
   static func redact(_ url: String) -> String {
+    if url.contains(";") {
+      return url.split(separator: ";", omittingEmptySubsequences: false).map { redact(String($0)) }
+        .joined(separator: ";")
+    }
     guard let schemeEnd = url.firstRange(of: "://"), let at = url.lastIndex(of: "@"),
       at > schemeEnd.upperBound
     else { return url }
