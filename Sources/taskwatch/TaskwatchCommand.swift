@@ -61,9 +61,6 @@ struct TaskwatchCommand: ParsableCommand {
     let ids = try TaskIDList(
       arguments: taskIDs, readStandardInput: StandardStreams.readStandardInput, allowEmpty: !groupIDs.isEmpty
     ).ids
-    var writer = NDJSONWriter()
-    writer.omitResult = output.noResult
-    writer.quiet = output.quiet
     let configuration = ConsumerConfiguration(
       backend: backend,
       keyNaming: KeyNaming(keyPrefix: keys.keyPrefix, globalKeyPrefix: keys.globalKeyPrefix),
@@ -76,7 +73,8 @@ struct TaskwatchCommand: ParsableCommand {
     return WatchSession(
       configuration: configuration, taskIDs: ids, groupIDs: groupIDs, timeout: waiting.timeout?.seconds,
       once: waiting.once,
-      failFast: waiting.failFast, summary: output.summary, writer: writer)
+      failFast: waiting.failFast, summary: output.summary,
+      writer: output.makeOutput(outputIsTerminal: Terminal.outputIsTerminal, environment: Environment.value(of:)))
   }
 }
 

@@ -1,0 +1,23 @@
+import TaskWatch
+
+/// Where the run loop sends what it observed: NDJSON (the output contract) or
+/// the human view.
+protocol StateOutput {
+  /// Takes one observed transition.
+  mutating func write(_ change: StateChange)
+  /// Puts what was written on the screen or into the pipe; the run loop calls
+  /// it before every wait.
+  /// - Throws: ``StandardStreams/OutputClosed`` when the reader is gone.
+  mutating func flush() throws(StandardStreams.OutputClosed)
+  /// Ends the output once the run is over: the last table, the failures, and
+  /// with `--summary` the summary.
+  mutating func finish(summary: RunSummary?) throws(StandardStreams.OutputClosed)
+}
+
+extension NDJSONWriter: StateOutput {
+  /// Writes the `{"type":"summary",…}` line when asked for, and flushes.
+  mutating func finish(summary: RunSummary?) throws(StandardStreams.OutputClosed) {
+    if let summary { writeLine(summary.json) }
+    try flush()
+  }
+}
