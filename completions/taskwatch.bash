@@ -165,7 +165,7 @@ _taskwatch() {
     local -a repeating_flags=()
     local -a non_repeating_flags=(--once --fail-fast --no-verify -q --quiet --summary --no-result --version -h --help)
     local -a repeating_options=(--group)
-    local -a non_repeating_options=(-u --url --password-file --connect-timeout --key-prefix --global-keyprefix -t --timeout --retry-for --health-interval)
+    local -a non_repeating_options=(-u --url --password-file --connect-timeout --key-prefix --global-keyprefix -t --timeout --retry-for --health-interval --format --color)
     __taskwatch_offer_flags_options -1
 
     # Offer option value completions
@@ -196,6 +196,14 @@ _taskwatch() {
         return
         ;;
     '--health-interval')
+        return
+        ;;
+    '--format')
+        __taskwatch_add_completions -W 'auto'$'\n''json'$'\n''text'
+        return
+        ;;
+    '--color')
+        __taskwatch_add_completions -W 'auto'$'\n''always'$'\n''never'
         return
         ;;
     esac

@@ -54,6 +54,7 @@ struct TextViewEndToEndTests {
 
     deinit {
       _ = try? run(["kill-server"])
+      if ProcessInfo.processInfo.environment["TMUX_TMPDIR"] == nil { unlink("/tmp/tmux-\(getuid())/\(socket)") }
     }
   }
 
