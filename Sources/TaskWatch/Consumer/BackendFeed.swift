@@ -1,0 +1,200 @@
+/// Watches every task on a backend at once: `PSUBSCRIBE <prefix>*` and turn
+/// each published result into a ``StateChange``.
+///
+/// A live feed of a whole deployment's results: tasks appear when their first
+/// message arrives (there is no snapshot, as results stored before the feed
+/// started are not announced). The rules are the ``ResultConsumer``'s: a
+/// payload identical to the task's last one is dropped, a ready task is final
+/// for the run, and a READY message counts only once the stored key in our own
+/// database confirms it (one pipelined MGET per drained batch), unless
+/// ``ConsumerConfiguration/verifyReadyMessages`` is off.
+///
+/// It does not reconnect: a connection fault is thrown. Not `Sendable`: one
+/// feed belongs to one thread.
+public final class BackendFeed {
+  /// The configuration the feed was created with.
+  public let configuration: ConsumerConfiguration
+  private var subscriber: RedisConnection?
+  private var commands: RedisConnection?
+  private var ids: [String] = []
+  private var positions: [String: Int] = [:]
+  private var states: [TaskState] = []
+  private var digests: [Int] = []
+  private var diagnostics: [ConsumerDiagnostic] = []
+  private var warnedUnconfirmed = false
+  private let channelPrefix: [UInt8]
+  /// Replies handled per drained batch, as in ``ResultConsumer``.
+  private let maximumBatch = 4096
+
+  /// Creates a feed; nothing connects until ``start()``.
+  public init(configuration: ConsumerConfiguration) {
+    self.configuration = configuration
+    channelPrefix = Array(configuration.keyNaming.taskKeyPrefix.utf8)
+  }
+
+  /// The channel pattern: the task key prefix with glob characters escaped, then `*`.
+  public var pattern: String {
+    var escaped = ""
+    for character in configuration.keyNaming.taskKeyPrefix {
+      if "*?[]\\".contains(character) { escaped.append("\\") }
+      escaped.append(character)
+    }
+    return escaped + "*"
+  }
+
+  /// Every task seen so far, in the order first seen, with its last state;
+  /// `isWatched` is false once it is ready.
+  public var statuses: [TaskStatus] {
+    ids.indices.map { TaskStatus(taskID: ids[$0], state: states[$0], isWatched: !states[$0].isReady) }
+  }
+
+  /// How many tasks seen so far are ready.
+  public private(set) var readyCount = 0
+
+  /// Returns and clears what the feed noticed since the last call.
+  public func takeDiagnostics() -> [ConsumerDiagnostic] {
+    defer { diagnostics.removeAll() }
+    return diagnostics
+  }
+
+  /// Connects both connections and PSUBSCRIBEs, reading the confirmation.
+  /// - Throws: ``RedisError`` for connection and authentication faults.
+  public func start() throws {
+    let deadline = Deadline.after(seconds: configuration.connectTimeout + configuration.commandTimeout)
+    let newSubscriber = try open(selecting: nil, until: deadline)
+    commands = try open(selecting: configuration.backend.database, until: deadline)
+    newSubscriber.append(["PSUBSCRIBE", pattern])
+    try newSubscriber.flush(until: deadline)
+    while true {
+      guard let reply = try newSubscriber.nextReply(until: deadline) else {
+        if deadline.hasPassed {
+          throw RedisError.timedOut(endpoint: newSubscriber.endpoint.description, operation: "PSUBSCRIBE")
+        }
+        continue
+      }
+      if case .error(let message) = reply { throw RedisError.commandFailed(command: "PSUBSCRIBE", message: message) }
+      if case .array(let parts) = reply, parts.first?.bytes.map({ $0.elementsEqual("psubscribe".utf8) }) == true {
+        break
+      }
+    }
+    subscriber = newSubscriber
+  }
+
+  /// Waits up to `timeout` seconds for messages and applies every one that is
+  /// buffered (up to a batch).
+  /// - Returns: the changes, in the order the messages arrived.
+  /// - Throws: ``RedisError`` when a connection fails.
+  public func drainEvents(timeout: Double) throws -> [StateChange] {
+    guard let subscriber else { return [] }
+    var messages: [(taskID: String, payload: [UInt8])] = []
+    guard var reply = try subscriber.nextReply(until: .after(seconds: timeout)) else { return [] }
+    while true {
+      switch reply {
+      case .array(let parts) where parts.count == 4:
+        if case .bulk(let kind) = parts[0], kind.elementsEqual("pmessage".utf8),
+          case .bulk(let channel) = parts[2], case .bulk(let payload) = parts[3],
+          channel.starts(with: channelPrefix)
+        {
+          messages.append((String(decoding: channel[channelPrefix.count...], as: UTF8.self), payload))
+        }
+      case .error(let message):
+        throw RedisError.commandFailed(command: "PSUBSCRIBE", message: message)
+      default:
+        break
+      }
+      guard messages.count < maximumBatch, let next = try subscriber.bufferedReply() else { break }
+      reply = next
+    }
+    return try apply(messages)
+  }
+
+  /// Closes both connections.
+  public func stop() {
+    subscriber = nil
+    commands = nil
+  }
+
+  // MARK: - Applying messages
+
+  private func apply(_ messages: [(taskID: String, payload: [UInt8])]) throws -> [StateChange] {
+    var decoded: [(taskID: String, meta: TaskMeta, digest: Int)] = []
+    for message in messages {
+      if let position = positions[message.taskID], states[position].isReady { continue }
+      do {
+        let meta = try TaskMeta.decode(message.payload)
+        if let payloadTaskID = meta.taskID, payloadTaskID != message.taskID {
+          diagnostics.append(.mismatchedTaskID(taskID: message.taskID, payloadTaskID: payloadTaskID))
+          continue
+        }
+        decoded.append((message.taskID, meta, ResultMessage.digest(of: message.payload)))
+      } catch {
+        diagnostics.append(.undecodableMessage(taskID: message.taskID, error: error))
+      }
+    }
+    let confirmed = try confirmations(of: decoded.filter { $0.meta.state.isReady }.map(\.taskID))
+    var changes: [StateChange] = []
+    for message in decoded {
+      if message.meta.state.isReady && !confirmed.contains(message.taskID) {
+        if !warnedUnconfirmed {
+          warnedUnconfirmed = true
+          diagnostics.append(
+            .unconfirmedReadyMessage(taskID: message.taskID, database: configuration.backend.database))
+        }
+        continue
+      }
+      let previous: TaskState?
+      let position: Int
+      if let known = positions[message.taskID] {
+        if states[known].isReady || digests[known] == message.digest { continue }
+        position = known
+        previous = states[known]
+      } else {
+        position = ids.count
+        positions[message.taskID] = position
+        ids.append(message.taskID)
+        states.append(message.meta.state)
+        digests.append(0)
+        previous = nil
+      }
+      states[position] = message.meta.state
+      digests[position] = message.digest
+      if message.meta.state.isReady { readyCount += 1 }
+      changes.append(
+        StateChange(
+          taskID: message.taskID, state: message.meta.state, previous: previous, source: .message,
+          observedAt: .now, meta: message.meta))
+    }
+    return changes
+  }
+
+  /// The ids among `taskIDs` whose stored key exists in our database: one
+  /// pipelined MGET for the whole batch.
+  private func confirmations(of taskIDs: [String]) throws -> Set<String> {
+    guard configuration.verifyReadyMessages else { return Set(taskIDs) }
+    guard let commands, !taskIDs.isEmpty else { return [] }
+    let unique = Array(Set(taskIDs))
+    let batches = unique.chunked(by: configuration.batchSize)
+    for batch in batches {
+      commands.append(["MGET"] + batch.map { configuration.keyNaming.key(forTask: $0) })
+    }
+    let deadline = Deadline.after(seconds: configuration.commandTimeout)
+    try commands.flush(until: deadline)
+    let replies = try commands.replies(count: batches.count, until: deadline, operation: "MGET")
+    var confirmed = Set<String>()
+    for (batch, reply) in zip(batches, replies) {
+      guard case .array(let values) = reply else { continue }
+      for (taskID, value) in zip(batch, values) where value != .null { confirmed.insert(taskID) }
+    }
+    return confirmed
+  }
+
+  private func open(selecting database: Int?, until deadline: Deadline) throws -> RedisConnection {
+    let backend = configuration.backend
+    let connection = try RedisConnection(endpoint: backend.endpoint, connectTimeout: configuration.connectTimeout)
+    if let password = backend.password {
+      try connection.authenticate(username: backend.username, password: password, until: deadline)
+    }
+    if let database, database != 0 { try connection.select(database: database, until: deadline) }
+    return connection
+  }
+}
