@@ -80,6 +80,10 @@ struct LiveTableTests {
     let visible = lines.map { $0.replacing(/\x1B\[[0-9;]*m/, with: "") }
     #expect(visible.allSatisfy { $0.count <= 40 })
     #expect(visible[0].hasPrefix("6f1c2e4a…  PROGRESS"))
+    // At 49 columns the id takes what the other columns leave, and the row ends whole.
+    let narrow = LiveTable(width: 49, height: 10, color: false).render(
+      [row(id, .init("PROGRESS"), progress: 0.7)], now: 100, waited: 0)
+    #expect(narrow[0] == "6f1c2e4a-0…  PROGRESS       0s  [#######---]  70%")
     #expect(
       LiveTable(width: 80, height: 10, color: false).render([row(id, .started)], now: 100, waited: 0)[0]
         .hasPrefix(id + "  STARTED"))

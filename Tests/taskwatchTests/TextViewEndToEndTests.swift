@@ -58,7 +58,7 @@ struct TextViewEndToEndTests {
     }
   }
 
-  @Test("in a terminal: a live row with a progress bar, then the final state stays on screen")
+  @Test("in a terminal: a live row with a progress bar, redrawn on resize; the final state stays on screen")
   func liveTableInTmux() throws {
     guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux") else {
       Issue.record("tmux is not installed (run scripts/setup)")
@@ -76,10 +76,15 @@ struct TextViewEndToEndTests {
     try server.storeAndPublish(taskID: id, json: progress(id, 7, of: 10))
     let later = try tmux.waitForScreen(containing: ["[##############------]  70%"])
     #expect(later.contains("70%"), "screen:\n\(later)")
+    // A narrower terminal (SIGWINCH): the bar shrinks to 10 cells and the id is cut.
+    try tmux.run(["resize-window", "-t", "view", "-x", "50", "-y", "20"])
+    let narrow = try tmux.waitForScreen(containing: ["[#######---]  70%"])
+    #expect(narrow.contains("[#######---]  70%"), "screen:\n\(narrow)")
+    #expect(narrow.split(separator: "\n").allSatisfy { $0.count < 50 }, "screen:\n\(narrow)")
     try server.storeAndPublish(taskID: id, json: finished(id, "SUCCESS", result: "42"))
     let final = try tmux.waitForScreen(containing: ["EXIT=0"])
     #expect(final.contains("EXIT=0"), "screen:\n\(final)")
-    let rows = final.split(separator: "\n").filter { $0.hasPrefix(id) }
+    let rows = final.split(separator: "\n").filter { $0.hasPrefix(id.prefix(11)) }
     #expect(rows.count == 1, "the table was redrawn in place, not appended:\n\(final)")
     #expect(rows.first?.contains("SUCCESS") == true)
     #expect(final.contains("1 task: 1 SUCCESS"))

@@ -103,7 +103,7 @@ struct LiveTable {
   private func idWidth(for rows: [TaskRow]) -> Int {
     let longest = rows.map(\.taskID.count).max() ?? 0
     let others =
-      2 + Self.stateWidth + 1 + Self.elapsedWidth + (rows.contains { $0.progress != nil } ? 3 + barWidth + 5 : 0)
+      2 + Self.stateWidth + 1 + Self.elapsedWidth + (rows.contains { $0.progress != nil } ? 3 + barWidth + 6 : 0)
     return min(longest, max(9, width - others))
   }
 
