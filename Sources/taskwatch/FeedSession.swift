@@ -89,9 +89,9 @@ struct FeedSession {
     }
   }
 
-  private func reportDiagnostics(_ feed: BackendFeed) {
+  private mutating func reportDiagnostics(_ feed: BackendFeed) {
     for diagnostic in feed.takeDiagnostics() {
-      StandardStreams.diagnose(diagnostic.description)
+      writer.diagnose(diagnostic.description)
     }
   }
 }

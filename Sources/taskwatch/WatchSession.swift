@@ -89,9 +89,9 @@ struct WatchSession {
     }
   }
 
-  private func reportDiagnostics(_ consumer: ResultConsumer) {
+  private mutating func reportDiagnostics(_ consumer: ResultConsumer) {
     for diagnostic in consumer.takeDiagnostics() {
-      StandardStreams.diagnose(diagnostic.description)
+      writer.diagnose(diagnostic.description)
     }
   }
 }

@@ -12,6 +12,16 @@ protocol StateOutput {
   /// Ends the output once the run is over: the last table, the failures, and
   /// with `--summary` the summary.
   mutating func finish(summary: RunSummary?) throws(StandardStreams.OutputClosed)
+  /// Prints a `taskwatch: …` diagnostic on standard error while the run goes
+  /// on, so a view that redraws in place can make room for it.
+  mutating func diagnose(_ message: String)
+}
+
+extension StateOutput {
+  /// Writes the diagnostic to standard error.
+  mutating func diagnose(_ message: String) {
+    StandardStreams.diagnose(message)
+  }
 }
 
 extension NDJSONWriter: StateOutput {

@@ -47,6 +47,18 @@ struct TerminalView: StateOutput {
     try draw(table.finalLines(board.rows, now: now, waited: now - started))
   }
 
+  /// Erases the table, prints the diagnostic where it was and redraws the
+  /// table under it at the next flush, so the line stays readable and the
+  /// redraw does not move up over a line it did not draw.
+  mutating func diagnose(_ message: String) {
+    if drawnLines > 0 {
+      try? StandardStreams.writeAll(Array("\u{1B}[\(drawnLines)A\r\u{1B}[J".utf8), to: descriptor)
+      drawnLines = 0
+    }
+    StandardStreams.diagnose(message)
+    changed = true
+  }
+
   /// The renderer for the current size; one column is kept free so a full
   /// line never makes the terminal wrap.
   private var table: LiveTable {
