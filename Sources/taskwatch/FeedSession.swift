@@ -83,6 +83,8 @@ struct FeedSession {
       }
     } catch is StandardStreams.OutputClosed {
       return .outputClosed
+    } catch ConsumerError.deadlinePassed {
+      return feed.statuses.contains(where: \.isWatched) ? .timedOut : .allReady(anyFailed: anyFailed)
     } catch {
       if let signal = SignalTrap.pending { return .signalled(signal) }
       return .failed(error)

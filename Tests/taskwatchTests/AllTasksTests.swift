@@ -57,7 +57,7 @@ struct AllTasksTests {
   @Test("a READY message without a stored key does not count; --timeout with tasks unready exits 124")
   func unconfirmedAndTimeout() throws {
     let prefix = prefix()
-    let process = try start(["--count", "1", "-t", "2s"], prefix: prefix)
+    let process = try start(["--count", "1", "-t", "4s"], prefix: prefix)
     try publish(prefix, "ghost", payload("ghost", "SUCCESS"), store: false)
     let result = try process.finish()
     #expect(result.status == 124)
@@ -77,6 +77,34 @@ struct AllTasksTests {
     #expect(result.status == 130)
     #expect(result.lines.contains { $0.hasSuffix(" f FAILURE OSError: disk") })
     #expect(result.lines.last == "FAILURE f  OSError: disk")
+  }
+
+  @Test("a lost subscriber is reconnected; a result stored meanwhile is found by the resync")
+  func reconnect() throws {
+    // A private server: CLIENT KILL TYPE pubsub would cut other tests' subscribers.
+    let server = try RedisServer()
+    let prefix = prefix()
+    let process = try TaskwatchProcess(
+      ["-u", server.url(), "--key-prefix", prefix, "--all", "--count", "1", "-t", "20s"])
+    let deadline = Deadline.after(seconds: 10)
+    while !deadline.hasPassed && !process.stdoutSoFar.contains("\"r\"") {
+      try server.storeAndPublish(taskID: "r", payload: Array(payload("r", "STARTED").utf8), keyPrefix: prefix)
+      usleep(20_000)
+    }
+    // The result is stored and the subscriber cut in one transaction: no message announces it.
+    let connection = try server.connection()
+    for command in [
+      ["MULTI"], ["SET", prefix + "r", payload("r", "SUCCESS")], ["CLIENT", "KILL", "TYPE", "pubsub"], ["EXEC"],
+    ] {
+      connection.append(command)
+    }
+    try connection.flush(until: .after(seconds: 5))
+    _ = try connection.replies(count: 4, until: .after(seconds: 5), operation: "EXEC")
+    let result = try process.finish(seconds: 25)
+    #expect(result.status == 0, "stderr: \(result.stderr)")
+    #expect(result.states(of: "r") == ["STARTED", "SUCCESS"])
+    #expect(result.objects.last?["source"] as? String == "resync")
+    #expect(result.stderr.contains("reconnected"))
   }
 
   @Test(
