@@ -30,12 +30,13 @@ struct TerminalView: StateOutput {
     changed = true
   }
 
-  /// Redraws when something changed, the terminal was resized, or a second
-  /// passed (the elapsed times tick).
+  /// Redraws when something changed (at most ten times a second, so a busy
+  /// `--all` feed does not spend its time drawing), the terminal was
+  /// resized, or a second passed (the elapsed times tick).
   mutating func flush() throws(StandardStreams.OutputClosed) {
     noteResize()
     let now = Self.wallSeconds()
-    guard changed || resized || now - lastDrawn >= 1 else { return }
+    guard resized || (changed && now - lastDrawn >= 0.1) || now - lastDrawn >= 1 else { return }
     try draw(table.render(board.rows, now: now, waited: now - started))
   }
 
