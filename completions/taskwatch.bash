@@ -163,9 +163,9 @@ _taskwatch() {
     local -a unparsed_words=("${COMP_WORDS[@]:1:${COMP_CWORD}}")
 
     local -a repeating_flags=()
-    local -a non_repeating_flags=(--once --fail-fast --no-verify -q --quiet --summary --no-result --version -h --help)
+    local -a non_repeating_flags=(--all --once --fail-fast --no-verify -q --quiet --summary --no-result --version -h --help)
     local -a repeating_options=(--group)
-    local -a non_repeating_options=(-u --url --password-file --master-name --connect-timeout --key-prefix --global-keyprefix -t --timeout --retry-for --health-interval)
+    local -a non_repeating_options=(-u --url --password-file --master-name --connect-timeout --key-prefix --global-keyprefix --count -t --timeout --retry-for --health-interval --format --color)
     __taskwatch_offer_flags_options -1
 
     # Offer option value completions
@@ -192,6 +192,9 @@ _taskwatch() {
     '--group')
         return
         ;;
+    '--count')
+        return
+        ;;
     '-t'|'--timeout')
         return
         ;;
@@ -199,6 +202,14 @@ _taskwatch() {
         return
         ;;
     '--health-interval')
+        return
+        ;;
+    '--format')
+        __taskwatch_add_completions -W 'auto'$'\n''json'$'\n''text'
+        return
+        ;;
+    '--color')
+        __taskwatch_add_completions -W 'auto'$'\n''always'$'\n''never'
         return
         ;;
     esac

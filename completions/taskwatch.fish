@@ -20,7 +20,7 @@ function __taskwatch_parse_tokens -S
     set -l unparsed_tokens (__taskwatch_tokens -pc)
     switch $unparsed_tokens[1]
     case 'taskwatch'
-        __taskwatch_parse_subcommand -r 1 'u/url=' 'password-file=' 'master-name=' 'connect-timeout=' 'key-prefix=' 'global-keyprefix=' 'group=+' 't/timeout=' 'once' 'fail-fast' 'no-verify' 'retry-for=' 'health-interval=' 'q/quiet' 'summary' 'no-result' 'version' 'h/help'
+        __taskwatch_parse_subcommand -r 1 'u/url=' 'password-file=' 'master-name=' 'connect-timeout=' 'key-prefix=' 'global-keyprefix=' 'group=+' 'all' 'count=' 't/timeout=' 'once' 'fail-fast' 'no-verify' 'retry-for=' 'health-interval=' 'q/quiet' 'summary' 'no-result' 'format=' 'color=' 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __taskwatch_parse_subcommand -r 1 'version'
@@ -84,6 +84,8 @@ complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_op
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" key-prefix' -l 'key-prefix' -d 'Prefix of result keys and channels.' -rfka ''
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" global-keyprefix' -l 'global-keyprefix' -d 'Celery\'s global_keyprefix transport option (\'_\' is appended unless it ends in : _ - or .).' -rfka ''
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch"' -l 'group' -d 'Watch every task of this saved group (repeatable; nested groups are expanded; an unsaved group is waited for).' -rfka ''
+complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" all' -l 'all' -d 'Watch every task on the backend (PSUBSCRIBE to the key prefix) instead of given ids.'
+complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" count' -l 'count' -d 'With --all, stop once this many tasks are ready.' -rfka ''
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" t timeout' -s 't' -l 'timeout' -d 'Give up after this long (90, 90s, 5m, 1h; default: wait until ready).' -rfka ''
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" once' -l 'once' -d 'Print the current states and exit (124 if any task is unready).'
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" fail-fast' -l 'fail-fast' -d 'Exit 1 at the first FAILURE or REVOKED.'
@@ -93,6 +95,8 @@ complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_op
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" q quiet' -s 'q' -l 'quiet' -d 'Print no state lines; the exit status is the answer.'
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" summary' -l 'summary' -d 'End with a {"type":"summary"} line.'
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" no-result' -l 'no-result' -d 'Leave result and traceback out of meta.'
+complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" format' -l 'format' -d 'auto (a live table on a terminal, JSON lines otherwise), json, or text.' -rfka 'auto json text'
+complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" color' -l 'color' -d 'Colour the text view: auto (honours NO_COLOR), always, never.' -rfka 'auto always never'
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" version' -l 'version' -d 'Show the version.'
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_positional "taskwatch" -eq 1' -fa 'help' -d 'Show subcommand help information.'

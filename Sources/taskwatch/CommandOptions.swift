@@ -145,4 +145,12 @@ struct OutputOptions: ParsableArguments {
 
   @Flag(help: "Leave result and traceback out of meta.")
   var noResult = false
+
+  @Option(
+    help: ArgumentHelp(
+      "auto (a live table on a terminal, JSON lines otherwise), json, or text.", valueName: "format"))
+  var format = OutputFormat.auto
+
+  @Option(help: ArgumentHelp("Colour the text view: auto (honours NO_COLOR), always, never.", valueName: "when"))
+  var color = ColorChoice.auto
 }

@@ -12,9 +12,10 @@ enum HelpText {
   /// examples, and the exit-status table.
   static var discussion: String {
     """
-    Prints one JSON object per state change (NDJSON) on standard output and
-    exits when every task is ready. Diagnostics go to standard error. The
-    output fields, recipes and environment are in taskwatch(1).
+    Prints one JSON object per state change (NDJSON) on standard output, or a
+    live table when it is a terminal (--format), and exits when every task is
+    ready. Diagnostics go to standard error. The output fields, recipes and
+    environment are in taskwatch(1).
 
     Examples:
       taskwatch ID1 ID2                          wait for two tasks

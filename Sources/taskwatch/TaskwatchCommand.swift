@@ -19,6 +19,9 @@ struct TaskwatchCommand: ParsableCommand {
   @OptionGroup(title: "Keys")
   var keys: KeyOptions
 
+  @OptionGroup(title: "Watch everything")
+  var feed: FeedOptions
+
   @OptionGroup(title: "Waiting")
   var waiting: WaitingOptions
 
@@ -39,14 +42,27 @@ struct TaskwatchCommand: ParsableCommand {
     if waiting.healthInterval.seconds == 0 {
       throw ValidationError("--health-interval must be greater than 0")
     }
+    if feed.all && (!taskIDs.isEmpty || !keys.groups.isEmpty) {
+      throw ValidationError("--all watches every task: give no task ids and no --group")
+    }
+    if feed.all && waiting.once { throw ValidationError("--once needs task ids: --all has nothing to look up") }
+    if let count = feed.count {
+      guard feed.all else { throw ValidationError("--count needs --all") }
+      guard count > 0 else { throw ValidationError("--count must be greater than 0") }
+    }
   }
 
   func run() throws {
     SignalTrap.install()
     let status: ExitStatus
     do {
-      var session = try makeSession()
-      status = session.run()
+      if feed.all {
+        var session = try makeFeedSession()
+        status = session.run()
+      } else {
+        var session = try makeSession()
+        status = session.run()
+      }
     } catch {
       StandardStreams.diagnose(String(describing: error))
       status = ExitStatus.forOutcome(.failed(error))
@@ -56,15 +72,30 @@ struct TaskwatchCommand: ParsableCommand {
 
   /// Resolves the environment and files after parsing and builds the session.
   private func makeSession() throws -> WatchSession {
-    let backend = try connection.resolvedBackend(environment: Environment.value(of:))
+    let configuration = try makeConfiguration()
     let groupIDs = try TaskIDList.groupIDs(keys.groups)
     let ids = try TaskIDList(
       arguments: taskIDs, readStandardInput: StandardStreams.readStandardInput, allowEmpty: !groupIDs.isEmpty
     ).ids
-    var writer = NDJSONWriter()
-    writer.omitResult = output.noResult
-    writer.quiet = output.quiet
-    let configuration = ConsumerConfiguration(
+    return WatchSession(
+      configuration: configuration, taskIDs: ids, groupIDs: groupIDs, timeout: waiting.timeout?.seconds,
+      once: waiting.once,
+      failFast: waiting.failFast, summary: output.summary,
+      writer: output.makeOutput(outputIsTerminal: Terminal.outputIsTerminal, environment: Environment.value(of:)))
+  }
+
+  /// The session for `--all`.
+  private func makeFeedSession() throws -> FeedSession {
+    FeedSession(
+      configuration: try makeConfiguration(), count: feed.count, timeout: waiting.timeout?.seconds,
+      failFast: waiting.failFast, summary: output.summary,
+      writer: output.makeOutput(outputIsTerminal: Terminal.outputIsTerminal, environment: Environment.value(of:)))
+  }
+
+  /// The consumer's settings from the options and the environment.
+  private func makeConfiguration() throws -> ConsumerConfiguration {
+    let backend = try connection.resolvedBackend(environment: Environment.value(of:))
+    return ConsumerConfiguration(
       backend: backend,
       keyNaming: KeyNaming(keyPrefix: keys.keyPrefix, globalKeyPrefix: keys.globalKeyPrefix),
       connectTimeout: connection.connectTimeout.seconds,
@@ -73,10 +104,6 @@ struct TaskwatchCommand: ParsableCommand {
       healthInterval: waiting.healthInterval.seconds,
       deadline: waiting.timeout.map { .after(seconds: $0.seconds) },
       isInterrupted: { SignalTrap.pending != nil })
-    return WatchSession(
-      configuration: configuration, taskIDs: ids, groupIDs: groupIDs, timeout: waiting.timeout?.seconds,
-      once: waiting.once,
-      failFast: waiting.failFast, summary: output.summary, writer: writer)
   }
 }
 

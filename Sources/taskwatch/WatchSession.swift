@@ -18,8 +18,8 @@ struct WatchSession {
   let failFast: Bool
   /// Print the summary line at the end (`--summary`).
   let summary: Bool
-  /// Where state lines go.
-  var writer: NDJSONWriter
+  /// Where state changes go: NDJSON or the human view.
+  var writer: any StateOutput
 
   /// Longest single wait, so a signal that lands between two waits is still
   /// seen within a fraction of a second.
@@ -32,6 +32,14 @@ struct WatchSession {
     defer { consumer.stop() }
     let outcome = watch(consumer)
     let status = ExitStatus.forOutcome(outcome)
+    // Before the diagnostics, so the live table's last redraw does not move
+    // up over a line it did not draw.
+    if case .outputClosed = outcome {
+    } else {
+      let elapsed = Double(Deadline.now.nanoseconds - started.nanoseconds) / 1e9
+      try? writer.finish(
+        summary: summary ? RunSummary(statuses: consumer.statuses, elapsedSeconds: elapsed, exitStatus: status) : nil)
+    }
     switch outcome {
     case .failed(let error):
       StandardStreams.diagnose(String(describing: error))
@@ -43,12 +51,6 @@ struct WatchSession {
         "timed out after \(WatchDuration(seconds: timeout ?? 0)) with \(unready) of \(taskIDs.count) tasks unready")
     default:
       break
-    }
-    if summary, case .outputClosed = outcome {
-    } else if summary {
-      let elapsed = Double(Deadline.now.nanoseconds - started.nanoseconds) / 1e9
-      writer.writeLine(RunSummary(statuses: consumer.statuses, elapsedSeconds: elapsed, exitStatus: status).json)
-      try? writer.flush()
     }
     return status
   }
@@ -87,9 +89,9 @@ struct WatchSession {
     }
   }
 
-  private func reportDiagnostics(_ consumer: ResultConsumer) {
+  private mutating func reportDiagnostics(_ consumer: ResultConsumer) {
     for diagnostic in consumer.takeDiagnostics() {
-      StandardStreams.diagnose(diagnostic.description)
+      writer.diagnose(diagnostic.description)
     }
   }
 }

@@ -64,6 +64,21 @@ open class CapturedProcess: @unchecked Sendable {
     lock.withLock { String(decoding: output, as: UTF8.self) }
   }
 
+  /// What the child printed on stderr so far.
+  public var stderrSoFar: String {
+    lock.withLock { String(decoding: errors, as: UTF8.self) }
+  }
+
+  /// Waits until stderr satisfies `condition`, or `seconds` pass; returns whether it did.
+  public func waitForErrors(seconds: Double, _ condition: (String) -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+      if condition(stderrSoFar) { return true }
+      usleep(2_000)
+    }
+    return false
+  }
+
   /// Waits until stdout holds `count` lines, or `seconds` pass; returns whether it did.
   public func waitForLines(_ count: Int, seconds: Double) -> Bool {
     waitFor(seconds: seconds) { $0.split(separator: "\n").count >= count }

@@ -47,8 +47,9 @@ public final class GroupResolver {
     guard !groups.isEmpty else { return Resolution(taskIDs: [], unsavedGroupIDs: []) }
     let connectDeadline = Deadline.after(seconds: configuration.connectTimeout + configuration.commandTimeout)
     let endpoint = try configuration.serverEndpoint()
-    let subscriber = try openConnection(to: endpoint, selecting: nil, until: connectDeadline)
-    let commands = try openConnection(to: endpoint, selecting: configuration.backend.database, until: connectDeadline)
+    let subscriber = try configuration.openConnection(to: endpoint, selecting: nil, until: connectDeadline)
+    let commands = try configuration.openConnection(
+      to: endpoint, selecting: configuration.backend.database, until: connectDeadline)
     let channels = groups.map { Array(configuration.keyNaming.key(forGroup: $0).utf8) }
     var found = [SavedGroup?](repeating: nil, count: groups.count)
 
@@ -86,21 +87,6 @@ public final class GroupResolver {
   }
 
   // MARK: - Protocol steps
-
-  private func openConnection(
-    to endpoint: RedisEndpoint, selecting database: Int?, until deadline: Deadline
-  ) throws -> RedisConnection {
-    let backend = configuration.backend
-    let connection = try RedisConnection(endpoint: endpoint, connectTimeout: configuration.connectTimeout)
-    if let password = backend.password {
-      try connection.authenticate(username: backend.username, password: password, until: deadline)
-    }
-    if backend.usesSentinel { try connection.requireMasterRole(until: deadline) }
-    if let database, database != 0 {
-      try connection.select(database: database, until: deadline)
-    }
-    return connection
-  }
 
   /// SUBSCRIBEs in batches and reads every confirmation.
   /// - Returns: the first payload published meanwhile on each channel, by index.

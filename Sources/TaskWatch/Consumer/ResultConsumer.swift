@@ -193,8 +193,9 @@ public final class ResultConsumer {
   private func connect() throws {
     let endpoint = try configuration.serverEndpoint()
     let deadline = Deadline.after(seconds: configuration.connectTimeout + configuration.commandTimeout)
-    let newSubscriber = try openConnection(to: endpoint, selecting: nil, until: deadline)
-    let newCommands = try openConnection(to: endpoint, selecting: configuration.backend.database, until: deadline)
+    let newSubscriber = try configuration.openConnection(to: endpoint, selecting: nil, until: deadline)
+    let newCommands = try configuration.openConnection(
+      to: endpoint, selecting: configuration.backend.database, until: deadline)
     subscriber = newSubscriber
     commands = newCommands
     noteTraffic()
@@ -348,21 +349,6 @@ public final class ResultConsumer {
 
   /// Connects, logs in and selects; with Sentinel, also checks (`ROLE`) that
   /// the server is still the master.
-  private func openConnection(
-    to endpoint: RedisEndpoint, selecting database: Int?, until deadline: Deadline
-  ) throws -> RedisConnection {
-    let backend = configuration.backend
-    let connection = try RedisConnection(endpoint: endpoint, connectTimeout: configuration.connectTimeout)
-    if let password = backend.password {
-      try connection.authenticate(username: backend.username, password: password, until: deadline)
-    }
-    if backend.usesSentinel { try connection.requireMasterRole(until: deadline) }
-    if let database, database != 0 {
-      try connection.select(database: database, until: deadline)
-    }
-    return connection
-  }
-
   /// Step 1: SUBSCRIBE in pipelined batches and read every confirmation.
   /// Messages read meanwhile for tasks the coming snapshot covers are dropped
   /// (the stored key is at least as new); others are kept for the next drain.

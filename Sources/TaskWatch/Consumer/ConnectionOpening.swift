@@ -1,0 +1,26 @@
+extension ConsumerConfiguration {
+  /// Opens one logged-in connection to the result backend's server.
+  ///
+  /// Shared by every reader of the backend (``ResultConsumer``,
+  /// ``GroupResolver``, ``BackendFeed``) so they connect alike: `AUTH` when a
+  /// password is set, a `ROLE` check when the server was found through the
+  /// sentinels (a demoted master is a fault), and `SELECT` for the command
+  /// connection.
+  /// - Parameters:
+  ///   - endpoint: the server, from ``serverEndpoint()``.
+  ///   - database: the database to `SELECT`; `nil` for a subscriber (pub/sub
+  ///     ignores the database).
+  func openConnection(
+    to endpoint: RedisEndpoint, selecting database: Int?, until deadline: Deadline
+  ) throws -> RedisConnection {
+    let connection = try RedisConnection(endpoint: endpoint, connectTimeout: connectTimeout)
+    if let password = backend.password {
+      try connection.authenticate(username: backend.username, password: password, until: deadline)
+    }
+    if backend.usesSentinel { try connection.requireMasterRole(until: deadline) }
+    if let database, database != 0 {
+      try connection.select(database: database, until: deadline)
+    }
+    return connection
+  }
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import TaskWatch
+
+/// `--all` and `--count`: watch every task on the backend instead of given ids.
+struct FeedOptions: ParsableArguments {
+  @Flag(help: "Watch every task on the backend (PSUBSCRIBE to the key prefix) instead of given ids.")
+  var all = false
+
+  @Option(help: ArgumentHelp("With --all, stop once this many tasks are ready.", valueName: "n"))
+  var count: Int?
+}
+
+/// One `--all` run: stream every task's transitions until `--count` tasks are
+/// ready, `--fail-fast` sees a failure, the deadline passes, or a signal arrives.
+struct FeedSession {
+  /// The feed's settings.
+  let configuration: ConsumerConfiguration
+  /// Stop once this many tasks are ready (`--count`).
+  let count: Int?
+  /// Overall deadline in seconds from the start (`--timeout`), if any.
+  let timeout: Double?
+  /// Stop at the first FAILURE or REVOKED (`--fail-fast`).
+  let failFast: Bool
+  /// Print the summary at the end (`--summary`).
+  let summary: Bool
+  /// Where state changes go.
+  var writer: any StateOutput
+
+  /// Longest single wait, as in ``WatchSession``.
+  private static let waitSlice = 0.25
+
+  /// Runs to the end and returns the exit status: at `--count` or the
+  /// deadline, 0 or 1 by whether a task failed, or 124 at the deadline when a
+  /// task seen is still unready.
+  mutating func run() -> ExitStatus {
+    let started = Deadline.now
+    let feed = BackendFeed(configuration: configuration)
+    defer { feed.stop() }
+    let outcome = watch(feed)
+    let status = ExitStatus.forOutcome(outcome)
+    if case .outputClosed = outcome {
+    } else {
+      let elapsed = Double(Deadline.now.nanoseconds - started.nanoseconds) / 1e9
+      try? writer.finish(
+        summary: summary ? RunSummary(statuses: feed.statuses, elapsedSeconds: elapsed, exitStatus: status) : nil)
+    }
+    switch outcome {
+    case .failed(let error):
+      StandardStreams.diagnose(String(describing: error))
+    case .timedOut:
+      let unready = feed.statuses.filter(\.isWatched).count
+      StandardStreams.diagnose(
+        "timed out after \(WatchDuration(seconds: timeout ?? 0)) with \(unready) of \(feed.statuses.count) tasks unready"
+      )
+    default:
+      break
+    }
+    return status
+  }
+
+  private mutating func watch(_ feed: BackendFeed) -> ExitStatus.Outcome {
+    let deadline = configuration.deadline
+    var anyFailed = false
+    defer { reportDiagnostics(feed) }
+    do {
+      try feed.start()
+      try writer.flush()
+      while true {
+        if let signal = SignalTrap.pending { return .signalled(signal) }
+        if let deadline, deadline.hasPassed {
+          return feed.statuses.contains(where: \.isWatched) ? .timedOut : .allReady(anyFailed: anyFailed)
+        }
+        let wait = min(deadline?.remainingSeconds ?? Self.waitSlice, Self.waitSlice)
+        let changes = try feed.drainEvents(timeout: wait)
+        reportDiagnostics(feed)
+        for change in changes {
+          writer.write(change)
+          if change.isReady && change.state.isFailure { anyFailed = true }
+        }
+        try writer.flush()
+        if failFast && anyFailed { return .failedFast }
+        if let count, feed.readyCount >= count { return .allReady(anyFailed: anyFailed) }
+      }
+    } catch is StandardStreams.OutputClosed {
+      return .outputClosed
+    } catch ConsumerError.deadlinePassed {
+      return feed.statuses.contains(where: \.isWatched) ? .timedOut : .allReady(anyFailed: anyFailed)
+    } catch {
+      if let signal = SignalTrap.pending { return .signalled(signal) }
+      return .failed(error)
+    }
+  }
+
+  private mutating func reportDiagnostics(_ feed: BackendFeed) {
+    for diagnostic in feed.takeDiagnostics() {
+      writer.diagnose(diagnostic.description)
+    }
+  }
+}
