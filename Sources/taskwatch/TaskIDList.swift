@@ -66,6 +66,10 @@ struct TaskIDList {
   /// Refuses empty ids and ids with whitespace or control characters.
   static func validate(_ id: String) throws(Problem) {
     guard !id.isEmpty else { throw .invalid(id, reason: "empty") }
+    // Celery's ids are printable ASCII: accept those without the Unicode
+    // property tables, which cost ~25,000 instructions per uuid (half of the
+    // start-up at 100,000 ids).
+    if id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) { return }
     for scalar in id.unicodeScalars {
       if scalar.properties.isWhitespace { throw .invalid(id, reason: "contains whitespace") }
       if scalar.properties.generalCategory == .control { throw .invalid(id, reason: "contains a control character") }

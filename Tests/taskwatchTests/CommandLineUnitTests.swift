@@ -40,12 +40,18 @@ struct TaskIDListTests {
   func refused() {
     #expect(throws: TaskIDList.Problem.self) { try TaskIDList(arguments: [], readStandardInput: { [] }) }
     #expect(throws: TaskIDList.Problem.self) { try TaskIDList(arguments: ["-"], readStandardInput: { Array("\n \n".utf8) }) }
-    for bad in ["a b", "a\u{7}b", "tab\there", "", "nl\n"] {
+    for bad in ["a b", "a\u{7}b", "tab\there", "", "nl\n", "del\u{7F}", "nbsp\u{A0}x", "\u{2028}"] {
       #expect(throws: TaskIDList.Problem.self) { try TaskIDList(arguments: [bad], readStandardInput: { [] }) }
     }
     #expect(throws: TaskIDList.Problem.self) {
       try TaskIDList(arguments: ["-"], readStandardInput: { Array("ok\nbad\u{1b}[31m\n".utf8) })
     }
+  }
+
+  @Test("printable ASCII and non-ASCII letters are accepted")
+  func accepted() throws {
+    let ids = ["d4f1e7a2-0b3c-4e5f-9a8b-7c6d5e4f3a2b", "!~{}", "tâche-été", "任务"]
+    #expect(try TaskIDList(arguments: ids, readStandardInput: { [] }).ids == ids)
   }
 
   @Test("control characters are shown escaped in the message")
