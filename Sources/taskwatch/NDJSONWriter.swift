@@ -6,19 +6,26 @@ import TaskWatch
 /// Lines are collected in a buffer and written with one `write(2)` per
 /// ``flush()``, which the run loop calls before every blocking wait, so lines
 /// reach a pipe as they happen without a syscall per line during a burst.
+/// A burst larger than ``chunkSize`` (100,000 snapshot lines are ~20 MB) goes
+/// out in chunks of about that size as it is written, so memory stays bounded.
 struct NDJSONWriter {
   /// Drop `result` and `traceback` from `meta` (`--no-result`).
   var omitResult = false
   /// Write no state lines at all (`--quiet`).
   var quiet = false
+  /// Buffered bytes past which a line is written out at once.
+  static let chunkSize = 1 << 16
   private var buffer: [UInt8] = []
   private var timestamps = RFC3339Timestamp()
   private let descriptor: Int32
+  /// Set when a chunk could not be written because the reader is gone; the
+  /// next ``flush()`` reports it and later lines are dropped.
+  private var outputClosed = false
 
   /// Creates a writer for a file descriptor (standard output by default).
   init(descriptor: Int32 = STDOUT_FILENO) {
     self.descriptor = descriptor
-    buffer.reserveCapacity(1 << 16)
+    buffer.reserveCapacity(Self.chunkSize + 4096)
   }
 
   /// Appends one `{"type":"state",…}` line.
@@ -46,6 +53,7 @@ struct NDJSONWriter {
       buffer.append(contentsOf: "null".utf8)
     }
     buffer.append(contentsOf: "}\n".utf8)
+    if buffer.count >= Self.chunkSize { writeBuffer() }
   }
 
   /// Appends a line that is already JSON (the summary).
@@ -58,11 +66,21 @@ struct NDJSONWriter {
   var bufferedForTesting: [UInt8] { buffer }
 
   /// Writes what is buffered.
-  /// - Throws: ``StandardStreams/OutputClosed`` when the reader is gone.
+  /// - Throws: ``StandardStreams/OutputClosed`` when the reader is gone (now
+  ///   or when an earlier chunk was written).
   mutating func flush() throws(StandardStreams.OutputClosed) {
-    guard !buffer.isEmpty else { return }
+    writeBuffer()
+    if outputClosed { throw StandardStreams.OutputClosed() }
+  }
+
+  private mutating func writeBuffer() {
     defer { buffer.removeAll(keepingCapacity: true) }
-    try StandardStreams.writeAll(buffer, to: descriptor)
+    guard !buffer.isEmpty, !outputClosed else { return }
+    do {
+      try StandardStreams.writeAll(buffer, to: descriptor)
+    } catch {
+      outputClosed = true
+    }
   }
 }
 
@@ -71,6 +89,17 @@ enum JSONText {
   /// Appends `text` as a JSON string literal, escaping what JSON requires.
   static func appendString(_ text: String, to buffer: inout [UInt8]) {
     buffer.append(UInt8(ascii: "\""))
+    // Task ids and state names never need escaping: copy them in one go.
+    let copied = text.utf8.withContiguousStorageIfAvailable { bytes in
+      guard !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") })
+      else { return false }
+      buffer.append(contentsOf: bytes)
+      return true
+    }
+    if copied == true {
+      buffer.append(UInt8(ascii: "\""))
+      return
+    }
     for byte in text.utf8 {
       switch byte {
       case UInt8(ascii: "\""): buffer.append(contentsOf: #"\""#.utf8)

@@ -1,3 +1,4 @@
+import Glibc
 import TaskWatch
 import Testing
 
@@ -128,6 +129,56 @@ struct OutputFormattingTests {
         == #"{"type":"state","task_id":"id\"1","state":"FAILURE","previous":"STARTED","ready":true,"source":"message","observed_at":"1970-01-01T00:00:00.000Z","meta":{"status": "FAILURE", "result": {"exc_type": "E"}, "traceback": "t"}}"#
     )
     #expect(lines[1].hasSuffix(#""meta":{"status": "FAILURE"}}"#))
+  }
+
+  @Test("strings that need escaping are escaped; others are copied as they are")
+  func escaping() {
+    var buffer = [UInt8]()
+    for text in ["plain-id", "q\"b\\s\n\r\t\u{1}", "été 任务"] { JSONText.appendString(text, to: &buffer) }
+    #expect(String(decoding: buffer, as: UTF8.self) == #""plain-id""q\"b\\s\n\r\t\u0001""été 任务""#)
+  }
+
+  private func change(_ index: Int) -> StateChange {
+    StateChange(
+      taskID: "task-\(index)", state: .pending, previous: nil, source: .snapshot,
+      observedAt: WallClockTime(seconds: 0, nanoseconds: 0), meta: nil)
+  }
+
+  @Test("a burst goes out in chunks as it is written, and every line arrives once")
+  func chunks() throws {
+    var template = Array("/tmp/taskwatch-ndjson-XXXXXX".utf8CString)
+    let descriptor = mkstemp(&template)
+    #expect(descriptor >= 0)
+    unlink(template)
+    defer { close(descriptor) }
+    func written() -> Int { Int(lseek(descriptor, 0, SEEK_END)) }
+    var writer = NDJSONWriter(descriptor: descriptor)
+    var index = 0
+    while written() == 0 && index < 10_000 {
+      writer.write(change(index))
+      index += 1
+    }
+    #expect(written() > 0, "nothing was written before flush()")
+    #expect(writer.bufferedForTesting.count < NDJSONWriter.chunkSize)
+    try writer.flush()
+    var received = [UInt8](repeating: 0, count: written())
+    #expect(received.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, 0) } == received.count)
+    let lines = String(decoding: received, as: UTF8.self).split(separator: "\n")
+    #expect(lines.count == index)
+    #expect(lines.last?.contains(#""task_id":"task-\#(index - 1)""#) == true)
+  }
+
+  @Test("a reader that went away during a burst is reported by the next flush")
+  func closedDuringBurst() {
+    signal(SIGPIPE, SIG_IGN)
+    var ends: [Int32] = [0, 0]
+    #expect(pipe(&ends) == 0)
+    close(ends[0])
+    defer { close(ends[1]) }
+    var writer = NDJSONWriter(descriptor: ends[1])
+    for index in 0..<2_000 { writer.write(change(index)) }
+    #expect(writer.bufferedForTesting.count < NDJSONWriter.chunkSize)
+    #expect(throws: StandardStreams.OutputClosed.self) { try writer.flush() }
   }
 
   @Test("the summary line")
