@@ -100,7 +100,7 @@ struct RedisReplyParserTests {
 
   @Test("a long stream read while it arrives: every message, in order")
   func stream() throws {
-    let parser = RESPParser()
+    var parser = RESPParser()
     var received = 0
     var chunk = [UInt8]()
     for index in 0..<20_000 {

@@ -13,8 +13,12 @@ import Glibc
 ///
 /// A reply is parsed in two passes: a frame scan that only checks the reply is
 /// complete and well-formed (resumable, so a large reply arriving over many
-/// reads is scanned once), then the build of its value. Not thread-safe.
-final class RESPParser {
+/// reads is scanned once), then the build of its value.
+///
+/// A noncopyable struct rather than a class: its owner pays one exclusivity
+/// check per call instead of one per field access (7 % of the instructions at
+/// 100,000 replies when it was a class).
+struct RESPParser: ~Copyable {
   /// A malformed reply: the stream cannot be trusted after it.
   struct ProtocolError: Error, Equatable {
     /// What was wrong, e.g. `got "?" as reply type byte`.
@@ -40,9 +44,6 @@ final class RESPParser {
   private var openArrays: [Int] = []
 
   private static let initialCapacity = 4 * minimumRead
-  private static let messageKind: [UInt8] = Array("message".utf8)
-  private static let subscribeKind: [UInt8] = Array("subscribe".utf8)
-  private static let unsubscribeKind: [UInt8] = Array("unsubscribe".utf8)
 
   /// Creates an empty parser.
   init() {
@@ -61,19 +62,19 @@ final class RESPParser {
 
   /// Free space at the end of the buffer, at least ``minimumRead`` bytes, for a
   /// `read(2)`; report what was written with ``didWrite(_:)``.
-  func writableSpace() -> UnsafeMutableRawBufferPointer {
+  mutating func writableSpace() -> UnsafeMutableRawBufferPointer {
     reserve(Self.minimumRead)
     return UnsafeMutableRawBufferPointer(start: storage + end, count: capacity - end)
   }
 
   /// Records `count` bytes written into ``writableSpace()``.
-  func didWrite(_ count: Int) {
+  mutating func didWrite(_ count: Int) {
     precondition(count >= 0 && end + count <= capacity)
     end += count
   }
 
   /// Appends received bytes.
-  func feed(_ bytes: UnsafeRawBufferPointer) {
+  mutating func feed(_ bytes: UnsafeRawBufferPointer) {
     guard let base = bytes.baseAddress, bytes.count > 0 else { return }
     reserve(bytes.count)
     (storage + end).update(from: base.assumingMemoryBound(to: UInt8.self), count: bytes.count)
@@ -82,7 +83,7 @@ final class RESPParser {
 
   /// Makes room for `count` more bytes: starts over when everything was read,
   /// moves the unread rest to the front when that is enough, else grows.
-  private func reserve(_ count: Int) {
+  private mutating func reserve(_ count: Int) {
     if start == end {
       if capacity > 4 * Self.initialCapacity {
         // A large reply is over: give its memory back.
@@ -116,7 +117,7 @@ final class RESPParser {
 
   /// The next complete reply, or `nil` while more bytes are needed.
   /// - Throws: ``ProtocolError`` on malformed input; the parser is then unusable.
-  func next() throws(ProtocolError) -> RedisReply? {
+  mutating func next() throws(ProtocolError) -> RedisReply? {
     guard start < end, let frameEnd = try scanFrame() else { return nil }
     var position = start
     let reply = build(at: &position)
@@ -127,7 +128,7 @@ final class RESPParser {
 
   /// Advances the frame scan; returns where the next reply ends once all of it
   /// has arrived.
-  private func scanFrame() throws(ProtocolError) -> Int? {
+  private mutating func scanFrame() throws(ProtocolError) -> Int? {
     if scanPosition < start { scanPosition = start }
     while true {
       guard scanPosition < end, let lineEnd = lineEnd(from: scanPosition + 1) else { return nil }
@@ -176,30 +177,43 @@ final class RESPParser {
   /// Builds the value of a reply the frame scan found complete and well-formed.
   private func build(at position: inout Int) -> RedisReply {
     let type = storage[position]
-    let lineStart = position + 1
-    let lineEnd = lineEnd(from: lineStart)!
-    position = lineEnd + 2
+    position += 1
     switch type {
-    case UInt8(ascii: "+"):
-      return .status(text(lineStart, lineEnd))
-    case UInt8(ascii: "-"):
-      return .error(text(lineStart, lineEnd))
+    case UInt8(ascii: "+"), UInt8(ascii: "-"):
+      let lineStart = position
+      let lineEnd = lineEnd(from: lineStart)!
+      position = lineEnd + 2
+      let line = text(lineStart, lineEnd)
+      return type == UInt8(ascii: "+") ? .status(line) : .error(line)
     case UInt8(ascii: ":"):
-      return .integer(Int64(try! integer(lineStart, lineEnd)))
+      return .integer(Int64(validatedInteger(at: &position)))
     case UInt8(ascii: "$"):
-      let length = try! integer(lineStart, lineEnd)
+      let length = validatedInteger(at: &position)
       guard length >= 0 else { return .null }
       let bytes = UnsafeBufferPointer(start: storage + position, count: length)
       position += length + 2
       return .bulk(Self.interned(bytes) ?? Array(bytes))
     default:  // "*", the only other type the frame scan lets through
-      let count = try! integer(lineStart, lineEnd)
+      let count = validatedInteger(at: &position)
       guard count >= 0 else { return .null }
       var elements = [RedisReply]()
       elements.reserveCapacity(count)
       for _ in 0..<count { elements.append(build(at: &position)) }
       return .array(elements)
     }
+  }
+
+  /// Reads an integer line the frame scan already checked, and its CRLF.
+  private func validatedInteger(at position: inout Int) -> Int {
+    let negative = storage[position] == UInt8(ascii: "-")
+    if negative { position += 1 }
+    var value = 0
+    while storage[position] != UInt8(ascii: "\r") {
+      value = value &* 10 &+ Int(storage[position] &- UInt8(ascii: "0"))
+      position += 1
+    }
+    position += 2
+    return negative ? -value : value
   }
 
   private func text(_ from: Int, _ to: Int) -> String {
@@ -210,24 +224,30 @@ final class RESPParser {
   /// starts with, so they cost no allocation.
   private static func interned(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
     switch bytes.count {
-    case 7 where bytes.elementsEqual(messageKind): return messageKind
-    case 9 where bytes.elementsEqual(subscribeKind): return subscribeKind
-    case 11 where bytes.elementsEqual(unsubscribeKind): return unsubscribeKind
+    case 7 where bytes.elementsEqual(PubSubEvent.messageKind): return PubSubEvent.messageKind
+    case 9 where bytes.elementsEqual(PubSubEvent.subscribeKind): return PubSubEvent.subscribeKind
+    case 11 where bytes.elementsEqual(PubSubEvent.unsubscribeKind): return PubSubEvent.unsubscribeKind
     default: return nil
     }
   }
 
   /// The index of the `\r` of the first CRLF at or after `position`, if it has arrived.
   private func lineEnd(from position: Int) -> Int? {
-    var searchFrom = position
-    while searchFrom < end {
-      guard let found = memchr(storage + searchFrom, Int32(UInt8(ascii: "\r")), end - searchFrom) else {
-        return nil
-      }
-      let index = storage.distance(to: found.assumingMemoryBound(to: UInt8.self))
+    // Most lines are a few digits: look at those bytes before calling memchr.
+    var index = position
+    let quickEnd = min(end, position + 8)
+    while index < quickEnd && storage[index] != UInt8(ascii: "\r") { index += 1 }
+    if index < quickEnd {
+      if index + 1 >= end { return nil }
+      if storage[index + 1] == UInt8(ascii: "\n") { return index }
+      index += 1
+    }
+    while index < end {
+      guard let found = memchr(storage + index, Int32(UInt8(ascii: "\r")), end - index) else { return nil }
+      index = storage.distance(to: found.assumingMemoryBound(to: UInt8.self))
       guard index + 1 < end else { return nil }
       if storage[index + 1] == UInt8(ascii: "\n") { return index }
-      searchFrom = index + 1
+      index += 1
     }
     return nil
   }
@@ -239,6 +259,16 @@ final class RESPParser {
     if negative { index += 1 }
     guard index < to else { throw badInteger(from, to) }
     var value = 0
+    if to - index <= 18 {
+      // Too short to overflow.
+      while index < to {
+        let digit = storage[index] &- UInt8(ascii: "0")
+        guard digit < 10 else { throw badInteger(from, to) }
+        value = value &* 10 &+ Int(digit)
+        index += 1
+      }
+      return negative ? -value : value
+    }
     while index < to {
       let digit = storage[index] &- UInt8(ascii: "0")
       let (times10, overflow) = value.multipliedReportingOverflow(by: 10)

@@ -21,7 +21,7 @@ public final class RedisConnection {
   /// The server this connection talks to.
   public let endpoint: RedisEndpoint
   private let context: UnsafeMutablePointer<redisContext>
-  private let parser = RESPParser()
+  private var parser = RESPParser()
   /// The fault that broke the read side; every later call throws it again.
   private var readFailure: RedisError?
   /// How long ``replies(count:until:operation:)`` keeps reading before it
@@ -281,7 +281,7 @@ public final class RedisConnection {
 /// Parses raw RESP bytes with the same parser the connections use
 /// (``RESPParser``), usable without a server.
 public final class RedisReplyParser {
-  private let parser = RESPParser()
+  private var parser = RESPParser()
 
   /// Creates an empty parser.
   public init() {}
