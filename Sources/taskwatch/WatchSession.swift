@@ -50,14 +50,17 @@ struct WatchSession {
   private mutating func watch(_ consumer: ResultConsumer) -> ExitStatus.Outcome {
     let deadline = timeout.map { Deadline.after(seconds: $0) }
     var anyFailed = false
+    func record(_ change: StateChange) {
+      writer.write(change)
+      if change.isReady && change.state.isFailure { anyFailed = true }
+    }
     do {
-      var changes = try consumer.consume(from: taskIDs)
+      // The snapshot is written as it is read, never held whole.
+      try consumer.consume(from: taskIDs, onChange: record)
+      var changes: [StateChange] = []
       while true {
         reportDiagnostics(consumer)
-        for change in changes {
-          writer.write(change)
-          if change.isReady && change.state.isFailure { anyFailed = true }
-        }
+        for change in changes { record(change) }
         try writer.flush()
         if failFast && anyFailed { return .failedFast }
         if consumer.watchingCount == 0 { return .allReady(anyFailed: anyFailed) }

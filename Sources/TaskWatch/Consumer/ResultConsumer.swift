@@ -1,3 +1,5 @@
+import Glibc
+
 /// Celery's Redis `ResultConsumer`, re-implemented on hiredis.
 ///
 /// It watches task result channels and turns what it sees into ``StateChange``
@@ -84,15 +86,25 @@ public final class ResultConsumer {
   /// - Throws: ``RedisError`` for connection and auth faults,
   ///   ``UndecodableResultError`` for a stored result that can never be read.
   public func consume(from taskIDs: [String]) throws -> [StateChange] {
+    var changes = [StateChange]()
+    try consume(from: taskIDs) { changes.append($0) }
+    return changes
+  }
+
+  /// Starts watching many tasks like ``consume(from:)-([String])``, but hands
+  /// each snapshot change to `body` as its MGET batch is read instead of
+  /// returning them all, so a large watch never holds every snapshot change
+  /// (and every stored meta) at once: 12 MB of changes at 100,000 tasks.
+  /// - Parameter body: called once per new task, in the order given.
+  public func consume(from taskIDs: [String], onChange body: (StateChange) -> Void) throws {
     try connectIfNeeded()
     table.reserve(taskIDs.count)
     let added = taskIDs.compactMap { table.add($0) }
-    guard let first = added.first else { return [] }
+    guard let first = added.first else { return }
     try flushUnsubscribes(force: true)
     try subscribe(added, coveredBySnapshot: { $0 >= first })
-    let changes = try refresh(added, source: .snapshot)
+    try refresh(added, source: .snapshot, body)
     try flushUnsubscribes()
-    return changes
   }
 
   /// Stops watching a task and unsubscribes its channel (Celery's `cancel_for`).
@@ -196,8 +208,8 @@ public final class ResultConsumer {
     let deadline = Deadline.after(seconds: configuration.commandTimeout)
     for batch in indices.chunked(by: configuration.batchSize) {
       subscriber.append(["SUBSCRIBE"] + batch.map { configuration.keyNaming.key(forTask: table.ids[$0]) })
+      try subscriber.flush(until: deadline)
     }
-    try subscriber.flush(until: deadline)
     var confirmed = 0
     while confirmed < indices.count {
       guard let reply = try subscriber.nextReply(until: deadline) else {
@@ -222,11 +234,17 @@ public final class ResultConsumer {
 
   /// Step 2 (and resync): MGET the keys of `indices` and apply them.
   private func refresh(_ indices: [Int], source: StateChange.Source) throws -> [StateChange] {
-    let stored = try fetchStored(indices)
-    let now = WallClockTime.now
     var changes = [StateChange]()
     changes.reserveCapacity(indices.count)
-    for (index, reply) in zip(indices, stored) {
+    try refresh(indices, source: source) { changes.append($0) }
+    return changes
+  }
+
+  /// Step 2 (and resync), handing each change to `body` as its MGET batch is read.
+  private func refresh(_ indices: [Int], source: StateChange.Source, _ body: (StateChange) -> Void) throws {
+    let now = WallClockTime.now
+    try fetchStored(indices) { position, reply in
+      let index = indices[position]
       let change: StateChange?
       if case .bulk(let payload) = reply {
         let meta = try decodeStored(payload, index: index)
@@ -234,42 +252,63 @@ public final class ResultConsumer {
       } else {
         change = apply(index, meta: nil, digest: 0, source: source, at: now)
       }
-      if let change { changes.append(change) }
+      if let change { body(change) }
     }
-    return changes
   }
 
-  /// Pipelined MGET of the keys of `indices`, in batches; one reply per index.
-  private func fetchStored(_ indices: [Int]) throws -> [RedisReply] {
-    guard let commands, !indices.isEmpty else { return [] }
+  /// Pipelined MGET of the keys of `indices`, in batches; calls `body` with the
+  /// position in `indices` and the stored value (`.bulk` or `.null`) of each
+  /// key as each batch's reply is read, so no reply outlives its batch.
+  ///
+  /// Each batch is written as soon as it is formatted (the pipeline stays full,
+  /// and 100,000 keys never sit in hiredis's output buffer at once). If `body`
+  /// throws, the remaining replies are still read, so the connection stays in
+  /// step, and then the error is rethrown.
+  private func fetchStored(_ indices: [Int], _ body: (Int, RedisReply) throws -> Void) throws {
+    guard let commands, !indices.isEmpty else { return }
     let deadline = Deadline.after(seconds: configuration.commandTimeout)
     let batches = indices.chunked(by: configuration.batchSize)
     for batch in batches {
-      commands.append(["MGET"] + batch.map { configuration.keyNaming.key(forTask: table.ids[$0]) })
+      var command = RedisCommand(
+        argumentCount: batch.count + 1, reservingCapacity: batch.count * (channelPrefix.count + 48) + 16)
+      command.append("MGET")
+      for index in batch { command.append(channelPrefix, table.ids[index]) }
+      commands.append(command)
+      try commands.flush(until: deadline)
     }
-    try commands.flush(until: deadline)
-    var values = [RedisReply]()
-    values.reserveCapacity(indices.count)
-    for reply in try commands.replies(count: batches.count, until: deadline, operation: "MGET") {
+    var position = 0
+    var failure: (any Error)?
+    for _ in batches {
+      let reply = try commands.replies(count: 1, until: deadline, operation: "MGET")[0]
       switch reply {
-      case .array(let elements): values.append(contentsOf: elements)
+      case .array(let elements):
+        for element in elements where failure == nil {
+          do {
+            try body(position, element)
+          } catch {
+            failure = error
+          }
+          position += 1
+        }
       case .error(let message): throw Self.serverError(message, command: "MGET", endpoint: commands.endpoint)
       default: throw RedisError.commandFailed(command: "MGET", message: "unexpected reply \(reply)")
       }
     }
-    return values
+    if let failure { throw failure }
   }
 
   /// Steps 3–4 for one drained batch of subscriber replies.
   private func handle(_ replies: [RedisReply]) throws -> [StateChange] {
     let now = WallClockTime.now
     var changes = [StateChange]()
-    var toConfirm = [Int]()
+    // READY messages waiting for their stored key, with what was read from them.
+    var toConfirm = [(index: Int, payload: [UInt8], meta: TaskMeta, digest: Int)]()
     var toReread = [Int]()
     var held = Set<Int>()
     for reply in replies {
-      guard case .message(let channel, let payload) = PubSubEvent(reply) else {
-        if case .error(let message) = PubSubEvent(reply), let subscriber {
+      let event = PubSubEvent(reply)
+      guard case .message(let channel, let payload) = event else {
+        if case .error(let message) = event, let subscriber {
           throw Self.serverError(message, command: "SUBSCRIBE", endpoint: subscriber.endpoint)
         }
         continue
@@ -288,14 +327,14 @@ public final class ResultConsumer {
         held.insert(index)
         continue
       }
-      if let payloadTaskID = meta.taskID, payloadTaskID != table.ids[index] {
+      if !meta.hasTaskID(matching: table.ids[index]), let payloadTaskID = meta.taskID {
         diagnostics.append(.mismatchedTaskID(taskID: table.ids[index], payloadTaskID: payloadTaskID))
         toReread.append(index)
         held.insert(index)
         continue
       }
       if meta.state.isReady && configuration.verifyReadyMessages {
-        toConfirm.append(index)
+        toConfirm.append((index, payload, meta, digest))
         held.insert(index)
         continue
       }
@@ -304,24 +343,38 @@ public final class ResultConsumer {
       }
     }
     guard !toConfirm.isEmpty || !toReread.isEmpty else { return changes }
-    let indices = toConfirm + toReread
-    for (position, reply) in try fetchStored(indices).enumerated() {
+    let indices = toConfirm.map(\.index) + toReread
+    try fetchStored(indices) { position, reply in
       let index = indices[position]
-      guard case .bulk(let payload) = reply else {
+      guard case .bulk(let stored) = reply else {
         if position < toConfirm.count && !warnedUnconfirmed {
           warnedUnconfirmed = true
           diagnostics.append(
             .unconfirmedReadyMessage(taskID: table.ids[index], database: configuration.backend.database))
         }
-        continue
+        return
       }
-      let meta = try decodeStored(payload, index: index)
-      let digest = ResultMessage.digest(of: payload)
+      let meta: TaskMeta
+      let digest: Int
+      if position < toConfirm.count, Self.sameBytes(stored, toConfirm[position].payload) {
+        // The key holds the message's payload (the usual case): reuse its decoding.
+        (meta, digest) = (toConfirm[position].meta, toConfirm[position].digest)
+      } else {
+        meta = try decodeStored(stored, index: index)
+        digest = ResultMessage.digest(of: stored)
+      }
       if let change = apply(index, meta: meta, digest: digest, source: .message, at: now) {
         changes.append(change)
       }
     }
     return changes
+  }
+
+  private static func sameBytes(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    return a.withUnsafeBytes { a in
+      b.withUnsafeBytes { b in a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 }
+    }
   }
 
   /// Records a payload for a task and returns the change to report, if any.
@@ -360,8 +413,14 @@ public final class ResultConsumer {
   }
 
   private func index(forChannel channel: [UInt8]) -> Int? {
-    guard channel.count > channelPrefix.count, channel.starts(with: channelPrefix) else { return nil }
-    return table.index(of: String(decoding: channel[channelPrefix.count...], as: UTF8.self))
+    let prefixLength = channelPrefix.count
+    guard channel.count > prefixLength else { return nil }
+    return channel.withUnsafeBytes { bytes in
+      let matchesPrefix = channelPrefix.withUnsafeBytes { prefix in
+        prefixLength == 0 || memcmp(bytes.baseAddress!, prefix.baseAddress!, prefixLength) == 0
+      }
+      return matchesPrefix ? table.index(ofUTF8: UnsafeRawBufferPointer(rebasing: bytes[prefixLength...])) : nil
+    }
   }
 
   private static func serverError(_ message: String, command: String, endpoint: RedisEndpoint) -> RedisError {
