@@ -48,4 +48,17 @@ struct TaskTableTests {
     #expect(table.cancel(1) && !table.cancel(1) && !table.cancel(0))
     #expect(table.watchingCount == 0)
   }
+
+  @Test("holds last until they are all released at once")
+  func holds() {
+    var table = TaskTable()
+    _ = table.add("a")
+    _ = table.add("b")
+    table.hold(1)
+    #expect(!table.isHeld(0) && table.isHeld(1))
+    table.releaseHolds()
+    #expect(!table.isHeld(0) && !table.isHeld(1))
+    table.hold(0)
+    #expect(table.isHeld(0) && !table.isHeld(1))
+  }
 }

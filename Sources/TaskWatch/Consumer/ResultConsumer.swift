@@ -33,6 +33,12 @@ public final class ResultConsumer {
   private var diagnostics: [ConsumerDiagnostic] = []
   private var warnedUnconfirmed = false
   private let channelPrefix: [UInt8]
+  /// Scratch lists of ``handle(_:)``, kept between batches: a burst does not
+  /// allocate them again, and the first READY message does not pay for
+  /// instantiating their types (a first `Set<Int>` insert there cost 220,000
+  /// instructions, 0.3 ms of S1's latency).
+  private var pendingConfirmations: [PendingConfirmation] = []
+  private var pendingRereads: [Int] = []
   /// Replies handled per drained batch: large enough to amortise the
   /// confirmation MGET and the output write, small enough to stay responsive.
   private let maximumBatch = 4096
@@ -41,6 +47,8 @@ public final class ResultConsumer {
   public init(configuration: ConsumerConfiguration) {
     self.configuration = configuration
     channelPrefix = Array(configuration.keyNaming.taskKeyPrefix.utf8)
+    pendingConfirmations.reserveCapacity(64)
+    pendingRereads.reserveCapacity(64)
   }
 
   // MARK: - State
@@ -297,14 +305,24 @@ public final class ResultConsumer {
     if let failure { throw failure }
   }
 
+  /// A READY message waiting for its stored key, with what was read from it.
+  private struct PendingConfirmation {
+    let index: Int
+    let payload: [UInt8]
+    let meta: TaskMeta
+    let digest: Int
+  }
+
   /// Steps 3–4 for one drained batch of subscriber replies.
   private func handle(_ replies: [RedisReply]) throws -> [StateChange] {
     let now = WallClockTime.now
     var changes = [StateChange]()
-    // READY messages waiting for their stored key, with what was read from them.
-    var toConfirm = [(index: Int, payload: [UInt8], meta: TaskMeta, digest: Int)]()
-    var toReread = [Int]()
-    var held = Set<Int>()
+    // A task whose stored key is to be read skips its later messages in the batch.
+    defer {
+      table.releaseHolds()
+      pendingConfirmations.removeAll(keepingCapacity: true)
+      pendingRereads.removeAll(keepingCapacity: true)
+    }
     for reply in replies {
       let event = PubSubEvent(reply)
       guard case .message(let channel, let payload) = event else {
@@ -313,8 +331,7 @@ public final class ResultConsumer {
         }
         continue
       }
-      guard let index = index(forChannel: channel), table.phases[index] == .watching,
-        !held.contains(index)
+      guard let index = index(forChannel: channel), table.phases[index] == .watching, !table.isHeld(index)
       else { continue }
       let digest = ResultMessage.digest(of: payload)
       if table.states[index] != nil, table.isRepeat(index, digest: digest) { continue }
@@ -323,31 +340,32 @@ public final class ResultConsumer {
         meta = try TaskMeta.decode(payload)
       } catch {
         diagnostics.append(.undecodableMessage(taskID: table.ids[index], error: error))
-        toReread.append(index)
-        held.insert(index)
+        pendingRereads.append(index)
+        table.hold(index)
         continue
       }
       if !meta.hasTaskID(matching: table.ids[index]), let payloadTaskID = meta.taskID {
         diagnostics.append(.mismatchedTaskID(taskID: table.ids[index], payloadTaskID: payloadTaskID))
-        toReread.append(index)
-        held.insert(index)
+        pendingRereads.append(index)
+        table.hold(index)
         continue
       }
       if meta.state.isReady && configuration.verifyReadyMessages {
-        toConfirm.append((index, payload, meta, digest))
-        held.insert(index)
+        pendingConfirmations.append(PendingConfirmation(index: index, payload: payload, meta: meta, digest: digest))
+        table.hold(index)
         continue
       }
       if let change = apply(index, meta: meta, digest: digest, source: .message, at: now) {
         changes.append(change)
       }
     }
-    guard !toConfirm.isEmpty || !toReread.isEmpty else { return changes }
-    let indices = toConfirm.map(\.index) + toReread
+    guard !pendingConfirmations.isEmpty || !pendingRereads.isEmpty else { return changes }
+    let confirmations = pendingConfirmations
+    let indices = confirmations.map(\.index) + pendingRereads
     try fetchStored(indices) { position, reply in
       let index = indices[position]
       guard case .bulk(let stored) = reply else {
-        if position < toConfirm.count && !warnedUnconfirmed {
+        if position < confirmations.count && !warnedUnconfirmed {
           warnedUnconfirmed = true
           diagnostics.append(
             .unconfirmedReadyMessage(taskID: table.ids[index], database: configuration.backend.database))
@@ -356,9 +374,9 @@ public final class ResultConsumer {
       }
       let meta: TaskMeta
       let digest: Int
-      if position < toConfirm.count, Self.sameBytes(stored, toConfirm[position].payload) {
+      if position < confirmations.count, Self.sameBytes(stored, confirmations[position].payload) {
         // The key holds the message's payload (the usual case): reuse its decoding.
-        (meta, digest) = (toConfirm[position].meta, toConfirm[position].digest)
+        (meta, digest) = (confirmations[position].meta, confirmations[position].digest)
       } else {
         meta = try decodeStored(stored, index: index)
         digest = ResultMessage.digest(of: stored)

@@ -30,6 +30,10 @@ struct TaskTable {
   private var slots: [Int32] = []
   /// How many tasks are still being watched.
   private(set) var watchingCount = 0
+  /// Per task, the hold generation it was last held in (see ``hold(_:)``).
+  private var holds: [UInt32] = []
+  /// The current hold generation; 0 is never current.
+  private var holdGeneration: UInt32 = 1
 
   /// The number of tasks ever added.
   var count: Int { ids.count }
@@ -68,6 +72,7 @@ struct TaskTable {
     states.append(nil)
     phases.append(.watching)
     digests.append(0)
+    holds.append(0)
     watchingCount += 1
     if slots.count < 2 * ids.count {
       rebuildIndex(slotCount: Self.slotCount(for: ids.count))
@@ -83,6 +88,7 @@ struct TaskTable {
     states.reserveCapacity(states.count + count)
     phases.reserveCapacity(phases.count + count)
     digests.reserveCapacity(digests.count + count)
+    holds.reserveCapacity(holds.count + count)
     let wanted = Self.slotCount(for: ids.count + count)
     if wanted > slots.count { rebuildIndex(slotCount: wanted) }
   }
@@ -120,6 +126,27 @@ struct TaskTable {
       return result
     }
     return Array(text.utf8).withUnsafeBytes(body)
+  }
+
+  /// Marks a task as held until ``releaseHolds()``: the consumer is reading its
+  /// stored key and skips its other messages meanwhile.
+  mutating func hold(_ index: Int) {
+    holds[index] = holdGeneration
+  }
+
+  /// Whether the task is held.
+  func isHeld(_ index: Int) -> Bool {
+    holds[index] == holdGeneration
+  }
+
+  /// Releases every hold at once, in O(1).
+  mutating func releaseHolds() {
+    holdGeneration &+= 1
+    if holdGeneration == 0 {
+      // After 2^32 batches: clear the marks so none looks current by accident.
+      for index in holds.indices { holds[index] = 0 }
+      holdGeneration = 1
+    }
   }
 
   /// True when `digest` equals the last payload digest recorded for the task.

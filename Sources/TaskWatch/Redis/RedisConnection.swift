@@ -144,6 +144,8 @@ public final class RedisConnection {
       let spinEnd = Deadline.now.nanoseconds + spin
       while Deadline.now.nanoseconds < min(spinEnd, deadline.nanoseconds) {
         if try readAvailable(), let reply = try parsedReply() { return reply }
+        // Let the server run if the scheduler put it on this CPU.
+        sched_yield()
       }
     }
     while true {
