@@ -21,8 +21,11 @@ struct NDJSONWriter {
   /// Set when a chunk could not be written because the reader is gone; the
   /// next ``flush()`` reports it and later lines are dropped.
   private var outputClosed = false
-  /// The middle of the last line written, and what it was made from.
-  private var lastTransition: (key: TransitionKey?, text: [UInt8]) = (nil, [])
+  /// The middle of the last line written and what it was made from: in a
+  /// burst it rarely changes (100,000 lines of PENDING → SUCCESS), so its
+  /// text is kept rather than escaped and assembled again.
+  private var lastTransition: (state: TaskState, previous: TaskState?, source: StateChange.Source, text: [UInt8]) =
+    (.pending, nil, .snapshot, [])
 
   /// Creates a writer for a file descriptor (standard output by default).
   init(descriptor: Int32 = STDOUT_FILENO) {
@@ -35,34 +38,21 @@ struct NDJSONWriter {
     guard !quiet else { return }
     append(#"{"type":"state","task_id":"#)
     JSONText.appendString(change.taskID, to: &buffer)
-    let key = TransitionKey(change)
-    if key != lastTransition.key {
-      lastTransition = (key, Self.transitionText(change))
+    if change.state != lastTransition.state || change.previous != lastTransition.previous
+      || change.source != lastTransition.source || lastTransition.text.isEmpty
+    {
+      lastTransition = (change.state, change.previous, change.source, Self.transitionText(change))
     }
     buffer.append(contentsOf: lastTransition.text)
     timestamps.appendQuoted(change.observedAt, to: &buffer)
-    append(#","meta":"#)
     if let meta = change.meta {
+      append(#","meta":"#)
       buffer.append(contentsOf: omitResult ? meta.jsonWithoutResult() : meta.json)
+      append("}\n")
     } else {
-      append("null")
+      append(",\"meta\":null}\n")
     }
-    append("}\n")
     if buffer.count >= Self.chunkSize { writeBuffer() }
-  }
-
-  /// What the middle of a line depends on: in a burst it rarely changes
-  /// (100,000 lines of PENDING → SUCCESS from messages), so its text is kept.
-  private struct TransitionKey: Equatable {
-    var state: String
-    var previous: String?
-    var source: StateChange.Source
-
-    init(_ change: StateChange) {
-      state = change.state.name
-      previous = change.previous?.name
-      source = change.source
-    }
   }
 
   /// `,"state":…,"previous":…,"ready":…,"source":"…","observed_at":`

@@ -22,6 +22,10 @@ struct TaskTableTests {
       #expect(table.index(of: id) == position)
       #expect(index(table, utf8: id) == position)
     }
+    #expect(table.index(ofUTF8: Array("chan:task-7".utf8), droppingPrefix: Array("chan:".utf8)) == 7)
+    #expect(table.index(ofUTF8: Array("chan:task-7".utf8), droppingPrefix: Array("chat:".utf8)) == nil)
+    #expect(table.index(ofUTF8: Array("chan:".utf8), droppingPrefix: Array("chan:".utf8)) == nil)
+    #expect(table.index(ofUTF8: Array("task-7".utf8), droppingPrefix: []) == 7)
     #expect(table.index(of: "task-5000") == nil)
     #expect(index(table, utf8: "task-") == nil)
     #expect(TaskTable().index(of: "x") == nil)

@@ -131,6 +131,34 @@ struct OutputFormattingTests {
     #expect(lines[1].hasSuffix(#""meta":{"status": "FAILURE"}}"#))
   }
 
+  @Test("lines alternating transitions and times each get their own text")
+  func cachedParts() {
+    var writer = NDJSONWriter(descriptor: -1)
+    let times = [(0, 5_000_000), (0, 5_999_999), (0, 6_000_000), (1, 6_000_000), (0, 5_000_000)]
+    let transitions: [(TaskState, TaskState?, StateChange.Source)] = [
+      (.pending, nil, .snapshot), (.started, .pending, .message), (.started, .pending, .resync),
+      (.success, .started, .message), (.pending, nil, .snapshot),
+    ]
+    for ((seconds, nanoseconds), (state, previous, source)) in zip(times, transitions) {
+      writer.write(
+        StateChange(
+          taskID: "t", state: state, previous: previous, source: source,
+          observedAt: WallClockTime(seconds: seconds, nanoseconds: nanoseconds), meta: nil))
+    }
+    let lines = String(decoding: writer.bufferedForTesting, as: UTF8.self).split(separator: "\n")
+    let expected = [
+      #""state":"PENDING","previous":null,"ready":false,"source":"snapshot","observed_at":"1970-01-01T00:00:00.005Z""#,
+      #""state":"STARTED","previous":"PENDING","ready":false,"source":"message","observed_at":"1970-01-01T00:00:00.005Z""#,
+      #""state":"STARTED","previous":"PENDING","ready":false,"source":"resync","observed_at":"1970-01-01T00:00:00.006Z""#,
+      #""state":"SUCCESS","previous":"STARTED","ready":true,"source":"message","observed_at":"1970-01-01T00:00:01.006Z""#,
+      #""state":"PENDING","previous":null,"ready":false,"source":"snapshot","observed_at":"1970-01-01T00:00:00.005Z""#,
+    ]
+    #expect(lines.count == expected.count)
+    for (line, middle) in zip(lines, expected) {
+      #expect(line == #"{"type":"state","task_id":"t","# + middle + #","meta":null}"#)
+    }
+  }
+
   @Test("strings that need escaping are escaped; others are copied as they are")
   func escaping() {
     var buffer = [UInt8]()

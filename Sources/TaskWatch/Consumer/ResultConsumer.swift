@@ -431,14 +431,7 @@ public final class ResultConsumer {
   }
 
   private func index(forChannel channel: [UInt8]) -> Int? {
-    let prefixLength = channelPrefix.count
-    guard channel.count > prefixLength else { return nil }
-    return channel.withUnsafeBytes { bytes in
-      let matchesPrefix = channelPrefix.withUnsafeBytes { prefix in
-        prefixLength == 0 || memcmp(bytes.baseAddress!, prefix.baseAddress!, prefixLength) == 0
-      }
-      return matchesPrefix ? table.index(ofUTF8: UnsafeRawBufferPointer(rebasing: bytes[prefixLength...])) : nil
-    }
+    table.index(ofUTF8: channel, droppingPrefix: channelPrefix)
   }
 
   private static func serverError(_ message: String, command: String, endpoint: RedisEndpoint) -> RedisError {

@@ -48,17 +48,39 @@ struct TaskTable {
     find(bytes).index
   }
 
+  /// The index of the task whose id is `bytes` after `prefix` (a channel or
+  /// key name), if `bytes` starts with `prefix` and the task was added.
+  func index(ofUTF8 bytes: [UInt8], droppingPrefix prefix: [UInt8]) -> Int? {
+    guard bytes.count > prefix.count else { return nil }
+    // Only these two are captured: a closure capturing `self` copied the
+    // whole table (six retains and releases) per message.
+    let (slots, ids) = (slots, ids)
+    return bytes.withUnsafeBytes { bytes in
+      let hasPrefix = prefix.withUnsafeBytes { prefix in
+        Self.equal(UnsafeRawBufferPointer(rebasing: bytes[..<prefix.count]), prefix)
+      }
+      guard hasPrefix else { return nil }
+      return Self.find(UnsafeRawBufferPointer(rebasing: bytes[prefix.count...]), slots: slots, ids: ids).index
+    }
+  }
+
   /// Looks `bytes` up: the task's index if found, else the empty slot where it
   /// would go (-1 while there are no slots).
   private func find(_ bytes: UnsafeRawBufferPointer) -> (index: Int?, slot: Int) {
+    Self.find(bytes, slots: slots, ids: ids)
+  }
+
+  private static func find(
+    _ bytes: UnsafeRawBufferPointer, slots: [Int32], ids: [String]
+  ) -> (index: Int?, slot: Int) {
     guard !slots.isEmpty else { return (nil, -1) }
     let mask = slots.count - 1
-    var slot = Self.hash(bytes) & mask
+    var slot = hash(bytes) & mask
     while true {
       let entry = slots[slot]
       if entry == 0 { return (nil, slot) }
       let index = Int(entry) - 1
-      if Self.withUTF8(of: ids[index], { Self.equal($0, bytes) }) { return (index, slot) }
+      if withUTF8(of: ids[index], { equal($0, bytes) }) { return (index, slot) }
       slot = (slot + 1) & mask
     }
   }
