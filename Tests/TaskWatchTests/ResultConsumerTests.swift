@@ -80,6 +80,35 @@ struct ResultConsumerTests {
     #expect(try server.subscriberCount(channel: "celery-task-meta-\(second)") == 1)
   }
 
+  @Test("after a burst, the ready tasks' channels are unsubscribed once the stream is idle")
+  func unsubscribeAfterBurst() throws {
+    let ids = (0..<300).map { _ in UUID().uuidString }
+    let busy = UUID().uuidString
+    let consumer = consumer()
+    _ = try consumer.consume(from: ids + [busy])
+    let publisher = try server.connection()
+    for (step, id) in ids.enumerated() {
+      for (key, body) in [(id, payload(id, "SUCCESS")), (busy, payload(busy, "PROGRESS", #", "step": \#(step)"#))] {
+        publisher.append(["SETEX", "celery-task-meta-\(key)", "600", body])
+        publisher.append(["PUBLISH", "celery-task-meta-\(key)", body])
+      }
+    }
+    try publisher.flush(until: .after(seconds: 10))
+    _ = try publisher.replies(count: 4 * ids.count, until: .after(seconds: 10), operation: "PUBLISH")
+    let changes = try drain(consumer, count: 2 * ids.count)
+    #expect(changes.filter(\.isReady).count == ids.count)
+    #expect(consumer.watchingCount == 1)
+    _ = try consumer.drainEvents(timeout: 0.1)
+    let deadline = Deadline.after(seconds: 5)
+    while try server.subscriberCount(channel: "celery-task-meta-\(ids.last!)") != 0 && !deadline.hasPassed {
+      _ = try consumer.drainEvents(timeout: 0.05)
+    }
+    for id in [ids.first!, ids.last!] {
+      #expect(try server.subscriberCount(channel: "celery-task-meta-\(id)") == 0)
+    }
+    #expect(try server.subscriberCount(channel: "celery-task-meta-\(busy)") == 1)
+  }
+
   @Test("2,500 ids subscribe in batches and all complete")
   func manyTasks() throws {
     let ids = (0..<2_500).map { _ in UUID().uuidString }

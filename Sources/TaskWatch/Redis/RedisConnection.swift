@@ -166,6 +166,14 @@ public final class RedisConnection {
     return try parsedReply()
   }
 
+  /// Whether input is waiting: bytes already read and not yet returned as
+  /// replies, or bytes on the socket (`poll()` without waiting).
+  func hasPendingInput() -> Bool {
+    if parser.bufferedByteCount > 0 { return true }
+    var descriptor = pollfd(fd: context.pointee.fd, events: Int16(POLLIN), revents: 0)
+    return poll(&descriptor, 1, 0) > 0
+  }
+
   /// Reads exactly `count` replies in order, all before `deadline`.
   ///
   /// The replies are due (their commands were just sent), so the wait spins
@@ -321,14 +329,14 @@ struct RedisCommand {
     bytes.reserveCapacity(capacity)
     bytes.append(UInt8(ascii: "*"))
     Self.appendDecimal(argumentCount, to: &bytes)
-    bytes.append(contentsOf: [0x0D, 0x0A])
+    appendLineEnd()
   }
 
   /// Adds one argument.
   mutating func append(_ argument: some Collection<UInt8>) {
     appendHeader(length: argument.count)
     bytes.append(contentsOf: argument)
-    bytes.append(contentsOf: [0x0D, 0x0A])
+    appendLineEnd()
   }
 
   /// Adds one text argument.
@@ -338,10 +346,17 @@ struct RedisCommand {
 
   /// Adds one argument made of `prefix` followed by `suffix`, e.g. a key.
   mutating func append(_ prefix: [UInt8], _ suffix: String) {
-    appendHeader(length: prefix.count + suffix.utf8.count)
-    bytes.append(contentsOf: prefix)
-    bytes.append(contentsOf: suffix.utf8)
-    bytes.append(contentsOf: [0x0D, 0x0A])
+    let copied: Void? = suffix.utf8.withContiguousStorageIfAvailable { suffix in
+      appendHeader(length: prefix.count + suffix.count)
+      bytes.append(contentsOf: prefix)
+      bytes.append(contentsOf: suffix)
+    }
+    if copied == nil {
+      appendHeader(length: prefix.count + suffix.utf8.count)
+      bytes.append(contentsOf: prefix)
+      bytes.append(contentsOf: suffix.utf8)
+    }
+    appendLineEnd()
   }
 
   private mutating func appendHeader(length: Int) {
@@ -349,7 +364,12 @@ struct RedisCommand {
     added += 1
     bytes.append(UInt8(ascii: "$"))
     Self.appendDecimal(length, to: &bytes)
-    bytes.append(contentsOf: [0x0D, 0x0A])
+    appendLineEnd()
+  }
+
+  private mutating func appendLineEnd() {
+    bytes.append(0x0D)
+    bytes.append(0x0A)
   }
 
   private static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
