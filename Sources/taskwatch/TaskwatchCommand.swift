@@ -67,7 +67,10 @@ struct TaskwatchCommand: ParsableCommand {
       StandardStreams.diagnose(String(describing: error))
       status = ExitStatus.forOutcome(.failed(error))
     }
-    throw ExitCode(status.rawValue)
+    // Every line went out with write(2); nothing is left to flush. Throwing
+    // ExitCode instead made swift-argument-parser build the usage text on the
+    // way out: ~1 ms between the last line and the exit.
+    Glibc.exit(status.rawValue)
   }
 
   /// Resolves the environment and files after parsing and builds the session.

@@ -59,17 +59,20 @@ struct WatchSession {
     let deadline = configuration.deadline
     var anyFailed = false
     var tasksReported = 0
+    func record(_ change: StateChange) {
+      writer.write(change)
+      if change.previous == nil { tasksReported += 1 }
+      if change.isReady && change.state.isFailure { anyFailed = true }
+    }
     defer { reportDiagnostics(consumer) }
     do {
       if !groupIDs.isEmpty, let outcome = try expandGroups(until: deadline) { return outcome }
-      var changes = try consumer.consume(from: taskIDs)
+      // The snapshot is written as it is read, never held whole.
+      try consumer.consume(from: taskIDs, onChange: record)
+      var changes: [StateChange] = []
       while true {
         reportDiagnostics(consumer)
-        for change in changes {
-          writer.write(change)
-          if change.previous == nil { tasksReported += 1 }
-          if change.isReady && change.state.isFailure { anyFailed = true }
-        }
+        for change in changes { record(change) }
         try writer.flush()
         if failFast && anyFailed { return .failedFast }
         if consumer.watchingCount == 0 { return .allReady(anyFailed: anyFailed) }

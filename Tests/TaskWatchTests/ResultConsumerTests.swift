@@ -80,6 +80,35 @@ struct ResultConsumerTests {
     #expect(try server.subscriberCount(channel: "celery-task-meta-\(second)") == 1)
   }
 
+  @Test("after a burst, the ready tasks' channels are unsubscribed once the stream is idle")
+  func unsubscribeAfterBurst() throws {
+    let ids = (0..<300).map { _ in UUID().uuidString }
+    let busy = UUID().uuidString
+    let consumer = consumer()
+    _ = try consumer.consume(from: ids + [busy])
+    let publisher = try server.connection()
+    for (step, id) in ids.enumerated() {
+      for (key, body) in [(id, payload(id, "SUCCESS")), (busy, payload(busy, "PROGRESS", #", "step": \#(step)"#))] {
+        publisher.append(["SETEX", "celery-task-meta-\(key)", "600", body])
+        publisher.append(["PUBLISH", "celery-task-meta-\(key)", body])
+      }
+    }
+    try publisher.flush(until: .after(seconds: 10))
+    _ = try publisher.replies(count: 4 * ids.count, until: .after(seconds: 10), operation: "PUBLISH")
+    let changes = try drain(consumer, count: 2 * ids.count)
+    #expect(changes.filter(\.isReady).count == ids.count)
+    #expect(consumer.watchingCount == 1)
+    _ = try consumer.drainEvents(timeout: 0.1)
+    let deadline = Deadline.after(seconds: 5)
+    while try server.subscriberCount(channel: "celery-task-meta-\(ids.last!)") != 0 && !deadline.hasPassed {
+      _ = try consumer.drainEvents(timeout: 0.05)
+    }
+    for id in [ids.first!, ids.last!] {
+      #expect(try server.subscriberCount(channel: "celery-task-meta-\(id)") == 0)
+    }
+    #expect(try server.subscriberCount(channel: "celery-task-meta-\(busy)") == 1)
+  }
+
   @Test("2,500 ids subscribe in batches and all complete")
   func manyTasks() throws {
     let ids = (0..<2_500).map { _ in UUID().uuidString }
@@ -146,6 +175,58 @@ struct ResultConsumerTests {
     #expect(consumer.watchingCount == 0)
     try server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
     #expect(try consumer.drainEvents(timeout: 0.3).isEmpty)
+  }
+
+  @Test("the streaming snapshot hands over the same changes, in order, as they are read")
+  func streamingSnapshot() throws {
+    let ids = (0..<2_500).map { _ in UUID().uuidString }
+    for id in ids.prefix(1_200).suffix(3) { try server.run(["SET", "celery-task-meta-\(id)", payload(id, "STARTED")]) }
+    var streamed = [StateChange]()
+    let consumer = consumer()
+    try consumer.consume(from: ids + [ids[0]]) { streamed.append($0) }
+    #expect(streamed.map(\.taskID) == ids)
+    #expect(streamed.filter { $0.state == .started }.map(\.taskID) == Array(ids.prefix(1_200).suffix(3)))
+    let again = try self.consumer().consume(from: ids)
+    #expect(again.map(\.taskID) == streamed.map(\.taskID) && again.map(\.state) == streamed.map(\.state))
+  }
+
+  @Test("an undecodable stored result mid-snapshot leaves the connection in step")
+  func undecodableMidSnapshot() throws {
+    let ids = (0..<1_500).map { _ in UUID().uuidString }
+    try server.run(["SET", "celery-task-meta-\(ids[10])", "\u{80}\u{4}garbage"])
+    try server.run(["SET", "celery-task-meta-\(ids[1_400])", payload(ids[1_400], "STARTED")])
+    let consumer = consumer()
+    #expect(throws: UndecodableResultError.self) { _ = try consumer.consume(from: ids) }
+    try server.run(["SET", "celery-task-meta-\(ids[10])", payload(ids[10], "SUCCESS")])
+    // The snapshot stopped at ids[10]: later tasks have no state yet, so each
+    // reports its first one. Replies out of step would mix these up.
+    let changes = try consumer.refreshPending([ids[10], ids[1_400], ids[1_401]])
+    #expect(changes.map(\.taskID) == [ids[10], ids[1_400], ids[1_401]])
+    #expect(changes.map(\.state) == [.success, .started, .pending])
+  }
+
+  @Test("a READY message is reported with what the stored key holds")
+  func confirmedFromStore() throws {
+    let id = UUID().uuidString
+    let consumer = consumer()
+    _ = try consumer.start(initialTaskID: id)
+    try server.run(["SET", "celery-task-meta-\(id)", payload(id, "FAILURE")])
+    try server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"), store: false)
+    let changes = try drain(consumer, count: 1)
+    #expect(changes.map(\.state) == [.failure])
+    #expect(changes.first?.meta?.json == Array(payload(id, "FAILURE").utf8))
+  }
+
+  @Test("a message naming another task is not trusted; the stored key is read instead")
+  func mismatchedTaskID() throws {
+    let id = UUID().uuidString
+    let other = UUID().uuidString
+    let consumer = consumer()
+    _ = try consumer.start(initialTaskID: id)
+    try server.run(["SET", "celery-task-meta-\(id)", payload(id, "STARTED")])
+    try server.storeAndPublish(taskID: id, json: payload(other, "SUCCESS"), store: false)
+    #expect(try drain(consumer, count: 1).map(\.state) == [.started])
+    #expect(consumer.takeDiagnostics() == [.mismatchedTaskID(taskID: id, payloadTaskID: other)])
   }
 
   @Test("refreshPending reports stored changes with source resync")

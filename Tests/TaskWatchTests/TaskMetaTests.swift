@@ -85,6 +85,45 @@ struct TaskMetaTests {
     }
   }
 
+  /// A payload whose `k` member is `plain` with `special` inserted at `cut`.
+  private func payload(_ plain: String, inserting special: [UInt8], at cut: Int) -> [UInt8] {
+    Array(#"{"status": "S", "k": ""#.utf8) + Array(plain.utf8.prefix(cut)) + special
+      + Array(plain.utf8.dropFirst(cut)) + Array(#"", "task_id": "\#(plain)"}"#.utf8)
+  }
+
+  @Test("strings are scanned 8 bytes at a time: every length, a special byte at every place")
+  func stringScanning() throws {
+    for length in 0..<26 {
+      let plain = String(repeating: "a", count: length)
+      for cut in 0...length {
+        for escape in [#"\""#, #"\\"#, #"\u00e9"#, #"\n"#] {
+          let bytes = payload(plain, inserting: Array(escape.utf8), at: cut)
+          let meta = try TaskMeta.decode(bytes)
+          #expect(meta.json == bytes)
+          #expect(meta.taskID == plain && meta.hasTaskID(matching: plain))
+        }
+        let accented = payload(plain, inserting: Array("é".utf8), at: cut)
+        #expect(try TaskMeta.decode(accented).json == accented)
+        let broken = try TaskMeta.decode(payload(plain, inserting: [0xFF], at: cut))
+        #expect(String(validating: broken.json, as: UTF8.self)?.contains("\u{FFFD}") == true)
+        #expect(throws: DecodeError.self) { try TaskMeta.decode(payload(plain, inserting: [0x1F], at: cut)) }
+        #expect(throws: DecodeError.self) {
+          try TaskMeta.decode(Array(#"{"status": "S", "k": ""#.utf8) + Array(plain.utf8.prefix(cut)))
+        }
+      }
+    }
+  }
+
+  @Test("task_id is compared as written, or decoded when it has escapes")
+  func taskIDMatching() throws {
+    let plain = try decode(#"{"status": "S", "task_id": "a1"}"#)
+    #expect(plain.hasTaskID(matching: "a1"))
+    #expect(!plain.hasTaskID(matching: "a2") && !plain.hasTaskID(matching: "a"))
+    let escaped = try decode(#"{"status": "S", "task_id": "a\u0031"}"#)
+    #expect(escaped.hasTaskID(matching: "a1") && !escaped.hasTaskID(matching: "a\\u0031"))
+    #expect(try decode(#"{"status": "S"}"#).hasTaskID(matching: "anything"))
+  }
+
   @Test("invalid UTF-8 inside strings is repaired so the output stays valid UTF-8")
   func repairsUTF8() throws {
     let meta = try TaskMeta.decode(

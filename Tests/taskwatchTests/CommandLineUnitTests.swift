@@ -1,3 +1,4 @@
+import Glibc
 import TaskWatch
 import Testing
 
@@ -43,12 +44,18 @@ struct TaskIDListTests {
     #expect(throws: TaskIDList.Problem.self) {
       try TaskIDList(arguments: ["-"], readStandardInput: { Array("\n \n".utf8) })
     }
-    for bad in ["a b", "a\u{7}b", "tab\there", "", "nl\n"] {
+    for bad in ["a b", "a\u{7}b", "tab\there", "", "nl\n", "del\u{7F}", "nbsp\u{A0}x", "\u{2028}"] {
       #expect(throws: TaskIDList.Problem.self) { try TaskIDList(arguments: [bad], readStandardInput: { [] }) }
     }
     #expect(throws: TaskIDList.Problem.self) {
       try TaskIDList(arguments: ["-"], readStandardInput: { Array("ok\nbad\u{1b}[31m\n".utf8) })
     }
+  }
+
+  @Test("printable ASCII and non-ASCII letters are accepted")
+  func accepted() throws {
+    let ids = ["d4f1e7a2-0b3c-4e5f-9a8b-7c6d5e4f3a2b", "!~{}", "tâche-été", "任务"]
+    #expect(try TaskIDList(arguments: ids, readStandardInput: { [] }).ids == ids)
   }
 
   @Test("control characters are shown escaped in the message")
@@ -154,6 +161,84 @@ struct OutputFormattingTests {
         == #"{"type":"state","task_id":"id\"1","state":"FAILURE","previous":"STARTED","ready":true,"source":"message","observed_at":"1970-01-01T00:00:00.000Z","meta":{"status": "FAILURE", "result": {"exc_type": "E"}, "traceback": "t"}}"#
     )
     #expect(lines[1].hasSuffix(#""meta":{"status": "FAILURE"}}"#))
+  }
+
+  @Test("lines alternating transitions and times each get their own text")
+  func cachedParts() {
+    var writer = NDJSONWriter(descriptor: -1)
+    let times = [(0, 5_000_000), (0, 5_999_999), (0, 6_000_000), (1, 6_000_000), (0, 5_000_000)]
+    let transitions: [(TaskState, TaskState?, StateChange.Source)] = [
+      (.pending, nil, .snapshot), (.started, .pending, .message), (.started, .pending, .resync),
+      (.success, .started, .message), (.pending, nil, .snapshot),
+    ]
+    for ((seconds, nanoseconds), (state, previous, source)) in zip(times, transitions) {
+      writer.write(
+        StateChange(
+          taskID: "t", state: state, previous: previous, source: source,
+          observedAt: WallClockTime(seconds: seconds, nanoseconds: nanoseconds), meta: nil))
+    }
+    let lines = String(decoding: writer.bufferedForTesting, as: UTF8.self).split(separator: "\n")
+    let expected = [
+      #""state":"PENDING","previous":null,"ready":false,"source":"snapshot","observed_at":"1970-01-01T00:00:00.005Z""#,
+      #""state":"STARTED","previous":"PENDING","ready":false,"source":"message","observed_at":"1970-01-01T00:00:00.005Z""#,
+      #""state":"STARTED","previous":"PENDING","ready":false,"source":"resync","observed_at":"1970-01-01T00:00:00.006Z""#,
+      #""state":"SUCCESS","previous":"STARTED","ready":true,"source":"message","observed_at":"1970-01-01T00:00:01.006Z""#,
+      #""state":"PENDING","previous":null,"ready":false,"source":"snapshot","observed_at":"1970-01-01T00:00:00.005Z""#,
+    ]
+    #expect(lines.count == expected.count)
+    for (line, middle) in zip(lines, expected) {
+      #expect(line == #"{"type":"state","task_id":"t","# + middle + #","meta":null}"#)
+    }
+  }
+
+  @Test("strings that need escaping are escaped; others are copied as they are")
+  func escaping() {
+    var buffer = [UInt8]()
+    for text in ["plain-id", "q\"b\\s\n\r\t\u{1}", "été 任务"] { JSONText.appendString(text, to: &buffer) }
+    #expect(String(decoding: buffer, as: UTF8.self) == #""plain-id""q\"b\\s\n\r\t\u0001""été 任务""#)
+  }
+
+  private func change(_ index: Int) -> StateChange {
+    StateChange(
+      taskID: "task-\(index)", state: .pending, previous: nil, source: .snapshot,
+      observedAt: WallClockTime(seconds: 0, nanoseconds: 0), meta: nil)
+  }
+
+  @Test("a burst goes out in chunks as it is written, and every line arrives once")
+  func chunks() throws {
+    var template = Array("/tmp/taskwatch-ndjson-XXXXXX".utf8CString)
+    let descriptor = mkstemp(&template)
+    #expect(descriptor >= 0)
+    unlink(template)
+    defer { close(descriptor) }
+    func written() -> Int { Int(lseek(descriptor, 0, SEEK_END)) }
+    var writer = NDJSONWriter(descriptor: descriptor)
+    var index = 0
+    while written() == 0 && index < 10_000 {
+      writer.write(change(index))
+      index += 1
+    }
+    #expect(written() > 0, "nothing was written before flush()")
+    #expect(writer.bufferedForTesting.count < NDJSONWriter.chunkSize)
+    try writer.flush()
+    var received = [UInt8](repeating: 0, count: written())
+    #expect(received.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, 0) } == received.count)
+    let lines = String(decoding: received, as: UTF8.self).split(separator: "\n")
+    #expect(lines.count == index)
+    #expect(lines.last?.contains(#""task_id":"task-\#(index - 1)""#) == true)
+  }
+
+  @Test("a reader that went away during a burst is reported by the next flush")
+  func closedDuringBurst() {
+    signal(SIGPIPE, SIG_IGN)
+    var ends: [Int32] = [0, 0]
+    #expect(pipe(&ends) == 0)
+    close(ends[0])
+    defer { close(ends[1]) }
+    var writer = NDJSONWriter(descriptor: ends[1])
+    for index in 0..<2_000 { writer.write(change(index)) }
+    #expect(writer.bufferedForTesting.count < NDJSONWriter.chunkSize)
+    #expect(throws: StandardStreams.OutputClosed.self) { try writer.flush() }
   }
 
   @Test("the summary line")

@@ -195,6 +195,8 @@ struct JSONScanner {
   private mutating func scanString() throws(DecodeError) {
     index += 1
     while index < bytes.count {
+      skipPlainWords()
+      guard index < bytes.count else { break }
       let byte = bytes[index]
       if byte == UInt8(ascii: "\"") {
         index += 1
@@ -219,6 +221,31 @@ struct JSONScanner {
       index += 1
     }
     throw failure("unterminated string")
+  }
+
+  /// Skips the bytes of a string that need no closer look, 8 at a time: up to
+  /// the first quote, backslash or control byte, or byte ≥ 0x80 unless one was
+  /// already seen. Strings are most of a payload's bytes.
+  private mutating func skipPlainWords() {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highBits: UInt64 = 0x8080_8080_8080_8080
+    let watched = outcome.hasNonASCII ? 0 : highBits
+    guard let base = bytes.baseAddress else { return }
+    while bytes.count - index >= 8 {
+      let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+      let quote = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
+      let backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
+      // Each term's lowest set bit marks its first matching byte exactly
+      // (the classic "has a zero byte" / "has a byte below n" tests).
+      let special =
+        (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word)
+          | (word & watched)) & highBits
+      guard special == 0 else {
+        index += special.trailingZeroBitCount / 8
+        return
+      }
+      index += 8
+    }
   }
 
   private mutating func scanLiteral(_ literal: StaticString) throws(DecodeError) {

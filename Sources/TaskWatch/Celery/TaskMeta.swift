@@ -1,3 +1,5 @@
+import Glibc
+
 /// A task's result meta as Celery stored it, with the two fields the state
 /// machine needs read out of it.
 ///
@@ -10,10 +12,29 @@
 public struct TaskMeta: Sendable, Equatable {
   /// The `status` field.
   public let state: TaskState
-  /// The `task_id` field, when the payload has one.
-  public let taskID: String?
   /// The meta as one line of valid JSON (an object).
   public let json: [UInt8]
+  /// Where `task_id`'s string value (quotes included) is in `json`: it is
+  /// decoded only when asked for, as the consumer only compares it.
+  private let taskIDRange: Range<Int>?
+
+  /// The `task_id` field, when the payload has one.
+  public var taskID: String? {
+    taskIDRange.map { Self.decodeString(json, $0) }
+  }
+
+  /// Whether the payload has no `task_id` field or names `taskID` there.
+  func hasTaskID(matching taskID: String) -> Bool {
+    guard let range = taskIDRange else { return true }
+    // As written, when that is the value (no escapes); otherwise decoded.
+    let equalAsWritten = json.withUnsafeBytes { json in
+      taskID.utf8.withContiguousStorageIfAvailable { id in
+        range.count - 2 == id.count && !id.contains(UInt8(ascii: "\\"))
+          && (id.isEmpty || memcmp(json.baseAddress! + range.lowerBound + 1, id.baseAddress!, id.count) == 0)
+      }
+    }
+    return equalAsWritten == true || Self.decodeString(json, range) == taskID
+  }
 
   /// Decodes a payload as a Celery worker writes it.
   /// - Throws: ``DecodeError`` naming what the payload looks like when it is not
@@ -32,10 +53,7 @@ public struct TaskMeta: Sendable, Equatable {
     }
     let status = decodeString(normalized, statusRange)
     guard !status.isEmpty else { throw .notTaskMeta("'status' is empty") }
-    return TaskMeta(
-      state: TaskState(status),
-      taskID: final.taskID.map { decodeString(normalized, $0) },
-      json: normalized)
+    return TaskMeta(state: TaskState(status), json: normalized, taskIDRange: final.taskID)
   }
 
   /// The meta without its `result` and `traceback` members (for `--no-result`).

@@ -9,6 +9,15 @@ enum PubSubEvent {
   /// Anything else: `unsubscribe` confirmations, `pong`.
   case other
 
+  /// The kinds of pub/sub replies, as bytes. ``RESPParser`` returns these very
+  /// arrays for them, so a reply costs no allocation for its kind and `==`
+  /// here finds the shared buffer at once.
+  static let messageKind = Array("message".utf8)
+  /// See ``messageKind``.
+  static let subscribeKind = Array("subscribe".utf8)
+  /// See ``messageKind``.
+  static let unsubscribeKind = Array("unsubscribe".utf8)
+
   /// Classifies a RESP2 reply read from a subscribed connection.
   init(_ reply: RedisReply) {
     switch reply {
@@ -17,11 +26,9 @@ enum PubSubEvent {
         self = .other
         return
       }
-      if kind.elementsEqual("message".utf8), case .bulk(let channel) = parts[1],
-        case .bulk(let payload) = parts[2]
-      {
+      if kind == Self.messageKind, case .bulk(let channel) = parts[1], case .bulk(let payload) = parts[2] {
         self = .message(channel: channel, payload: payload)
-      } else if kind.elementsEqual("subscribe".utf8) {
+      } else if kind == Self.subscribeKind {
         self = .subscribed
       } else {
         self = .other

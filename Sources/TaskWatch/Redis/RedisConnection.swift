@@ -3,21 +3,32 @@ import Glibc
 
 /// One connection to Redis, and the only type that calls hiredis.
 ///
-/// The hiredis context is switched to non-blocking mode right after connecting,
-/// so every wait is a `poll()` with a deadline followed by `redisBufferRead`
-/// and `redisGetReplyFromReader`. `redisSetTimeout` is never used: a hiredis
-/// context whose read timed out is dead for good.
+/// hiredis connects (with its timeout, keepalive and unix-socket handling) and
+/// writes; the context is switched to non-blocking mode right after
+/// connecting, so every wait is a `poll()` with a deadline. `redisSetTimeout`
+/// is never used: a hiredis context whose read timed out is dead for good.
 ///
-/// Commands are appended (`redisAppendCommandArgv`, binary-safe, copied by
-/// hiredis), written by ``flush(until:)``, and their replies read in order with
+/// Commands are formatted as RESP here and queued in hiredis's output buffer
+/// (`redisAppendFormattedCommand`, binary-safe, copied by hiredis), written by
+/// ``flush(until:)``, and their replies read in order with
 /// ``nextReply(until:)``, so many commands can be pipelined in one round trip.
-/// Replies are copied into ``RedisReply`` and freed at once.
+/// Replies are read with `read(2)` into a ``RESPParser`` rather than hiredis's
+/// reader (see there why); like a hiredis context, a connection that failed
+/// once fails every later call the same way.
 ///
 /// Not `Sendable`: a connection belongs to one thread at a time.
 public final class RedisConnection {
   /// The server this connection talks to.
   public let endpoint: RedisEndpoint
   private let context: UnsafeMutablePointer<redisContext>
+  private var parser = RESPParser()
+  /// The fault that broke the read side; every later call throws it again.
+  private var readFailure: RedisError?
+  /// How long ``replies(count:until:operation:)`` keeps reading before it
+  /// sleeps in `poll()`. A reply to a command just sent usually arrives within
+  /// tens of microseconds on a local link, while a wake-up from `poll()` costs
+  /// a millisecond or two on an idle virtual machine.
+  static let replySpin: UInt64 = 300_000
 
   /// Connects to `endpoint`, waiting at most `connectTimeout` seconds.
   ///
@@ -67,29 +78,27 @@ public final class RedisConnection {
   // MARK: - Writing
 
   /// Queues one command; nothing is sent until ``flush(until:)``.
-  ///
-  /// Wraps `redisAppendCommandArgv`, which copies the arguments.
   public func append(_ arguments: [[UInt8]]) {
-    var lengths = arguments.map(\.count)
-    var storage = [UInt8]()
-    storage.reserveCapacity(lengths.reduce(0, +))
-    for argument in arguments { storage.append(contentsOf: argument) }
-    storage.withUnsafeBufferPointer { buffer in
-      let base = UnsafeRawPointer(buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!)
-      var offset = 0
-      var pointers = [UnsafePointer<CChar>?]()
-      pointers.reserveCapacity(lengths.count)
-      for length in lengths {
-        pointers.append((base + offset).assumingMemoryBound(to: CChar.self))
-        offset += length
-      }
-      _ = redisAppendCommandArgv(context, Int32(arguments.count), &pointers, &lengths)
-    }
+    var command = RedisCommand(argumentCount: arguments.count)
+    for argument in arguments { command.append(argument) }
+    append(command)
   }
 
   /// Queues one command given as text arguments.
   public func append(_ arguments: [String]) {
-    append(arguments.map { Array($0.utf8) })
+    var command = RedisCommand(argumentCount: arguments.count)
+    for argument in arguments { command.append(argument) }
+    append(command)
+  }
+
+  /// Queues a command built with ``RedisCommand`` (`redisAppendFormattedCommand`).
+  func append(_ command: RedisCommand) {
+    precondition(command.isComplete, "fewer arguments than announced")
+    command.bytes.withUnsafeBufferPointer { buffer in
+      buffer.withMemoryRebound(to: CChar.self) { chars in
+        _ = redisAppendFormattedCommand(context, chars.baseAddress, chars.count)
+      }
+    }
   }
 
   /// Writes every queued command, waiting for the socket at most until `deadline`.
@@ -110,7 +119,7 @@ public final class RedisConnection {
         throw RedisError.timedOut(endpoint: endpoint.description, operation: "a write")
       }
       if descriptor.revents & Int16(POLLIN) != 0 {
-        guard redisBufferRead(context) == REDIS_OK else { throw fault() }
+        _ = try readAvailable()
       }
     }
   }
@@ -124,14 +133,27 @@ public final class RedisConnection {
   /// looks once at what the socket holds.
   /// - Throws: ``RedisError/connectionLost(endpoint:reason:)`` when the link breaks.
   public func nextReply(until deadline: Deadline) throws -> RedisReply? {
+    try nextReply(until: deadline, spinningFor: 0)
+  }
+
+  /// ``nextReply(until:)`` that first keeps reading for up to `spin`
+  /// nanoseconds without sleeping, for a reply that is due any moment.
+  private func nextReply(until deadline: Deadline, spinningFor spin: UInt64) throws -> RedisReply? {
+    if let reply = try bufferedReply() { return reply }
+    if spin > 0 {
+      let spinEnd = Deadline.now.nanoseconds + spin
+      while Deadline.now.nanoseconds < min(spinEnd, deadline.nanoseconds) {
+        if try readAvailable(), let reply = try parsedReply() { return reply }
+        // Let the server run if the scheduler put it on this CPU.
+        sched_yield()
+      }
+    }
     while true {
-      if let reply = try bufferedReply() { return reply }
       var descriptor = pollfd(fd: context.pointee.fd, events: Int16(POLLIN), revents: 0)
       let ready = poll(&descriptor, 1, deadline.remainingPollMilliseconds)
       if ready < 0 && errno == EINTR { return nil }
       if ready == 0 { return nil }
-      guard redisBufferRead(context) == REDIS_OK else { throw fault() }
-      if let reply = try replyFromReader() { return reply }
+      if try readAvailable(), let reply = try parsedReply() { return reply }
       if deadline.hasPassed { return nil }
     }
   }
@@ -139,18 +161,29 @@ public final class RedisConnection {
   /// Returns a reply that can be had without waiting: one already parsed, or
   /// one completed by whatever the socket holds right now.
   public func bufferedReply() throws -> RedisReply? {
-    if let reply = try replyFromReader() { return reply }
-    guard redisBufferRead(context) == REDIS_OK else { throw fault() }
-    return try replyFromReader()
+    if let reply = try parsedReply() { return reply }
+    guard try readAvailable() else { return nil }
+    return try parsedReply()
+  }
+
+  /// Whether input is waiting: bytes already read and not yet returned as
+  /// replies, or bytes on the socket (`poll()` without waiting).
+  func hasPendingInput() -> Bool {
+    if parser.bufferedByteCount > 0 { return true }
+    var descriptor = pollfd(fd: context.pointee.fd, events: Int16(POLLIN), revents: 0)
+    return poll(&descriptor, 1, 0) > 0
   }
 
   /// Reads exactly `count` replies in order, all before `deadline`.
+  ///
+  /// The replies are due (their commands were just sent), so the wait spins
+  /// for up to ``replySpin`` before it sleeps.
   /// - Throws: ``RedisError/timedOut(endpoint:operation:)`` if they do not all arrive.
   public func replies(count: Int, until deadline: Deadline, operation: String) throws -> [RedisReply] {
     var replies = [RedisReply]()
     replies.reserveCapacity(count)
     while replies.count < count {
-      guard let reply = try nextReply(until: deadline) else {
+      guard let reply = try nextReply(until: deadline, spinningFor: Self.replySpin) else {
         if deadline.hasPassed {
           throw RedisError.timedOut(endpoint: endpoint.description, operation: operation)
         }
@@ -190,15 +223,39 @@ public final class RedisConnection {
     }
   }
 
-  // MARK: - hiredis boundary
+  // MARK: - Reading
 
-  private func replyFromReader() throws -> RedisReply? {
-    var raw: UnsafeMutableRawPointer?
-    guard redisGetReplyFromReader(context, &raw) == REDIS_OK else { throw fault() }
-    guard let raw else { return nil }
-    defer { freeReplyObject(raw) }
-    return RedisReplyParser.copy(raw.assumingMemoryBound(to: redisReply.self))
+  /// The next reply among the bytes already read.
+  private func parsedReply() throws -> RedisReply? {
+    if let readFailure { throw readFailure }
+    do {
+      return try parser.next()
+    } catch {
+      readFailure = .connectionLost(endpoint: endpoint.description, reason: "protocol error: " + error.message)
+      throw readFailure!
+    }
   }
+
+  /// Reads what the socket holds into the parser without waiting; returns
+  /// whether anything was read.
+  private func readAvailable() throws -> Bool {
+    if let readFailure { throw readFailure }
+    let space = parser.writableSpace()
+    while true {
+      let count = read(context.pointee.fd, space.baseAddress, space.count)
+      if count > 0 {
+        parser.didWrite(count)
+        return true
+      }
+      if count < 0 && errno == EINTR { continue }
+      if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return false }
+      let reason = count == 0 ? "server closed the connection" : Self.describe(errno: errno)
+      readFailure = .connectionLost(endpoint: endpoint.description, reason: reason)
+      throw readFailure!
+    }
+  }
+
+  // MARK: - hiredis boundary
 
   private func fault() -> RedisError {
     let reason: String
@@ -208,6 +265,12 @@ public final class RedisConnection {
     default: reason = Self.errorText(of: context)
     }
     return .connectionLost(endpoint: endpoint.description, reason: reason)
+  }
+
+  /// `strerror` as hiredis words an IO error, starting in lower case.
+  private static func describe(errno code: Int32) -> String {
+    let text = String(cString: strerror(code))
+    return text.prefix(1).lowercased() + text.dropFirst()
   }
 
   private static func errorText(of context: UnsafeMutablePointer<redisContext>) -> String {
@@ -225,70 +288,98 @@ public final class RedisConnection {
   }()
 }
 
-/// Parses raw RESP bytes with hiredis's reader: the same parser the
-/// connections use, usable without a server.
+/// Parses raw RESP bytes with the same parser the connections use
+/// (``RESPParser``), usable without a server.
 public final class RedisReplyParser {
-  private let reader: UnsafeMutablePointer<redisReader>
+  private var parser = RESPParser()
 
-  /// Creates an empty parser (`redisReaderCreate`).
-  public init() {
-    reader = redisReaderCreate()
-  }
+  /// Creates an empty parser.
+  public init() {}
 
-  deinit {
-    redisReaderFree(reader)
-  }
-
-  /// Appends bytes received from a server (`redisReaderFeed`).
+  /// Appends bytes received from a server.
   public func feed(_ bytes: [UInt8]) {
-    bytes.withUnsafeBufferPointer { buffer in
-      buffer.withMemoryRebound(to: CChar.self) { chars in
-        _ = redisReaderFeed(reader, chars.baseAddress, chars.count)
-      }
-    }
+    bytes.withUnsafeBytes { parser.feed($0) }
   }
 
   /// The next complete reply, or `nil` while more bytes are needed.
   /// - Throws: ``RedisError/connectionLost(endpoint:reason:)`` on malformed input.
   public func next() throws -> RedisReply? {
-    var raw: UnsafeMutableRawPointer?
-    guard redisReaderGetReply(reader, &raw) == REDIS_OK else {
-      let text = withUnsafeBytes(of: reader.pointee.errstr) { raw in
-        String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-      }
-      throw RedisError.connectionLost(endpoint: "reader", reason: "protocol error: " + text)
-    }
-    guard let raw else { return nil }
-    defer { freeReplyObject(raw) }
-    return Self.copy(raw.assumingMemoryBound(to: redisReply.self))
-  }
-
-  /// Copies a hiredis reply tree into Swift values.
-  static func copy(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
-    let value = reply.pointee
-    switch value.type {
-    case REDIS_REPLY_STRING:
-      return .bulk(bytes(value.str, value.len))
-    case REDIS_REPLY_STATUS:
-      return .status(String(decoding: bytes(value.str, value.len), as: UTF8.self))
-    case REDIS_REPLY_ERROR:
-      return .error(String(decoding: bytes(value.str, value.len), as: UTF8.self))
-    case REDIS_REPLY_INTEGER:
-      return .integer(value.integer)
-    case REDIS_REPLY_ARRAY:
-      var elements = [RedisReply]()
-      elements.reserveCapacity(value.elements)
-      for index in 0..<value.elements {
-        if let element = value.element[index] { elements.append(copy(element)) }
-      }
-      return .array(elements)
-    default:
-      return .null
+    do {
+      return try parser.next()
+    } catch {
+      throw RedisError.connectionLost(endpoint: "reader", reason: "protocol error: " + error.message)
     }
   }
+}
 
-  private static func bytes(_ pointer: UnsafeMutablePointer<CChar>?, _ count: Int) -> [UInt8] {
-    guard let pointer, count > 0 else { return [] }
-    return [UInt8](UnsafeRawBufferPointer(start: pointer, count: count))
+/// A command formatted as RESP as its arguments are added, so a batch of a
+/// thousand keys costs no intermediate strings or arrays. The argument count
+/// is given up front, as RESP puts it first.
+struct RedisCommand {
+  private(set) var bytes: [UInt8] = []
+  private let argumentCount: Int
+  private var added = 0
+
+  /// Whether every announced argument was added.
+  var isComplete: Bool { added == argumentCount }
+
+  /// Starts a command of `argumentCount` arguments (the command name included).
+  init(argumentCount: Int, reservingCapacity capacity: Int = 64) {
+    self.argumentCount = argumentCount
+    bytes.reserveCapacity(capacity)
+    bytes.append(UInt8(ascii: "*"))
+    Self.appendDecimal(argumentCount, to: &bytes)
+    appendLineEnd()
+  }
+
+  /// Adds one argument.
+  mutating func append(_ argument: some Collection<UInt8>) {
+    appendHeader(length: argument.count)
+    bytes.append(contentsOf: argument)
+    appendLineEnd()
+  }
+
+  /// Adds one text argument.
+  mutating func append(_ argument: String) {
+    append(argument.utf8)
+  }
+
+  /// Adds one argument made of `prefix` followed by `suffix`, e.g. a key.
+  mutating func append(_ prefix: [UInt8], _ suffix: String) {
+    let copied: Void? = suffix.utf8.withContiguousStorageIfAvailable { suffix in
+      appendHeader(length: prefix.count + suffix.count)
+      bytes.append(contentsOf: prefix)
+      bytes.append(contentsOf: suffix)
+    }
+    if copied == nil {
+      appendHeader(length: prefix.count + suffix.utf8.count)
+      bytes.append(contentsOf: prefix)
+      bytes.append(contentsOf: suffix.utf8)
+    }
+    appendLineEnd()
+  }
+
+  private mutating func appendHeader(length: Int) {
+    precondition(added < argumentCount, "more arguments than announced")
+    added += 1
+    bytes.append(UInt8(ascii: "$"))
+    Self.appendDecimal(length, to: &bytes)
+    appendLineEnd()
+  }
+
+  private mutating func appendLineEnd() {
+    bytes.append(0x0D)
+    bytes.append(0x0A)
+  }
+
+  private static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
+    var divisor = 1
+    while divisor <= value / 10 { divisor *= 10 }
+    var remaining = value
+    repeat {
+      bytes.append(UInt8(ascii: "0") + UInt8(remaining / divisor))
+      remaining %= divisor
+      divisor /= 10
+    } while divisor > 0
   }
 }
