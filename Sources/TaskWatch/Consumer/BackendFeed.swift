@@ -30,7 +30,7 @@ public final class BackendFeed {
   private var diagnostics: [ConsumerDiagnostic] = []
   private var warnedUnconfirmed = false
   /// When the current outage began, how many attempts failed, the next try.
-  private var outage: (since: Deadline, attempts: Int, nextAttempt: Deadline, lastError: RedisError)?
+  private var outage: Outage?
   /// When the subscriber last received anything (for the health check).
   private var lastTraffic = Deadline.now
   /// When an unanswered health-check PING was sent.
@@ -171,52 +171,29 @@ public final class BackendFeed {
 
   private func beginOutage(_ error: RedisError) {
     stop()
-    let policy = configuration.reconnectPolicy
-    outage = (.now, 1, .after(seconds: policy.delay(beforeAttempt: 1)), error)
-    diagnostics.append(.connectionLost(error, retryingFor: policy.retryFor))
+    outage = Outage(after: error, policy: configuration.reconnectPolicy)
+    diagnostics.append(.connectionLost(error, retryingFor: configuration.reconnectPolicy.retryFor))
   }
 
   /// Reconnects with jittered backoff, subscribes the pattern again, then
   /// re-reads the stored results of the unready tasks seen so far.
   /// - Returns: the resync changes, or `nil` while still disconnected at `callDeadline`.
   private func recover(until callDeadline: Deadline) throws -> [StateChange]? {
-    let policy = configuration.reconnectPolicy
-    while var current = outage {
-      try checkInterrupted()
-      let budgetEnd = current.since.adding(seconds: policy.retryFor)
-      if budgetEnd.hasPassed {
-        throw ConsumerError.unavailable(
-          endpoint: configuration.backend.endpoint.description, seconds: current.since.secondsAgo,
-          lastError: current.lastError)
-      }
-      if let deadline = configuration.deadline, deadline.hasPassed { throw ConsumerError.deadlinePassed }
-      var wake = min(current.nextAttempt, budgetEnd, callDeadline)
-      if let deadline = configuration.deadline { wake = min(wake, deadline) }
-      let milliseconds = wake.remainingPollMilliseconds
-      if milliseconds > 0 { _ = poll(nil, 0, milliseconds) }
-      guard current.nextAttempt.hasPassed else {
-        if callDeadline.hasPassed { return nil }
-        continue
-      }
-      do {
+    guard var current = outage else { return nil }
+    let since = current.since
+    defer { outage = current.isOver ? nil : current }
+    return try current.retry(
+      configuration, until: callDeadline,
+      attempt: {
         try connect()
         let unready = ids.indices.filter { !states[$0].isReady }.map { ids[$0] }
         let changes = try resync(unready)
-        outage = nil
         diagnostics.append(
           .reconnected(
-            endpoint: configuration.backend.endpoint.description, afterSeconds: current.since.secondsAgo,
+            endpoint: configuration.backend.serverDescription, afterSeconds: since.secondsAgo,
             resubscribed: unready.count))
         return changes
-      } catch let error as RedisError where error.isConnectionFault {
-        stop()
-        current.attempts += 1
-        current.lastError = error
-        current.nextAttempt = .after(seconds: policy.delay(beforeAttempt: current.attempts))
-        outage = current
-      }
-    }
-    return nil
+      }, afterFailure: stop)
   }
 
   /// Sends the health-check PING, or declares the link dead if one is overdue.

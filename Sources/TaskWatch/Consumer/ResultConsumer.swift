@@ -233,22 +233,11 @@ public final class ResultConsumer {
 
   // MARK: - Faults, reconnection and health (steps 5–6)
 
-  /// An ongoing loss of connection.
-  private struct Outage {
-    /// When the first attempt failed: the retry budget counts from here.
-    let since: Deadline
-    var attempts: Int
-    var nextAttempt: Deadline
-    var lastError: RedisError
-  }
-
   /// Drops the connections and starts counting a disconnection.
   private func beginOutage(_ error: RedisError) {
     dropConnections()
-    let policy = configuration.reconnectPolicy
-    outage = Outage(
-      since: .now, attempts: 1, nextAttempt: .after(seconds: policy.delay(beforeAttempt: 1)), lastError: error)
-    diagnostics.append(.connectionLost(error, retryingFor: policy.retryFor))
+    outage = Outage(after: error, policy: configuration.reconnectPolicy)
+    diagnostics.append(.connectionLost(error, retryingFor: configuration.reconnectPolicy.retryFor))
   }
 
   /// Reconnects with jittered backoff, then resubscribes every watched task,
@@ -261,45 +250,24 @@ public final class ResultConsumer {
   ///   ``ConsumerError/interrupted`` as configured, and errors that no
   ///   reconnect can cure (authentication).
   private func recover(until callDeadline: Deadline) throws -> [StateChange]? {
-    let policy = configuration.reconnectPolicy
-    while var current = outage {
-      try checkInterrupted()
-      let budgetEnd = current.since.adding(seconds: policy.retryFor)
-      if budgetEnd.hasPassed {
-        throw ConsumerError.unavailable(
-          endpoint: configuration.backend.serverDescription, seconds: current.since.secondsAgo,
-          lastError: current.lastError)
-      }
-      if let deadline = configuration.deadline, deadline.hasPassed { throw ConsumerError.deadlinePassed }
-      var wake = min(current.nextAttempt, budgetEnd)
-      if let deadline = configuration.deadline { wake = min(wake, deadline) }
-      wake = min(wake, callDeadline)
-      Self.sleep(until: wake)
-      guard current.nextAttempt.hasPassed else {
-        if callDeadline.hasPassed { return nil }
-        continue
-      }
-      do {
+    guard var current = outage else { return nil }
+    let since = current.since
+    defer { outage = current.isOver ? nil : current }
+    let changes = try current.retry(
+      configuration, until: callDeadline,
+      attempt: {
         try connect()
         let watched = (0..<table.count).filter { table.phases[$0] == .watching }
         try subscribe(watched, coveredBySnapshot: { _ in true })
         let changes = try refresh(watched, source: .resync)
-        outage = nil
         try flushUnsubscribes()
         diagnostics.append(
           .reconnected(
-            endpoint: configuration.backend.serverDescription, afterSeconds: current.since.secondsAgo,
+            endpoint: configuration.backend.serverDescription, afterSeconds: since.secondsAgo,
             resubscribed: watched.count))
         return changes
-      } catch let error as RedisError where error.isConnectionFault {
-        dropConnections()
-        current.attempts += 1
-        current.lastError = error
-        current.nextAttempt = .after(seconds: policy.delay(beforeAttempt: current.attempts))
-        outage = current
-      }
-    }
-    return nil
+      }, afterFailure: dropConnections)
+    return changes
   }
 
   /// One drain on a live connection, with the health check: after
