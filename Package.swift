@@ -18,13 +18,18 @@ let package = Package(
       providers: [.apt(["libhiredis-dev"])]
     ),
     .systemLibrary(
+      name: "COpenSSL",
+      pkgConfig: "openssl",
+      providers: [.apt(["libssl-dev"])]
+    ),
+    .systemLibrary(
       name: "CZlib",
       pkgConfig: "zlib",
       providers: [.apt(["zlib1g-dev"])]
     ),
     .target(
       name: "TaskWatch",
-      dependencies: ["CHiredis", "CZlib"]
+      dependencies: ["CHiredis", "COpenSSL", "CZlib"]
     ),
     .executableTarget(
       name: "taskwatch",

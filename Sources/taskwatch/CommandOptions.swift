@@ -27,6 +27,27 @@ struct ConnectionOptions: ParsableArguments {
       valueName: "name"))
   var masterName: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "CA certificates (PEM) trusted for rediss:// (default: $TASKWATCH_TLS_CA, then ssl_ca_certs, then the system's).",
+      valueName: "path"),
+    completion: .file())
+  var tlsCa: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "Client certificate (PEM) for mutual TLS (default: $TASKWATCH_TLS_CERT, then ssl_certfile).",
+      valueName: "path"),
+    completion: .file())
+  var tlsCert: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "Private key (PEM) of the client certificate (default: $TASKWATCH_TLS_KEY, then ssl_keyfile).",
+      valueName: "path"),
+    completion: .file())
+  var tlsKey: String?
+
   @Option(help: ArgumentHelp("Time allowed to connect.", valueName: "duration"))
   var connectTimeout = WatchDuration(seconds: 5)
 
@@ -35,7 +56,10 @@ struct ConnectionOptions: ParsableArguments {
   /// `--password-file` > `TASKWATCH_PASSWORD` > the URL's password. For a
   /// `sentinel://` URL also `--master-name` > `TASKWATCH_MASTER_NAME` > the
   /// URL's `master_name` (one is required), and the sentinels' password from
-  /// `TASKWATCH_SENTINEL_PASSWORD`.
+  /// `TASKWATCH_SENTINEL_PASSWORD`. For a TLS URL, each of `--tls-ca`,
+  /// `--tls-cert`, `--tls-key` > its environment variable > the URL's
+  /// parameter; the files are loaded here, so a bad one is a usage error
+  /// before anything connects.
   func resolvedBackend(environment: (String) -> String?) throws -> BackendURL {
     let sources: [(name: String, value: String?)] = [
       ("--url", url), ("TASKWATCH_URL", environment("TASKWATCH_URL")),
@@ -55,6 +79,7 @@ struct ConnectionOptions: ParsableArguments {
     } else if let password = environment("TASKWATCH_PASSWORD") {
       backend.password = password
     }
+    try applyTLSFiles(to: &backend, environment: environment)
     guard backend.usesSentinel else {
       if masterName != nil { throw UsageProblem(description: "--master-name needs a sentinel:// URL") }
       return backend
@@ -67,6 +92,30 @@ struct ConnectionOptions: ParsableArguments {
     }
     backend.sentinelPassword = environment("TASKWATCH_SENTINEL_PASSWORD")
     return backend
+  }
+
+  /// Puts the TLS file options into the backend's TLS settings and loads
+  /// them. The environment variables are ignored for a plain URL; the flags
+  /// are an error there.
+  private func applyTLSFiles(to backend: inout BackendURL, environment: (String) -> String?) throws {
+    let files: [(flag: String, value: String?, variable: String, path: WritableKeyPath<TLSSettings, String?>)] = [
+      ("--tls-ca", tlsCa, "TASKWATCH_TLS_CA", \.caFile),
+      ("--tls-cert", tlsCert, "TASKWATCH_TLS_CERT", \.certificateFile),
+      ("--tls-key", tlsKey, "TASKWATCH_TLS_KEY", \.keyFile),
+    ]
+    guard var tls = backend.tls else {
+      if let given = files.first(where: { $0.value != nil }) {
+        throw UsageProblem(description: "\(given.flag) needs a TLS URL (rediss://…?ssl_cert_reqs=required)")
+      }
+      return
+    }
+    for file in files {
+      if let path = file.value ?? environment(file.variable).flatMap({ $0.isEmpty ? nil : $0 }) {
+        tls[keyPath: file.path] = path
+      }
+    }
+    backend.tls = tls
+    _ = try TLSClientContext.shared(for: tls)
   }
 
   private static func readPassword(from path: String) throws -> String {

@@ -18,9 +18,10 @@ enum ExitStatus: Int32, CaseIterable {
     switch self {
     case .success: return "every task reached SUCCESS (also: stdout was closed by the reader)"
     case .taskFailed: return "every task is ready and at least one is FAILURE or REVOKED (or --fail-fast saw one)"
-    case .usage: return "usage: bad option, duration, URL or scheme, no task ids"
+    case .usage: return "usage: bad option, duration, URL or scheme, unusable TLS file, no task ids"
     case .undecodable: return "a stored result cannot be decoded (e.g. pickle)"
-    case .unavailable: return "Redis unreachable for longer than --retry-for"
+    case .unavailable:
+      return "Redis unreachable for longer than --retry-for, or not securely (certificate, TLS handshake)"
     case .authentication: return "authentication refused (NOAUTH, WRONGPASS, NOPERM)"
     case .timedOut: return "--timeout passed with tasks unready; --once with unready tasks"
     case .interrupted: return "interrupted by SIGINT"
@@ -71,7 +72,7 @@ enum ExitStatus: Int32, CaseIterable {
       }
     case is UndecodableResultError, is UndecodableGroupError, is DecodeError:
       return .undecodable
-    case is BackendURLError, is TaskIDList.Problem, is UsageProblem, is UnknownMasterError:
+    case is BackendURLError, is TaskIDList.Problem, is UsageProblem, is UnknownMasterError, is TLSSetupError:
       return .usage
     default:
       return .unavailable

@@ -38,7 +38,12 @@ struct BackendURLTests {
       ("redis://[::1/0", "unterminated IPv6 address"),
       ("redis://:p%zz@host", "bad percent-escape"),
       ("unix://", "absolute path"),
-      ("rediss://:pw@host:6380/0?ssl_cert_reqs=required", "TLS (rediss://) is not supported yet"),
+      ("rediss://:pw@host:6380/0", "a TLS URL needs ssl_cert_reqs=required, optional or none"),
+      ("rediss://host?ssl_cert_reqs=sometimes", "invalid ssl_cert_reqs 'sometimes'"),
+      ("rediss://host?ssl_cert_reqs=none&ssl_ca_certs=", "ssl_ca_certs is empty"),
+      ("redis://host/0?ssl_cert_reqs=none", "ssl_cert_reqs needs a rediss:// URL, not redis://"),
+      ("unix:///tmp/r.sock?ssl_ca_certs=/ca.pem", "ssl_ca_certs needs a rediss:// URL, not unix://"),
+      ("rediss://host?ssl_cert_reqs=none&ssl_certfile=%zz", "bad percent-escape in the query"),
       ("sentinel://h1:26379;redis://h2:6379", "every ';'-separated part must be a sentinel:// URL"),
       ("sentinel://h1:x", "invalid port 'x'"),
     ])
@@ -48,6 +53,36 @@ struct BackendURLTests {
     } throws: { error in
       String(describing: error).contains(fragment)
     }
+  }
+
+  @Test(
+    "rediss:// URLs: Celery's ssl_cert_reqs spellings, percent-decoded paths",
+    arguments: [
+      ("rediss://h:6380/1?ssl_cert_reqs=required", TLSSettings(certificateRequirement: .required)),
+      ("rediss://h:6380/1?ssl_cert_reqs=CERT_REQUIRED", TLSSettings(certificateRequirement: .required)),
+      ("rediss://h:6380/1?ssl_cert_reqs=cert_optional", TLSSettings(certificateRequirement: .optional)),
+      ("rediss://h:6380/1?ssl_cert_reqs=CERT_NONE&socket_timeout=3", TLSSettings(certificateRequirement: .none)),
+      (
+        "rediss://h:6380/1?ssl_cert_reqs=none&ssl_ca_certs=%2Fetc%2Fca.pem&ssl_certfile=/c.pem&ssl_keyfile=/k.pem",
+        TLSSettings(certificateRequirement: .none, caFile: "/etc/ca.pem", certificateFile: "/c.pem", keyFile: "/k.pem")
+      ),
+    ])
+  func tls(text: String, expected: TLSSettings) throws {
+    let parsed = try BackendURL.parse(text)
+    #expect(parsed.endpoint == .tcp(host: "h", port: 6380))
+    #expect(parsed.database == 1)
+    #expect(parsed.tls == expected)
+    #expect(try BackendURL.parse(parsed.description) == parsed, "the description round-trips")
+    #expect(parsed.description.hasPrefix("rediss://h:6380/1?ssl_cert_reqs="))
+  }
+
+  @Test("TLS parameters on a sentinel list put sentinels and master on TLS")
+  func sentinelTLS() throws {
+    let parsed = try BackendURL.parse(
+      "sentinel://h1:26379;sentinel://h2:26379?master_name=m&ssl_cert_reqs=required&ssl_ca_certs=/ca.pem")
+    #expect(parsed.tls == TLSSettings(certificateRequirement: .required, caFile: "/ca.pem"))
+    #expect(try BackendURL.parse(parsed.description) == parsed)
+    #expect(try BackendURL.parse("sentinel://h1:26379?master_name=m").tls == nil)
   }
 
   @Test(

@@ -19,7 +19,7 @@ public final class TaskwatchProcess: CapturedProcess, @unchecked Sendable {
     var env = ProcessInfo.processInfo.environment
     for name in [
       "TASKWATCH_URL", "CELERY_RESULT_BACKEND", "TASKWATCH_PASSWORD", "TASKWATCH_MASTER_NAME",
-      "TASKWATCH_SENTINEL_PASSWORD", "NO_COLOR",
+      "TASKWATCH_SENTINEL_PASSWORD", "TASKWATCH_TLS_CA", "TASKWATCH_TLS_CERT", "TASKWATCH_TLS_KEY", "NO_COLOR",
     ] {
       env.removeValue(forKey: name)
     }

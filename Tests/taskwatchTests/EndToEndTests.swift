@@ -229,7 +229,7 @@ struct EndToEndTests {
     "usage errors exit 64 with one clear line",
     arguments: [
       (["-u", "localhost:6379", "x"], "invalid backend URL"),
-      (["-u", "rediss://h:1/0?ssl_cert_reqs=required", "x"], "TLS (rediss://) is not supported yet"),
+      (["-u", "rediss://h:1/0", "x"], "a TLS URL needs ssl_cert_reqs"),
       (["-u", "redis://127.0.0.1:1/0", "-t", "0", "x"], "use --once"),
       (["-u", "redis://127.0.0.1:1/0", "-t", "soon", "x"], "soon"),
       (["-u", "redis://127.0.0.1:1/0"], "no task ids given"),

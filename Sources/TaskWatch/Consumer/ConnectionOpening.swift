@@ -3,7 +3,7 @@ extension ConsumerConfiguration {
   ///
   /// Shared by every reader of the backend (``ResultConsumer``,
   /// ``GroupResolver``, ``BackendFeed``) so they connect alike: `AUTH` when a
-  /// password is set, a `ROLE` check when the server was found through the
+  /// password is set (after the TLS handshake for a TLS backend), a `ROLE` check when the server was found through the
   /// sentinels (a demoted master is a fault), and `SELECT` for the command
   /// connection.
   /// - Parameters:
@@ -13,7 +13,8 @@ extension ConsumerConfiguration {
   func openConnection(
     to endpoint: RedisEndpoint, selecting database: Int?, until deadline: Deadline
   ) throws -> RedisConnection {
-    let connection = try RedisConnection(endpoint: endpoint, connectTimeout: connectTimeout)
+    let tls = try backend.tls.map { settings throws(TLSSetupError) in try TLSClientContext.shared(for: settings) }
+    let connection = try RedisConnection(endpoint: endpoint, tls: tls, connectTimeout: connectTimeout)
     if let password = backend.password {
       try connection.authenticate(username: backend.username, password: password, until: deadline)
     }

@@ -7,10 +7,14 @@
 ///   (Celery's Redis Sentinel form: the database and password, which are the
 ///   master's, come from the first part; `master_name` may be a query parameter)
 ///
-/// `rediss://` (TLS) is recognised and refused with a clear message: hiredis
-/// 0.14 has no TLS.
-/// User and password are percent-decoded. Unknown query parameters (Celery's
-/// transport options such as `socket_timeout`) are ignored.
+/// - `rediss://[[user]:password@]host[:port][/db]?ssl_cert_reqs=required|optional|none`
+///   (TLS; also `CERT_REQUIRED`…, and `ssl_ca_certs`, `ssl_certfile`,
+///   `ssl_keyfile` paths). As in Celery, `ssl_cert_reqs` is required there and
+///   TLS parameters on a plain `redis://` or socket URL are an error. The same
+///   parameters on a `sentinel://` URL put the sentinels and the master on TLS.
+///
+/// User, password and query values are percent-decoded. Unknown query
+/// parameters (Celery's transport options such as `socket_timeout`) are ignored.
 public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
   /// Where the server listens.
   public var endpoint: RedisEndpoint
@@ -29,11 +33,15 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
   /// For a `sentinel://` URL, the password sent to the sentinels (``password``
   /// is the master's).
   public var sentinelPassword: String?
+  /// TLS settings for a `rediss://` URL (or a `sentinel://` URL with TLS
+  /// parameters); `nil` for a plain connection.
+  public var tls: TLSSettings?
 
   /// Creates a URL value from its parts.
   public init(
     endpoint: RedisEndpoint, database: Int = 0, username: String? = nil, password: String? = nil,
-    sentinels: [RedisEndpoint] = [], masterName: String? = nil, sentinelPassword: String? = nil
+    sentinels: [RedisEndpoint] = [], masterName: String? = nil, sentinelPassword: String? = nil,
+    tls: TLSSettings? = nil
   ) {
     self.endpoint = endpoint
     self.database = database
@@ -42,6 +50,7 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
     self.sentinels = sentinels
     self.masterName = masterName
     self.sentinelPassword = sentinelPassword
+    self.tls = tls
   }
 
   /// Whether the master is found through Redis Sentinel.
@@ -65,11 +74,13 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
       let parts = sentinels.enumerated().map { position, sentinel in
         "sentinel://\(position == 0 ? credentials : "")\(sentinel)/\(database)"
       }
-      return parts.joined(separator: ";") + (masterName.map { "?master_name=\($0)" } ?? "")
+      let query = [masterName.map { "master_name=\($0)" }, tls?.queryText].compactMap { $0 }
+      return parts.joined(separator: ";") + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
     }
     switch endpoint {
     case .tcp:
-      return "redis://\(credentials)\(endpoint)/\(database)"
+      guard let tls else { return "redis://\(credentials)\(endpoint)/\(database)" }
+      return "rediss://\(credentials)\(endpoint)/\(database)?\(tls.queryText)"
     case .unix(let path):
       return "unix://\(credentials)\(path)?db=\(database)"
     }
@@ -86,19 +97,22 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
     var rest = Substring(text[schemeEnd.upperBound...])
     var query: [String: String] = [:]
     if let mark = rest.firstIndex(of: "?") {
-      query = parseQuery(rest[rest.index(after: mark)...])
+      query = try parseQuery(rest[rest.index(after: mark)...], text: text)
       rest = rest[..<mark]
     }
     if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
 
     switch scheme {
     case "redis":
+      try refuseTLSParameters(query, scheme: "redis", text: text)
       return try parseTCP(rest, text: text)
     case "unix", "socket", "redis+socket":
+      try refuseTLSParameters(query, scheme: String(scheme), text: text)
       return try parseSocket(rest, query: query, text: text)
     case "rediss":
-      throw .unsupported(
-        text, reason: "TLS (rediss://) is not supported yet: Debian's hiredis 0.14 has no TLS")
+      var backend = try parseTCP(rest, text: text)
+      backend.tls = try tlsSettings(query, text: text)
+      return backend
     default:
       throw .unknownScheme(String(scheme))
     }
@@ -109,6 +123,7 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
   private static func parseSentinel(_ text: String) throws(BackendURLError) -> BackendURL {
     var parsed: [BackendURL] = []
     var masterName: String?
+    var tlsQuery: [String: String] = [:]
     // Not empty: the caller saw the text start with `sentinel://`.
     for part in text.split(separator: ";") {
       let part = part.trimmingPrefix(while: { $0 == " " })
@@ -117,9 +132,9 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
       }
       var rest = part.dropFirst("sentinel://".count)
       if let mark = rest.firstIndex(of: "?") {
-        if let name = parseQuery(rest[rest.index(after: mark)...])["master_name"], !name.isEmpty {
-          masterName = name
-        }
+        let query = try parseQuery(rest[rest.index(after: mark)...], text: text)
+        if let name = query["master_name"], !name.isEmpty { masterName = name }
+        for name in TLSSettings.queryParameters { tlsQuery[name] = query[name] ?? tlsQuery[name] }
         rest = rest[..<mark]
       }
       if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
@@ -128,7 +143,38 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
     var backend = parsed[0]
     backend.sentinels = parsed.map(\.endpoint)
     backend.masterName = masterName
+    if !tlsQuery.isEmpty { backend.tls = try tlsSettings(tlsQuery, text: text) }
     return backend
+  }
+
+  /// The TLS settings in a query, by Celery's rules: `ssl_cert_reqs` must be
+  /// there and name a known level.
+  private static func tlsSettings(_ query: [String: String], text: String) throws(BackendURLError) -> TLSSettings {
+    guard let level = query["ssl_cert_reqs"] else {
+      throw .malformed(
+        text, reason: "a TLS URL needs ssl_cert_reqs=required, optional or none (as Celery requires)")
+    }
+    guard let requirement = TLSSettings.CertificateRequirement(celeryValue: level) else {
+      throw .malformed(
+        text, reason: "invalid ssl_cert_reqs '\(level)': use required, optional or none (or CERT_REQUIRED, …)")
+    }
+    func path(_ name: String) throws(BackendURLError) -> String? {
+      guard let value = query[name] else { return nil }
+      guard !value.isEmpty else { throw .malformed(text, reason: "\(name) is empty") }
+      return value
+    }
+    return TLSSettings(
+      certificateRequirement: requirement, caFile: try path("ssl_ca_certs"),
+      certificateFile: try path("ssl_certfile"), keyFile: try path("ssl_keyfile"))
+  }
+
+  /// Celery refuses TLS parameters on a URL that does not use TLS.
+  private static func refuseTLSParameters(
+    _ query: [String: String], scheme: String, text: String
+  ) throws(BackendURLError) {
+    if let name = TLSSettings.queryParameters.first(where: { query[$0] != nil }) {
+      throw .malformed(text, reason: "\(name) needs a rediss:// URL, not \(scheme)://")
+    }
   }
 
   private static func parseTCP(
@@ -224,22 +270,24 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
     return database
   }
 
-  private static func parseQuery(_ query: Substring) -> [String: String] {
+  private static func parseQuery(_ query: Substring, text: String) throws(BackendURLError) -> [String: String] {
     var values: [String: String] = [:]
     for pair in query.split(separator: "&") {
       let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-      values[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+      values[String(parts[0])] = parts.count > 1 ? try percentDecoded(parts[1], text: text, in: "the query") : ""
     }
     return values
   }
 
-  private static func percentDecoded(_ text: Substring, text url: String) throws(BackendURLError) -> String {
+  private static func percentDecoded(
+    _ text: Substring, text url: String, in part: String = "credentials"
+  ) throws(BackendURLError) -> String {
     var bytes = [UInt8]()
     var iterator = Array(text.utf8).makeIterator()
     while let byte = iterator.next() {
       if byte == UInt8(ascii: "%") {
         guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue)
-        else { throw .malformed(url, reason: "bad percent-escape in credentials") }
+        else { throw .malformed(url, reason: "bad percent-escape in \(part)") }
         bytes.append(high << 4 | low)
       } else {
         bytes.append(byte)
@@ -264,8 +312,6 @@ public enum BackendURLError: Error, Sendable, Equatable, CustomStringConvertible
   case malformed(String, reason: String)
   /// The scheme is not one Celery's Redis backend uses.
   case unknownScheme(String)
-  /// A scheme Celery knows but this build cannot serve yet.
-  case unsupported(String, reason: String)
 
   /// A one-line message for the user.
   public var description: String {
@@ -274,9 +320,7 @@ public enum BackendURLError: Error, Sendable, Equatable, CustomStringConvertible
       return "invalid backend URL '\(Self.redact(url))': \(reason)"
     case .unknownScheme(let scheme):
       return
-        "unsupported URL scheme '\(scheme)://': use redis://, unix://, redis+socket://, socket:// or sentinel://"
-    case .unsupported(let url, let reason):
-      return "cannot use '\(Self.redact(url))': \(reason)"
+        "unsupported URL scheme '\(scheme)://': use redis://, rediss://, unix://, redis+socket://, socket:// or sentinel://"
     }
   }
 

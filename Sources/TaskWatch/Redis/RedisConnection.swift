@@ -3,42 +3,60 @@ import Glibc
 
 /// One connection to Redis, and the only type that calls hiredis.
 ///
-/// hiredis connects (with its timeout, keepalive and unix-socket handling) and
-/// writes; the context is switched to non-blocking mode right after
-/// connecting, so every wait is a `poll()` with a deadline. `redisSetTimeout`
-/// is never used: a hiredis context whose read timed out is dead for good.
+/// hiredis makes the connection (name resolution, connect timeout, keepalive,
+/// unix sockets) and owns the socket; the socket is switched to non-blocking
+/// mode right after connecting, so every wait is a `poll()` with a deadline.
+/// `redisSetTimeout` is never used: a hiredis context whose read timed out is
+/// dead for good.
 ///
-/// Commands are formatted as RESP here and queued in hiredis's output buffer
-/// (`redisAppendFormattedCommand`, binary-safe, copied by hiredis), written by
-/// ``flush(until:)``, and their replies read in order with
-/// ``nextReply(until:)``, so many commands can be pipelined in one round trip.
-/// Replies are read with `read(2)` into a ``RESPParser`` rather than hiredis's
-/// reader (see there why); like a hiredis context, a connection that failed
-/// once fails every later call the same way.
+/// Bytes then move through one ``Transport``: the socket itself, or TLS over
+/// it for a `rediss://` backend, so plain TCP, unix sockets and TLS share every
+/// other line of this type. Commands are formatted as RESP (``RedisCommand``),
+/// queued in an output buffer, written by ``flush(until:)``, and their replies
+/// read in order with ``nextReply(until:)``, so many commands can be
+/// pipelined in one round trip. Replies are parsed by ``RESPParser`` (see there
+/// why not hiredis's reader). A connection that failed once fails every later
+/// call the same way.
 ///
 /// Not `Sendable`: a connection belongs to one thread at a time.
 public final class RedisConnection {
   /// The server this connection talks to.
   public let endpoint: RedisEndpoint
+  /// Owns the socket; `redisFree` closes it.
   private let context: UnsafeMutablePointer<redisContext>
+  private let transport: any Transport
   private var parser = RESPParser()
-  /// The fault that broke the read side; every later call throws it again.
-  private var readFailure: RedisError?
+  /// Commands queued and not yet written, from ``outputStart`` on.
+  private var output: [UInt8] = []
+  private var outputStart = 0
+  /// The events a read that would block waits for (TLS may need to write).
+  private var readEvents = Int16(POLLIN)
+  /// The fault that broke the connection; every later call throws it again.
+  private var failure: RedisError?
+  /// Whether the server has sent anything yet (a plain connection to a TLS
+  /// port is closed before it has).
+  private var hasReceived = false
   /// How long ``replies(count:until:operation:)`` keeps reading before it
   /// sleeps in `poll()`. A reply to a command just sent usually arrives within
   /// tens of microseconds on a local link, while a wake-up from `poll()` costs
   /// a millisecond or two on an idle virtual machine.
   static let replySpin: UInt64 = 300_000
+  /// An output buffer larger than this is released once written, rather than
+  /// kept for the next command (a 100,000-channel SUBSCRIBE is megabytes).
+  static let retainedOutputCapacity = 1 << 16
 
-  /// Connects to `endpoint`, waiting at most `connectTimeout` seconds.
+  /// Connects to `endpoint`, waiting at most `connectTimeout` seconds, and
+  /// runs the TLS handshake within that time when `tls` is given.
   ///
   /// Wraps `redisConnectWithTimeout` / `redisConnectUnixWithTimeout`. TCP
   /// connections get keepalive (`redisEnableKeepAlive`); unix sockets do not,
   /// since it fails there and poisons the context.
-  /// - Throws: ``RedisError/connectFailed(endpoint:reason:)``.
-  public init(endpoint: RedisEndpoint, connectTimeout: Double) throws {
+  /// - Throws: ``RedisError/connectFailed(endpoint:reason:)``, or
+  ///   ``RedisError/insecure(endpoint:reason:)`` when TLS cannot be set up.
+  public init(endpoint: RedisEndpoint, tls: TLSClientContext? = nil, connectTimeout: Double) throws {
     Self.ignoreSIGPIPE
     self.endpoint = endpoint
+    let deadline = Deadline.after(seconds: connectTimeout)
     let timeout = timeval(
       tv_sec: Int(connectTimeout),
       tv_usec: Int((connectTimeout - connectTimeout.rounded(.down)) * 1_000_000))
@@ -57,15 +75,36 @@ public final class RedisConnection {
       redisFree(connected)
       throw RedisError.connectFailed(endpoint: endpoint.description, reason: reason)
     }
-    context = connected
-    if case .tcp = endpoint, redisEnableKeepAlive(context) != REDIS_OK {
-      let reason = Self.errorText(of: context)
-      redisFree(context)
+    if case .tcp = endpoint, redisEnableKeepAlive(connected) != REDIS_OK {
+      let reason = Self.errorText(of: connected)
+      redisFree(connected)
       throw RedisError.connectFailed(endpoint: endpoint.description, reason: reason)
     }
-    let fd = context.pointee.fd
+    let fd = connected.pointee.fd
     _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-    context.pointee.flags &= ~Int32(REDIS_BLOCK)
+    connected.pointee.flags &= ~Int32(REDIS_BLOCK)
+    do {
+      transport = try Self.transport(
+        on: fd, to: endpoint, tls: tls, until: deadline)
+    } catch {
+      redisFree(connected)
+      throw error
+    }
+    context = connected
+  }
+
+  /// The plain socket, or TLS after its handshake.
+  private static func transport(
+    on socket: Int32, to endpoint: RedisEndpoint, tls: TLSClientContext?, until deadline: Deadline
+  ) throws(RedisError) -> any Transport {
+    guard let tls else { return SocketTransport(fileDescriptor: socket) }
+    let host: String
+    switch endpoint {
+    case .tcp(let name, _): host = name
+    case .unix: host = "localhost"
+    }
+    return try TLSTransport(
+      socket: socket, host: host, context: tls, endpoint: endpoint.description, until: deadline)
   }
 
   deinit {
@@ -73,7 +112,7 @@ public final class RedisConnection {
   }
 
   /// The socket's file descriptor, for callers that wait on several connections.
-  public var fileDescriptor: Int32 { context.pointee.fd }
+  public var fileDescriptor: Int32 { transport.fileDescriptor }
 
   // MARK: - Writing
 
@@ -91,37 +130,47 @@ public final class RedisConnection {
     append(command)
   }
 
-  /// Queues a command built with ``RedisCommand`` (`redisAppendFormattedCommand`).
+  /// Queues a command built with ``RedisCommand``.
   func append(_ command: RedisCommand) {
     precondition(command.isComplete, "fewer arguments than announced")
-    command.bytes.withUnsafeBufferPointer { buffer in
-      buffer.withMemoryRebound(to: CChar.self) { chars in
-        _ = redisAppendFormattedCommand(context, chars.baseAddress, chars.count)
-      }
-    }
+    output.append(contentsOf: command.bytes)
   }
 
   /// Writes every queued command, waiting for the socket at most until `deadline`.
   ///
   /// While the socket is not writable, whatever the server already sent is read
   /// into the reply buffer, so a long pipeline never stalls on a full receive
-  /// window. Wraps `redisBufferWrite`.
+  /// window.
   /// - Throws: ``RedisError/connectionLost(endpoint:reason:)`` or ``RedisError/timedOut(endpoint:operation:)``.
   public func flush(until deadline: Deadline) throws {
-    var done: Int32 = 0
-    while true {
-      guard redisBufferWrite(context, &done) == REDIS_OK else { throw fault() }
-      if done != 0 { return }
-      var descriptor = pollfd(fd: context.pointee.fd, events: Int16(POLLOUT | POLLIN), revents: 0)
-      let ready = poll(&descriptor, 1, deadline.remainingPollMilliseconds)
-      if ready < 0 && errno == EINTR { continue }
-      if ready == 0 && deadline.hasPassed {
-        throw RedisError.timedOut(endpoint: endpoint.description, operation: "a write")
+    if let failure { throw failure }
+    while outputStart < output.count {
+      let result = output.withUnsafeBytes { bytes in
+        transport.write(UnsafeRawBufferPointer(rebasing: bytes[outputStart...]))
       }
-      if descriptor.revents & Int16(POLLIN) != 0 {
-        _ = try readAvailable()
+      switch result {
+      case .transferred(let count):
+        outputStart += count
+      case .wouldBlock(let events):
+        var descriptor = pollfd(fd: transport.fileDescriptor, events: events | Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, deadline.remainingPollMilliseconds)
+        if ready < 0 && errno == EINTR { continue }
+        if ready == 0 && deadline.hasPassed {
+          throw RedisError.timedOut(endpoint: endpoint.description, operation: "a write")
+        }
+        if descriptor.revents & Int16(POLLIN) != 0 {
+          _ = try readAvailable()
+        }
+      default:
+        throw fail(result)
       }
     }
+    if output.capacity > Self.retainedOutputCapacity {
+      output = []
+    } else {
+      output.removeAll(keepingCapacity: true)
+    }
+    outputStart = 0
   }
 
   // MARK: - Reading
@@ -149,7 +198,11 @@ public final class RedisConnection {
       }
     }
     while true {
-      var descriptor = pollfd(fd: context.pointee.fd, events: Int16(POLLIN), revents: 0)
+      if transport.hasBufferedInput {
+        if try readAvailable(), let reply = try parsedReply() { return reply }
+        continue
+      }
+      var descriptor = pollfd(fd: transport.fileDescriptor, events: readEvents, revents: 0)
       let ready = poll(&descriptor, 1, deadline.remainingPollMilliseconds)
       if ready < 0 && errno == EINTR { return nil }
       if ready == 0 { return nil }
@@ -162,18 +215,20 @@ public final class RedisConnection {
   /// one completed by whatever the socket holds right now.
   public func bufferedReply() throws -> RedisReply? {
     if let reply = try parsedReply() { return reply }
-    guard try readAvailable() else { return nil }
-    return try parsedReply()
+    while try readAvailable() {
+      if let reply = try parsedReply() { return reply }
+      if !transport.hasBufferedInput { return nil }
+    }
+    return nil
   }
 
   /// Whether input is waiting: bytes already read and not yet returned as
   /// replies, or bytes on the socket (`poll()` without waiting).
   func hasPendingInput() -> Bool {
-    if parser.bufferedByteCount > 0 { return true }
-    var descriptor = pollfd(fd: context.pointee.fd, events: Int16(POLLIN), revents: 0)
+    if parser.bufferedByteCount > 0 || transport.hasBufferedInput { return true }
+    var descriptor = pollfd(fd: transport.fileDescriptor, events: Int16(POLLIN), revents: 0)
     return poll(&descriptor, 1, 0) > 0
   }
-
   /// Reads exactly `count` replies in order, all before `deadline`.
   ///
   /// The replies are due (their commands were just sent), so the wait spins
@@ -227,51 +282,60 @@ public final class RedisConnection {
 
   /// The next reply among the bytes already read.
   private func parsedReply() throws -> RedisReply? {
-    if let readFailure { throw readFailure }
+    if let failure { throw failure }
     do {
       return try parser.next()
     } catch {
-      readFailure = .connectionLost(endpoint: endpoint.description, reason: "protocol error: " + error.message)
-      throw readFailure!
+      failure = .connectionLost(endpoint: endpoint.description, reason: "protocol error: " + error.message)
+      throw failure!
     }
   }
 
-  /// Reads what the socket holds into the parser without waiting; returns
+  /// Reads what the transport holds into the parser without waiting; returns
   /// whether anything was read.
   private func readAvailable() throws -> Bool {
-    if let readFailure { throw readFailure }
-    let space = parser.writableSpace()
-    while true {
-      let count = read(context.pointee.fd, space.baseAddress, space.count)
-      if count > 0 {
-        parser.didWrite(count)
-        return true
-      }
-      if count < 0 && errno == EINTR { continue }
-      if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return false }
-      let reason = count == 0 ? "server closed the connection" : Self.describe(errno: errno)
-      readFailure = .connectionLost(endpoint: endpoint.description, reason: reason)
-      throw readFailure!
+    if let failure { throw failure }
+    let result = transport.read(into: parser.writableSpace())
+    switch result {
+    case .transferred(let count):
+      parser.didWrite(count)
+      hasReceived = true
+      return true
+    case .wouldBlock(let events):
+      readEvents = events
+      return false
+    default:
+      throw fail(result)
     }
+  }
+
+  /// Records the fault a read or write ended with, so every later call
+  /// throws it too, and returns it.
+  private func fail(_ result: TransportResult) -> RedisError {
+    if !hasReceived, let reason = transport.refusalBeforeFirstReply {
+      failure = .insecure(endpoint: endpoint.description, reason: reason)
+      return failure!
+    }
+    switch result {
+    case .refused(let reason):
+      failure = .insecure(endpoint: endpoint.description, reason: reason)
+    case .failed(let reason):
+      failure = .connectionLost(endpoint: endpoint.description, reason: reason + plainToTLSHint)
+    case .closed, .transferred, .wouldBlock:
+      failure = .connectionLost(
+        endpoint: endpoint.description, reason: "server closed the connection" + plainToTLSHint)
+    }
+    return failure!
+  }
+
+  /// A TLS port closes a plain connection at its first command, before
+  /// answering anything: say so when that is what happened.
+  private var plainToTLSHint: String {
+    guard !hasReceived, transport is SocketTransport, case .tcp = endpoint else { return "" }
+    return " before answering (if this is a TLS port, use rediss://)"
   }
 
   // MARK: - hiredis boundary
-
-  private func fault() -> RedisError {
-    let reason: String
-    switch context.pointee.err {
-    case REDIS_ERR_EOF: reason = "server closed the connection"
-    case REDIS_ERR_PROTOCOL: reason = "protocol error: " + Self.errorText(of: context)
-    default: reason = Self.errorText(of: context)
-    }
-    return .connectionLost(endpoint: endpoint.description, reason: reason)
-  }
-
-  /// `strerror` as hiredis words an IO error, starting in lower case.
-  private static func describe(errno code: Int32) -> String {
-    let text = String(cString: strerror(code))
-    return text.prefix(1).lowercased() + text.dropFirst()
-  }
 
   private static func errorText(of context: UnsafeMutablePointer<redisContext>) -> String {
     var text = withUnsafeBytes(of: context.pointee.errstr) { raw in

@@ -8,6 +8,10 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
   case connectFailed(endpoint: String, reason: String)
   /// An established connection broke (EOF, reset, IO error, protocol error).
   case connectionLost(endpoint: String, reason: String)
+  /// The server cannot be reached securely: its certificate is not trusted or
+  /// does not name the host, it does not speak TLS, or it refused the session.
+  /// Never retried.
+  case insecure(endpoint: String, reason: String)
   /// A reply did not arrive before its deadline.
   case timedOut(endpoint: String, operation: String)
   /// The server refused our credentials (`NOAUTH`, `WRONGPASS`, `NOPERM`).
@@ -22,6 +26,8 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
       return "cannot connect to \(endpoint): \(reason)"
     case .connectionLost(let endpoint, let reason):
       return "connection to \(endpoint) lost: \(reason)"
+    case .insecure(let endpoint, let reason):
+      return "cannot connect securely to \(endpoint): \(reason)"
     case .timedOut(let endpoint, let operation):
       return "\(endpoint) did not answer \(operation) in time"
     case .authenticationFailed(let endpoint, let message):
@@ -35,7 +41,7 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
   public var isConnectionFault: Bool {
     switch self {
     case .connectFailed, .connectionLost, .timedOut: return true
-    case .authenticationFailed: return false
+    case .authenticationFailed, .insecure: return false
     case .commandFailed(_, let message): return Self.isTransientServerError(message)
     }
   }

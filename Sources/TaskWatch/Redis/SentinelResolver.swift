@@ -17,6 +17,9 @@ public struct SentinelResolver: Sendable {
   public let connectTimeout: Double
   /// Seconds allowed for one sentinel's replies.
   public let commandTimeout: Double
+  /// TLS settings for the sentinels (the backend's: a TLS deployment puts
+  /// sentinels and master on TLS alike); `nil` for plain connections.
+  public let tls: TLSSettings?
 
   /// Creates a resolver for the sentinels and master name of a `sentinel://` URL.
   public init(backend: BackendURL, connectTimeout: Double, commandTimeout: Double) {
@@ -25,13 +28,15 @@ public struct SentinelResolver: Sendable {
     password = backend.sentinelPassword
     self.connectTimeout = connectTimeout
     self.commandTimeout = commandTimeout
+    tls = backend.tls
   }
 
   /// Asks the sentinels where the master is now.
   /// - Throws: ``UnknownMasterError`` when every sentinel that answered knows
   ///   no master of that name (never cured by retrying);
   ///   ``RedisError/authenticationFailed(endpoint:message:)`` when a sentinel
-  ///   refuses the sentinel password; ``RedisError/connectFailed(endpoint:reason:)``
+  ///   refuses the sentinel password (``RedisError/insecure(endpoint:reason:)``
+  ///   when it cannot be trusted); ``RedisError/connectFailed(endpoint:reason:)``
   ///   (a connection fault, so the caller retries) when no sentinel answered.
   public func masterEndpoint() throws -> RedisEndpoint {
     var lastError: RedisError?
@@ -41,7 +46,10 @@ public struct SentinelResolver: Sendable {
         if let master = try askForMaster(sentinel) { return master }
         answeredUnknown = true
       } catch let error as RedisError {
-        if case .authenticationFailed = error { throw error }
+        switch error {
+        case .authenticationFailed, .insecure: throw error
+        default: break
+        }
         lastError = error
       }
     }
@@ -55,7 +63,8 @@ public struct SentinelResolver: Sendable {
 
   /// One sentinel's answer: the master's address, or `nil` for an unknown name.
   private func askForMaster(_ sentinel: RedisEndpoint) throws -> RedisEndpoint? {
-    let connection = try RedisConnection(endpoint: sentinel, connectTimeout: connectTimeout)
+    let context = try tls.map { settings throws(TLSSetupError) in try TLSClientContext.shared(for: settings) }
+    let connection = try RedisConnection(endpoint: sentinel, tls: context, connectTimeout: connectTimeout)
     let deadline = Deadline.after(seconds: commandTimeout)
     if let password {
       try connection.authenticate(username: nil, password: password, until: deadline)
