@@ -20,7 +20,7 @@ function __taskwatch_parse_tokens -S
     set -l unparsed_tokens (__taskwatch_tokens -pc)
     switch $unparsed_tokens[1]
     case 'taskwatch'
-        __taskwatch_parse_subcommand -r 1 'u/url=' 'password-file=' 'master-name=' 'connect-timeout=' 'key-prefix=' 'global-keyprefix=' 'group=+' 'all' 'count=' 't/timeout=' 'once' 'fail-fast' 'no-verify' 'retry-for=' 'health-interval=' 'q/quiet' 'summary' 'no-result' 'format=' 'color=' 'version' 'h/help'
+        __taskwatch_parse_subcommand -r 1 'u/url=' 'password-file=' 'master-name=' 'tls-ca=' 'tls-cert=' 'tls-key=' 'connect-timeout=' 'key-prefix=' 'global-keyprefix=' 'group=+' 'all' 'count=' 't/timeout=' 'once' 'fail-fast' 'no-verify' 'retry-for=' 'health-interval=' 'q/quiet' 'summary' 'no-result' 'format=' 'color=' 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __taskwatch_parse_subcommand -r 1 'version'
@@ -80,6 +80,9 @@ complete -c 'taskwatch' -f
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" u url' -s 'u' -l 'url' -d 'Result backend URL (default: $TASKWATCH_URL, then $CELERY_RESULT_BACKEND, then redis://127.0.0.1:6379/0).' -rfka ''
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" password-file' -l 'password-file' -d 'Read the Redis password from this file (overrides $TASKWATCH_PASSWORD and the URL\'s).' -rF
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" master-name' -l 'master-name' -d 'Master name for a sentinel:// URL (default: $TASKWATCH_MASTER_NAME, then the URL\'s master_name).' -rfka ''
+complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" tls-ca' -l 'tls-ca' -d 'CA certificates (PEM) trusted for rediss:// (default: $TASKWATCH_TLS_CA, then ssl_ca_certs, then the system\'s).' -rF
+complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" tls-cert' -l 'tls-cert' -d 'Client certificate (PEM) for mutual TLS (default: $TASKWATCH_TLS_CERT, then ssl_certfile).' -rF
+complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" tls-key' -l 'tls-key' -d 'Private key (PEM) of the client certificate (default: $TASKWATCH_TLS_KEY, then ssl_keyfile).' -rF
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" connect-timeout' -l 'connect-timeout' -d 'Time allowed to connect.' -rfka ''
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" key-prefix' -l 'key-prefix' -d 'Prefix of result keys and channels.' -rfka ''
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" global-keyprefix' -l 'global-keyprefix' -d 'Celery\'s global_keyprefix transport option (\'_\' is appended unless it ends in : _ - or .).' -rfka ''
