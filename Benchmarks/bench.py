@@ -47,11 +47,13 @@ class RedisServer:
     """A throwaway redis-server on a free loopback port: no persistence, no
     output-buffer limit for pub/sub clients, stopped by its recorded PID."""
 
-    def __init__(self, workdir, pidfile=None):
+    def __init__(self, workdir, pidfile=None, tls=None):
         self.dir = Path(workdir)
         self.pidfile = pidfile
         self.proc = None
         self.port = None
+        self.tls = tls              # TLSFiles: also listen with TLS on tls_port
+        self.tls_port = None
 
     def start(self):
         for attempt in range(8):
@@ -64,6 +66,11 @@ class RedisServer:
                     '--client-output-buffer-limit', 'pubsub 0 0 0',
                     '--client-output-buffer-limit', 'normal 0 0 0',
                     '--proto-max-bulk-len', '512mb']
+            if self.tls:
+                self.tls_port = free_port()
+                argv += ['--tls-port', str(self.tls_port), '--tls-cert-file', self.tls.cert,
+                         '--tls-key-file', self.tls.key, '--tls-ca-cert-file', self.tls.ca,
+                         '--tls-auth-clients', 'no']
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL,
@@ -105,6 +112,29 @@ class RedisServer:
                     os.unlink(path)
                 except FileNotFoundError:
                     pass
+
+
+@dataclass
+class TLSFiles:
+    """A CA and a server certificate for 127.0.0.1, made with the openssl CLI
+    (EC P-256, like most managed Redis services' certificates today)."""
+    ca: str
+    cert: str
+    key: str
+
+    @staticmethod
+    def make(workdir):
+        d = Path(workdir)
+        key_opts = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+        (d / 'server.ext').write_text('subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n')
+        for argv in (
+                ['req', '-x509', *key_opts, '-keyout', d / 'ca.key', '-out', d / 'ca.crt',
+                 '-subj', '/CN=taskwatch bench CA', '-days', '1'],
+                ['req', *key_opts, '-keyout', d / 'server.key', '-out', d / 'server.csr', '-subj', '/CN=127.0.0.1'],
+                ['x509', '-req', '-in', d / 'server.csr', '-CA', d / 'ca.crt', '-CAkey', d / 'ca.key',
+                 '-CAcreateserial', '-out', d / 'server.crt', '-days', '1', '-extfile', d / 'server.ext']):
+            subprocess.run(['openssl', *map(str, argv)], check=True, capture_output=True, timeout=30)
+        return TLSFiles(str(d / 'ca.crt'), str(d / 'server.crt'), str(d / 'server.key'))
 
 
 def free_port():
@@ -319,7 +349,7 @@ def taskwatch_ready_line(line):
     return obj.get('type') == 'state' and obj.get('ready') is True
 
 
-def make_peers(args, url, port):
+def make_peers(args, url, port, tls_url=None):
     py = sys.executable
     peers = {}
     peers['floor'] = Peer(
@@ -337,6 +367,12 @@ def make_peers(args, url, port):
             return argv + ['-']
         peers['taskwatch'] = Peer('taskwatch', 'taskwatch', True, tw_argv, stdin_ids=True,
                                   ready_line=taskwatch_ready_line)
+        if tls_url:
+            def tw_tls_argv(c):
+                argv = tw_argv(c)
+                return [argv[0], '--url', tls_url] + argv[3:]
+            peers['taskwatch_tls'] = Peer('taskwatch_tls', 'taskwatch over TLS (rediss://)', True, tw_tls_argv,
+                                          stdin_ids=True, ready_line=taskwatch_ready_line)
     peers['join_native'] = Peer(
         'join_native', 'Celery join_native', True,
         lambda c: [py, str(HERE / 'celery_peer.py'), 'join_native', url, c['ids_file'],
@@ -495,7 +531,11 @@ class Bench:
         self.monitor = monitor
         self.dir = Path(workdir)
         self.url = f'redis://127.0.0.1:{server.port}/0'
-        self.peers = make_peers(args, self.url, server.port)
+        tls_url = None
+        if server.tls_port:
+            tls_url = (f'rediss://127.0.0.1:{server.tls_port}/0?ssl_cert_reqs=required'
+                       f'&ssl_ca_certs={server.tls.ca}')
+        self.peers = make_peers(args, self.url, server.port, tls_url)
         self.runs = []
         self.publisher_rates = {}
 
@@ -593,7 +633,7 @@ class Bench:
 
     def validate(self, peer, out, n_tasks, run):
         problems = []
-        if peer.name == 'taskwatch':
+        if peer.name in ('taskwatch', 'taskwatch_tls'):
             if self.args.taskwatch_quiet:
                 return problems
             last = {}
@@ -870,6 +910,8 @@ SCENARIOS = {
     'S1': dict(tasks=1, updates=4, title='latency: 1 task, 4 updates (STARTED, PROGRESS ×2, SUCCESS)'),
     'S2': dict(tasks=1_000, updates=5, title='1,000 tasks × 5 updates'),
     'S3': dict(tasks=10_000, updates=3, title='10,000 tasks × 3 updates'),
+    'S3T': dict(tasks=10_000, updates=3, seed=3, tls=True,
+                title='S3 over TLS: taskwatch on rediss:// against taskwatch on redis://'),
     'S4': dict(tasks=100_000, updates=1, title='100,000 tasks × 1 update'),
 }
 
@@ -1007,6 +1049,13 @@ def targets(all_runs):
     if subs:
         p50 = percentile(subs, 50)
         add('start-up → subscribed, 1 id, p50 < 20 ms', f'{p50:.1f} ms', p50 < 20)
+    plain, tls = okv('S3T', 'taskwatch', 'wall_s'), okv('S3T', 'taskwatch_tls', 'wall_s')
+    if plain and tls:
+        cpu_plain = med([r.consume_cpu_s for r in runs_of('S3T', 'taskwatch') if r.ok and r.consume_cpu_s])
+        cpu_tls = med([r.consume_cpu_s for r in runs_of('S3T', 'taskwatch_tls') if r.ok and r.consume_cpu_s])
+        cpu_txt = f', consume CPU {cpu_tls / cpu_plain:.2f}×' if cpu_plain and cpu_tls else ''
+        add('S3 over TLS: cost against plain TCP (reported, no target)',
+            f'wall {tls:.3f} s / {plain:.3f} s = {tls / plain:.2f}×{cpu_txt}', None)
     rss = okv('S4', 'taskwatch', 'maxrss_kb')
     add('peak RSS at 100k tasks < 40 MB', f'{rss / 1024:.1f} MB' if rss else '—', (rss / 1024 < 40) if rss else None)
     per = {}
@@ -1028,7 +1077,8 @@ def main():
     ap.add_argument('--quick', action='store_true', help='a ~2 minute run: fewer reps, S4 join_native capped at 30 s')
     ap.add_argument('--reps', type=int, help='repetitions of S2–S4 (default 3; quick 1)')
     ap.add_argument('--latency-reps', type=int, help='repetitions of S1 (default 60; quick 15)')
-    ap.add_argument('--scenarios', default='S1,S2,S3,S4')
+    ap.add_argument('--scenarios', default='S1,S2,S3,S3T,S4',
+                    help='comma-separated subset of S1,S2,S3,S3T,S4 (S3T: S3 over TLS, taskwatch only)')
     ap.add_argument('--peers', default='floor,taskwatch,join_native,poll',
                     help='comma-separated subset of floor,taskwatch,join_native,poll')
     ap.add_argument('--taskwatch', default='', help='taskwatch binary (empty: peer left out)')
@@ -1059,7 +1109,14 @@ def main():
             ap.error(f'unknown scenario {s}')
 
     workdir = tempfile.mkdtemp(prefix='taskwatch-bench-')
-    server = RedisServer(workdir, args.pidfile)
+    tls = None
+    if any(SCENARIOS[s].get('tls') for s in scenarios) and args.taskwatch:
+        try:
+            tls = TLSFiles.make(workdir)
+        except (OSError, subprocess.SubprocessError) as e:
+            log(f'no TLS certificates ({e}): S3T is left out')
+            scenarios = [s for s in scenarios if not SCENARIOS[s].get('tls')]
+    server = RedisServer(workdir, args.pidfile, tls)
 
     def on_signal(signum, frame):
         raise KeyboardInterrupt
@@ -1070,7 +1127,8 @@ def main():
         log(f'redis-server {server.port} pid {server.proc.pid}, scratch {workdir}')
         monitor = Monitor(server.port)
         bench = Bench(args, server, monitor, workdir)
-        peers = {k: v for k, v in bench.peers.items() if k in wanted}
+        peers = {k: v for k, v in bench.peers.items()
+                 if k in wanted or (k == 'taskwatch_tls' and 'taskwatch' in wanted)}
         if 'taskwatch' in wanted and 'taskwatch' not in bench.peers:
             log('taskwatch: no binary -- that peer is left out of this run')
         payloads = CeleryPayloads(bench.url)
@@ -1080,14 +1138,20 @@ def main():
         pub_rows = []
         for scn in scenarios:
             spec = SCENARIOS[scn]
-            ids = make_ids(spec['tasks'], seed=int(scn[1:]))
+            ids = make_ids(spec['tasks'], seed=spec['seed'] if 'seed' in spec else int(scn[1:]))
             t = time.monotonic()
             stream = build_stream(payloads, ids, spec['updates'], args.batch)
             bench.ids_file, bench.channels_file = bench.write_inputs(scn, ids)
             log(f'{scn}: {len(ids):,} tasks, {stream.n_msgs:,} messages built in {time.monotonic() - t:.1f} s')
             gc.collect()
             gc.freeze()
-            names = list(peers)
+            if spec.get('tls'):
+                names = [n for n in peers if n in ('taskwatch', 'taskwatch_tls')]
+            else:
+                names = [n for n in peers if n != 'taskwatch_tls']
+            if spec.get('tls') and 'taskwatch_tls' not in names:
+                log(f'{scn}: needs the taskwatch peer and TLS certificates -- skipped')
+                continue
             if scn == 'S4' and 'poll' in names and not args.poll_s4:
                 names.remove('poll')
                 caps_note.append('S4: the polling loop is skipped (one pass over 100,000 ids is ~100,000 GETs; use --poll-s4).')
@@ -1102,7 +1166,7 @@ def main():
             else:
                 rates = bench.publisher_only(scn, stream, max(1, min(3, args.reps)))
                 pub_rows.append((scn, stream.n_msgs, rates))
-                base_cap = {'S2': 60, 'S3': 120, 'S4': 120}[scn]
+                base_cap = {'S2': 60, 'S3': 120, 'S3T': 120, 'S4': 120}[scn]
                 for rep in range(args.reps):
                     for pos, name in enumerate(peer_order(names, rep)):
                         cap = base_cap
