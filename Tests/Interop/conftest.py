@@ -33,6 +33,8 @@ WORKER_SETTINGS = {
     # A solo worker reads control commands only between tasks, so it can't
     # terminate a running one: revoke(terminate=True) needs prefork.
     "prefork": ({}, "prefork"),
+    # Its result backend is the server's TLS port (see the workers fixture).
+    "tls": ({}, "solo"),
 }
 
 
@@ -44,7 +46,7 @@ def taskwatch_bin():
 
 @pytest.fixture(scope="session")
 def redis_server():
-    server = harness.RedisServer().start()
+    server = harness.RedisServer(tls=True).start()
     yield server
     server.stop()
 
@@ -55,6 +57,8 @@ def workers(redis_server, tmp_path_factory):
     started = {}
     try:
         for name, (settings, pool) in WORKER_SETTINGS.items():
+            if name == "tls":
+                settings = {"DEMO_RESULT_BACKEND": redis_server.tls_url(0)}
             started[name] = harness.Worker(name, name, redis_server, settings,
                                            pool=pool, logdir=logdir).start()
         for worker in started.values():
@@ -88,6 +92,12 @@ def tw(redis_server):
         pytest.fail("taskwatch binary not found at %s (build it with `swift build`, "
                     "or set TASKWATCH_BIN)" % binary)
     return Taskwatch(binary, redis_server.url(0))
+
+
+@pytest.fixture(scope="session")
+def tw_tls(tw, redis_server):
+    """taskwatch given the very URL the "tls" worker's Celery uses."""
+    return Taskwatch(tw.binary, redis_server.tls_url(0))
 
 
 def new_id():

@@ -62,13 +62,37 @@ def stop_pid(proc, term_timeout=10.0):
         pass
 
 
-class RedisServer:
-    """A throwaway redis-server on a free loopback port."""
+def make_tls_files(directory):
+    """A CA and a server certificate for 127.0.0.1, made with the openssl CLI.
 
-    def __init__(self, start_timeout=10.0):
+    Returns (ca_file, certificate_file, key_file)."""
+    key_opts = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    path = lambda name: os.path.join(directory, name)  # noqa: E731
+    with open(path("server.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    for argv in (
+            ["req", "-x509"] + key_opts + ["-keyout", path("ca.key"), "-out", path("ca.crt"),
+                                           "-subj", "/CN=taskwatch interop CA", "-days", "2"],
+            ["req"] + key_opts + ["-keyout", path("server.key"), "-out", path("server.csr"),
+                                  "-subj", "/CN=127.0.0.1"],
+            ["x509", "-req", "-in", path("server.csr"), "-CA", path("ca.crt"),
+             "-CAkey", path("ca.key"), "-CAcreateserial", "-out", path("server.crt"),
+             "-days", "2", "-extfile", path("server.ext")]):
+        subprocess.run(["openssl"] + argv, check=True, capture_output=True, timeout=30)
+    return path("ca.crt"), path("server.crt"), path("server.key")
+
+
+class RedisServer:
+    """A throwaway redis-server on a free loopback port; with `tls=True` it
+    also listens with TLS on `tls_port` (certificates made at start)."""
+
+    def __init__(self, start_timeout=10.0, tls=False):
         self.start_timeout = start_timeout
+        self.tls = tls
         self.proc = None
         self.port = None
+        self.tls_port = None
+        self.ca_file = None
         self.dir = None
 
     def start(self):
@@ -76,6 +100,13 @@ class RedisServer:
         if exe is None:
             raise RuntimeError("redis-server not found (apt-get install redis-server)")
         self.dir = tempfile.mkdtemp(prefix="taskwatch-redis-")
+        tls_args = []
+        if self.tls:
+            self.ca_file, certificate, key = make_tls_files(self.dir)
+            self.tls_port = free_loopback_port()
+            tls_args = ["--tls-port", str(self.tls_port), "--tls-cert-file", certificate,
+                        "--tls-key-file", key, "--tls-ca-cert-file", self.ca_file,
+                        "--tls-auth-clients", "no"]
         last_error = None
         for _attempt in range(3):  # a port can be taken between probe and bind
             self.port = free_loopback_port()
@@ -85,7 +116,7 @@ class RedisServer:
             self.proc = subprocess.Popen(
                 [exe, "--port", str(self.port), "--bind", "127.0.0.1",
                  "--save", "", "--appendonly", "no", "--dir", self.dir,
-                 "--daemonize", "no", "--logfile", log],
+                 "--daemonize", "no", "--logfile", log] + tls_args,
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, start_new_session=True)
             deadline = time.monotonic() + self.start_timeout
@@ -101,6 +132,11 @@ class RedisServer:
 
     def url(self, db=0):
         return "redis://127.0.0.1:%d/%d" % (self.port, db)
+
+    def tls_url(self, db=0):
+        """The rediss:// URL in Celery's form, with full verification."""
+        return "rediss://127.0.0.1:%d/%d?ssl_cert_reqs=required&ssl_ca_certs=%s" % (
+            self.tls_port, db, self.ca_file)
 
     def stop(self):
         stop_pid(self.proc)

@@ -366,3 +366,27 @@ def test_timeout_with_unready_task_exits_124(tw):
     assert [o["state"] for o in run.states] == ["PENDING"]
     assert run.states[0]["meta"] is None
     assert 0.9 <= run.elapsed < 5, run.elapsed
+
+
+# --- TLS ----------------------------------------------------------------------
+
+def test_rediss_url_shared_with_a_celery_worker_reports_its_results(tw_tls, demo):
+    """One rediss://…?ssl_cert_reqs=required&ssl_ca_certs=… string, as Celery
+    takes it: the worker stores results through it, taskwatch watches them
+    through it."""
+    assert tw_tls.url.startswith("rediss://")
+    tid = new_id()
+    run = tw_tls.watch_then([tid], lambda: send(demo.add, "tls", 20, 22, task_id=tid))
+    assert run.returncode == 0, run.describe()
+    check_state_lines(run, [tid])
+    states = states_of(run, tid)
+    assert states[0] == "PENDING" and states[-1] == "SUCCESS", states
+    assert "STARTED" in states, states
+    started = run.states_for(tid)[states.index("STARTED")]
+    assert started["meta"]["result"]["hostname"] == "tls@taskwatch"
+    assert final(run, tid)["meta"]["result"] == 42
+    failing = new_id()
+    run = tw_tls.watch_then([failing], lambda: send(demo.fail, "tls", task_id=failing))
+    assert run.returncode == 1, run.describe()
+    assert final(run, failing)["meta"]["result"]["exc_type"] == "ValueError"
+
