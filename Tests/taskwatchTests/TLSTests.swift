@@ -151,6 +151,25 @@ struct TLSTests {
     #expect(result.stderr.contains("no reply to PING within 2.0s"))
   }
 
+  @Test("--all over TLS: the pattern subscription and the confirming MGET both run on rediss://")
+  func allTasksOverTLS() throws {
+    let redis = try TLSRedisServer()
+    let process = try TaskwatchProcess(["-u", redis.url(trusted), "--all", "--count", "1"])
+    let deadline = Deadline.after(seconds: 10)
+    var subscribed = false
+    while !deadline.hasPassed && !subscribed {
+      // This server is the test's own: any pattern on it is taskwatch's.
+      subscribed = try redis.server.run(["PUBSUB", "NUMPAT"]) == .integer(1)
+      if !subscribed { usleep(10_000) }
+    }
+    #expect(subscribed, "taskwatch --all made its PSUBSCRIBE")
+    let id = newID()
+    try redis.server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    let result = try process.finish(seconds: 15)
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.states(of: id) == ["SUCCESS"])
+  }
+
   @Test("a 1 MB result arrives whole over TLS, by message and by snapshot")
   func largePayload() throws {
     let redis = try TLSRedisServer()
