@@ -8,6 +8,12 @@ import TaskWatch
 ///
 /// Each sentinel gets its own config file in a temp dir (sentinels rewrite
 /// their config). Every process is started here and stopped by its PID.
+///
+/// With `tls`, the deployment is TLS-only as seen from a client: master and
+/// replica also listen on TLS ports and replicate over TLS, the sentinels
+/// listen on TLS only and monitor the master's TLS port, so the addresses they
+/// give are TLS ports. (Master and replica keep their plain ports for the
+/// test's own commands.)
 public final class SentinelCluster: @unchecked Sendable {
   /// The name the sentinels monitor the master under.
   public let masterName = "mymaster"
@@ -17,14 +23,34 @@ public final class SentinelCluster: @unchecked Sendable {
   public let replica: RedisServer
   /// The sentinels' loopback ports.
   public let sentinelPorts: [Int]
+  /// The CA file a client trusts, when the cluster uses TLS.
+  public let caFile: String?
+  private let tlsContext: TLSClientContext?
+  private let masterAnnouncedPort: Int
   private let directory: URL
   private var sentinels: [ChildProcess?]
 
   /// Starts master, replica and three sentinels, and waits until every
   /// sentinel names the master and knows the replica.
-  public init() throws {
-    master = try RedisServer()
-    replica = try RedisServer(extraArguments: ["--replicaof", "127.0.0.1", String(master.port)])
+  public init(tls: Bool = false) throws {
+    let certificates = tls ? TLSCertificates.shared : nil
+    let tlsPorts = tls ? try (0..<2).map { _ in try FreePort.pick() } : []
+    func tlsArguments(_ index: Int) -> [String] {
+      guard let certificates else { return [] }
+      return [
+        "--tls-port", String(tlsPorts[index]), "--tls-cert-file", certificates.serverCertificate,
+        "--tls-key-file", certificates.serverKey, "--tls-ca-cert-file", certificates.caFile,
+        "--tls-auth-clients", "no", "--tls-replication", "yes",
+      ]
+    }
+    master = try RedisServer(extraArguments: tlsArguments(0))
+    masterAnnouncedPort = tls ? tlsPorts[0] : master.port
+    replica = try RedisServer(
+      extraArguments: tlsArguments(1) + ["--replicaof", "127.0.0.1", String(masterAnnouncedPort)])
+    caFile = certificates?.caFile
+    tlsContext = try certificates.map {
+      try TLSClientContext.shared(for: TLSSettings(certificateRequirement: .required, caFile: $0.caFile))
+    }
     directory = FileManager.default.temporaryDirectory.appendingPathComponent(
       "taskwatch-sentinel-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -32,13 +58,25 @@ public final class SentinelCluster: @unchecked Sendable {
     sentinels = []
     for (index, port) in sentinelPorts.enumerated() {
       let config = directory.appendingPathComponent("sentinel-\(index).conf")
+      let listen =
+        certificates.map {
+          """
+          port 0
+          tls-port \(port)
+          tls-cert-file \($0.serverCertificate)
+          tls-key-file \($0.serverKey)
+          tls-ca-cert-file \($0.caFile)
+          tls-auth-clients no
+          tls-replication yes
+          """
+        } ?? "port \(port)"
       let text = """
-        port \(port)
+        \(listen)
         bind 127.0.0.1
         daemonize no
         dir \(directory.path)
         logfile sentinel-\(index).log
-        sentinel monitor \(masterName) 127.0.0.1 \(master.port) 2
+        sentinel monitor \(masterName) 127.0.0.1 \(masterAnnouncedPort) 2
         sentinel down-after-milliseconds \(masterName) 1000
         sentinel failover-timeout \(masterName) 5000
         sentinel parallel-syncs \(masterName) 1
@@ -58,14 +96,15 @@ public final class SentinelCluster: @unchecked Sendable {
   /// Celery's URL for these sentinels, e.g.
   /// `sentinel://127.0.0.1:1;sentinel://127.0.0.1:2;sentinel://127.0.0.1:3`.
   public func url(database: Int = 0) -> String {
-    sentinelPorts.map { "sentinel://127.0.0.1:\($0)/\(database)" }.joined(separator: ";")
+    let list = sentinelPorts.map { "sentinel://127.0.0.1:\($0)/\(database)" }.joined(separator: ";")
+    return list + (caFile.map { "?ssl_cert_reqs=required&ssl_ca_certs=\($0)" } ?? "")
   }
 
   /// Runs one command on sentinel `index`.
   @discardableResult
   public func runOnSentinel(_ index: Int, _ arguments: [String]) throws -> RedisReply {
     let connection = try RedisConnection(
-      endpoint: .tcp(host: "127.0.0.1", port: sentinelPorts[index]), connectTimeout: 2)
+      endpoint: .tcp(host: "127.0.0.1", port: sentinelPorts[index]), tls: tlsContext, connectTimeout: 2)
     return try connection.command(arguments, until: .after(seconds: 5))
   }
 
@@ -107,7 +146,9 @@ public final class SentinelCluster: @unchecked Sendable {
 
   private func waitUntilReady() throws {
     let deadline = Deadline.after(seconds: 15)
-    let expected = RedisReply.array([.bulk(Array("127.0.0.1".utf8)), .bulk(Array(String(master.port).utf8))])
+    let expected = RedisReply.array([
+      .bulk(Array("127.0.0.1".utf8)), .bulk(Array(String(masterAnnouncedPort).utf8)),
+    ])
     for index in sentinelPorts.indices {
       while true {
         let address = try? runOnSentinel(index, ["SENTINEL", "get-master-addr-by-name", masterName])

@@ -31,6 +31,22 @@ struct SentinelTests {
     #expect(result.stderr.contains("reconnected to master 'mymaster' via sentinels"))
   }
 
+  @Test("over TLS: sentinels, master and the promoted replica all reached over TLS; the failover is followed")
+  func failoverOverTLS() throws {
+    let cluster = try SentinelCluster(tls: true)
+    let id = newID()
+    try cluster.master.run(["SET", "celery-task-meta-\(id)", payload(id, "STARTED")])
+    let process = try TaskwatchProcess(["-u", cluster.url(), "--master-name", cluster.masterName, id])
+    #expect(try cluster.master.waitForSubscribers(channel: "celery-task-meta-\(id)"))
+    #expect(process.waitForLines(1, seconds: 10), "the snapshot comes from the first master, over TLS")
+    try cluster.failOver()
+    try cluster.replica.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    let result = try process.finish(seconds: 20)
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.states(of: id) == ["STARTED", "SUCCESS"])
+    #expect(result.stderr.contains("reconnected to master 'mymaster' via sentinels"))
+  }
+
   @Test("a sentinel that is down is skipped; master_name from the URL; --group reads through the sentinels too")
   func sentinelDown() throws {
     let cluster = try SentinelCluster()
