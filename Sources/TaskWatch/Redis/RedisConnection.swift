@@ -198,8 +198,8 @@ public final class RedisConnection {
       }
     }
     while true {
-      if transport.hasBufferedInput {
-        if try readAvailable(), let reply = try parsedReply() { return reply }
+      if transport.hasBufferedInput, try readAvailable() {
+        if let reply = try parsedReply() { return reply }
         continue
       }
       var descriptor = pollfd(fd: transport.fileDescriptor, events: readEvents, revents: 0)
