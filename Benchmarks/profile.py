@@ -1,7 +1,7 @@
 """Run one throughput scenario against one taskwatch command, for profiling.
 
     Benchmarks/.venv/bin/python Benchmarks/profile.py --tasks 100000 --updates 1 \\
-        -- valgrind --tool=callgrind --callgrind-out-file=cg.out .build/release/taskwatch
+        -- valgrind --tool=callgrind --callgrind-out-file=cg.out .build-static/release/taskwatch
 
 Starts a private redis-server (free loopback port, never 6379), builds the
 same Celery payloads and MULTI/SETEX/PUBLISH/EXEC stream as bench.py, spawns

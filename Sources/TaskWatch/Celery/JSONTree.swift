@@ -1,13 +1,18 @@
 /// A parsed JSON document, for the small payloads read in full (saved
-/// groups). Task metas never go through it: they are scanned, not parsed
-/// (``JSONScanner``).
-enum JSONTree {
+/// groups, and a meta's `result` in the human view). The consumer never
+/// parses task metas with it: they are scanned, not parsed (``JSONScanner``).
+public enum JSONTree: Sendable {
+  /// An object's members, in document order.
   case object([(key: String, value: JSONTree)])
+  /// An array's elements.
   case array([JSONTree])
+  /// A string, unescaped.
   case string(String)
   /// A number, as its text.
   case number(String)
+  /// `true` or `false`.
   case bool(Bool)
+  /// `null`.
   case null
 
   /// Deepest nesting accepted, as for task metas.
@@ -15,7 +20,7 @@ enum JSONTree {
 
   /// Parses one JSON document (RFC 8259; whitespace around it allowed).
   /// - Throws: ``DecodeError/invalidJSON(_:)``.
-  static func parse(_ bytes: [UInt8]) throws(DecodeError) -> JSONTree {
+  public static func parse(_ bytes: [UInt8]) throws(DecodeError) -> JSONTree {
     var parser = Parser(bytes: bytes)
     let tree = try parser.value(depth: 0)
     parser.skipWhitespace()
@@ -24,7 +29,7 @@ enum JSONTree {
   }
 
   /// The value of the first member named `key`, when this is an object.
-  subscript(key: String) -> JSONTree? {
+  public subscript(key: String) -> JSONTree? {
     guard case .object(let members) = self else { return nil }
     return members.first(where: { $0.key == key })?.value
   }

@@ -1,4 +1,3 @@
-import Foundation
 import TaskWatch
 
 /// One task as the human view shows it.
@@ -19,8 +18,10 @@ struct TaskRow: Equatable {
 
 /// The rows of the human view, fed with state changes in the order they arrive.
 ///
-/// Only this view reads into `meta` (with `JSONSerialization`); the NDJSON path
-/// never parses it.
+/// Only this view reads into `meta` (with ``JSONTree``); the NDJSON path
+/// never parses it. Foundation's `JSONSerialization` did this before: importing
+/// Foundation linked ICU and its data into every build and cost start-up time
+/// on every run, for a view most runs never show.
 struct TaskBoard {
   /// The rows, in the order the tasks were first seen.
   private(set) var rows: [TaskRow] = []
@@ -50,36 +51,46 @@ struct TaskBoard {
   }
 
   /// The meta's `result` member, whatever its type.
-  private static func result(of json: [UInt8]) -> Any? {
-    guard let object = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any] else { return nil }
-    return object["result"]
+  private static func result(of json: [UInt8]) -> JSONTree? {
+    (try? JSONTree.parse(json))?["result"]
   }
 
   /// Celery's PROGRESS convention: `result` is `{"current": i, "total": n}`.
-  static func progress(in result: Any) -> Double? {
-    guard let fields = result as? [String: Any], let current = number(fields["current"]),
-      let total = number(fields["total"]), total > 0, current.isFinite
+  static func progress(in result: JSONTree) -> Double? {
+    guard let current = number(result["current"]), let total = number(result["total"]), total > 0,
+      current.isFinite
     else { return nil }
     return min(max(current / total, 0), 1)
   }
 
   /// `exc_type: exc_message` from a failure's `result`, or `nil` without `exc_type`.
-  static func failure(in result: Any?) -> String? {
-    guard let fields = result as? [String: Any], let type = fields["exc_type"] as? String else { return nil }
+  static func failure(in result: JSONTree?) -> String? {
+    guard case .string(let type)? = result?["exc_type"] else { return nil }
     let message: String
-    switch fields["exc_message"] {
-    case let text as String: message = text
-    case let parts as [Any]: message = parts.map { "\($0)" }.joined(separator: ", ")
-    case nil, is NSNull: message = ""
-    case let other?: message = "\(other)"
+    switch result?["exc_message"] {
+    case nil, .null?: message = ""
+    case .array(let parts)?: message = parts.map(text(of:)).joined(separator: ", ")
+    case let other?: message = text(of: other)
     }
     return message.isEmpty ? type : "\(type): \(message)"
   }
 
-  /// A JSON number as a Double; booleans (which Foundation also bridges to
-  /// NSNumber, with the `c` type code) are not numbers here.
-  private static func number(_ value: Any?) -> Double? {
-    guard let number = value as? NSNumber, String(cString: number.objCType) != "c" else { return nil }
-    return number.doubleValue
+  /// A JSON number as a Double; booleans are not numbers here.
+  private static func number(_ value: JSONTree?) -> Double? {
+    guard case .number(let text)? = value else { return nil }
+    return Double(text)
+  }
+
+  /// A value as the view prints it: strings bare, anything else as compact JSON-like text.
+  private static func text(of value: JSONTree) -> String {
+    switch value {
+    case .string(let text): return text
+    case .number(let text): return text
+    case .bool(let flag): return flag ? "true" : "false"
+    case .null: return "null"
+    case .array(let elements): return "[" + elements.map(text(of:)).joined(separator: ", ") + "]"
+    case .object(let members):
+      return "{" + members.map { "\($0.key): \(text(of: $0.value))" }.joined(separator: ", ") + "}"
+    }
   }
 }
