@@ -17,11 +17,9 @@ let package = Package(
       pkgConfig: "hiredis",
       providers: [.apt(["libhiredis-dev"])]
     ),
-    .systemLibrary(
-      name: "COpenSSL",
-      pkgConfig: "openssl",
-      providers: [.apt(["libssl-dev"])]
-    ),
+    // OpenSSL's headers (libssl-dev) at build time; the library itself is
+    // loaded with dlopen on first TLS use (see Sources/COpenSSL/include).
+    .target(name: "COpenSSL"),
     .systemLibrary(
       name: "CZlib",
       pkgConfig: "zlib",

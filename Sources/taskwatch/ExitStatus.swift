@@ -72,7 +72,9 @@ enum ExitStatus: Int32, CaseIterable {
       }
     case is UndecodableResultError, is UndecodableGroupError, is DecodeError:
       return .undecodable
-    case is BackendURLError, is TaskIDList.Problem, is UsageProblem, is UnknownMasterError, is TLSSetupError:
+    case let error as TLSSetupError:
+      return error.isLibraryMissing ? .unavailable : .usage
+    case is BackendURLError, is TaskIDList.Problem, is UsageProblem, is UnknownMasterError:
       return .usage
     default:
       return .unavailable

@@ -30,33 +30,33 @@ final class TLSTransport: Transport {
   init(
     socket: Int32, host: String, context: TLSClientContext, endpoint: String, until deadline: Deadline
   ) throws(RedisError) {
-    ERR_clear_error()
-    guard let ssl = SSL_new(context.context) else {
+    tw_ERR_clear_error()
+    guard let ssl = tw_SSL_new(context.context) else {
       throw .connectFailed(endpoint: endpoint, reason: "TLS: " + OpenSSLErrorQueue.drain())
     }
     self.ssl = ssl
     self.context = context
     fileDescriptor = socket
-    SSL_set_fd(ssl, socket)
+    tw_SSL_set_fd(ssl, socket)
     // The context's client-certificate callback finds this transport here.
-    SSL_set_ex_data(ssl, 0, Unmanaged.passUnretained(self).toOpaque())
+    tw_SSL_set_ex_data(ssl, 0, Unmanaged.passUnretained(self).toOpaque())
     let isAddress = Self.isIPAddress(host)
-    if !isAddress { _ = taskwatch_SSL_set_tlsext_host_name(ssl, host) }
+    if !isAddress { _ = tw_SSL_set_tlsext_host_name(ssl, host) }
     if context.settings.certificateRequirement == .required {
       if isAddress {
-        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host)
+        tw_X509_VERIFY_PARAM_set1_ip_asc(tw_SSL_get0_param(ssl), host)
       } else {
-        SSL_set1_host(ssl, host)
+        tw_SSL_set1_host(ssl, host)
       }
     }
     try handshake(host: host, endpoint: endpoint, until: deadline)
   }
 
   deinit {
-    SSL_free(ssl)
+    tw_SSL_free(ssl)
   }
 
-  var hasBufferedInput: Bool { SSL_pending(ssl) > 0 }
+  var hasBufferedInput: Bool { tw_SSL_pending(ssl) > 0 }
 
   /// With TLS 1.3 the client's handshake ends before the server has checked
   /// the client's certificate; a server that wanted one and got none then
@@ -68,16 +68,16 @@ final class TLSTransport: Transport {
   }
 
   func read(into buffer: UnsafeMutableRawBufferPointer) -> TransportResult {
-    ERR_clear_error()
+    tw_ERR_clear_error()
     errno = 0
-    let count = SSL_read(ssl, buffer.baseAddress, Int32(clamping: buffer.count))
+    let count = tw_SSL_read(ssl, buffer.baseAddress, Int32(clamping: buffer.count))
     return count > 0 ? .transferred(Int(count)) : result(ofFailed: count)
   }
 
   func write(_ bytes: UnsafeRawBufferPointer) -> TransportResult {
-    ERR_clear_error()
+    tw_ERR_clear_error()
     errno = 0
-    let count = SSL_write(ssl, bytes.baseAddress, Int32(clamping: bytes.count))
+    let count = tw_SSL_write(ssl, bytes.baseAddress, Int32(clamping: bytes.count))
     return count > 0 ? .transferred(Int(count)) : result(ofFailed: count)
   }
 
@@ -85,12 +85,12 @@ final class TLSTransport: Transport {
 
   private func handshake(host: String, endpoint: String, until deadline: Deadline) throws(RedisError) {
     while true {
-      ERR_clear_error()
+      tw_ERR_clear_error()
       errno = 0
-      let status = SSL_connect(ssl)
+      let status = tw_SSL_connect(ssl)
       if status == 1 { return }
       let events: Int16
-      switch SSL_get_error(ssl, status) {
+      switch tw_SSL_get_error(ssl, status) {
       case SSL_ERROR_WANT_READ: events = Int16(POLLIN)
       case SSL_ERROR_WANT_WRITE: events = Int16(POLLOUT)
       case SSL_ERROR_SYSCALL, SSL_ERROR_ZERO_RETURN:
@@ -110,15 +110,15 @@ final class TLSTransport: Transport {
 
   /// Why the handshake failed, in a user's terms.
   private func handshakeFailure(host: String) -> String {
-    let verification = SSL_get_verify_result(ssl)
-    let code = ERR_peek_last_error()
+    let verification = tw_SSL_get_verify_result(ssl)
+    let code = tw_ERR_peek_last_error()
     let reason = OpenSSLErrorQueue.drain()
     if verification != X509_V_OK {
       let subject = peerSubject().map { " (certificate subject: \($0))" } ?? ""
       if verification == X509_V_ERR_HOSTNAME_MISMATCH || verification == X509_V_ERR_IP_ADDRESS_MISMATCH {
         return "the server's certificate does not name '\(host)'\(subject)"
       }
-      let why = String(cString: X509_verify_cert_error_string(verification))
+      let why = String(cString: tw_X509_verify_cert_error_string(verification))
       return "the server's certificate is not trusted: \(why)\(subject); give its CA with ssl_ca_certs or --tls-ca"
     }
     if Self.notTLSReasons.contains(ERR_GET_REASON(code)) {
@@ -135,16 +135,16 @@ final class TLSTransport: Transport {
 
   /// The server certificate's subject, e.g. `CN=localhost`.
   private func peerSubject() -> String? {
-    guard let leaf = taskwatch_SSL_peer_leaf(ssl), let name = X509_get_subject_name(leaf) else { return nil }
+    guard let leaf = tw_SSL_peer_leaf(ssl), let name = tw_X509_get_subject_name(leaf) else { return nil }
     var buffer = [CChar](repeating: 0, count: 512)
-    guard taskwatch_X509_NAME_rfc2253(name, &buffer, Int32(buffer.count)) > 0 else { return nil }
+    guard tw_X509_NAME_rfc2253(name, &buffer, Int32(buffer.count)) > 0 else { return nil }
     return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }
 
   // MARK: - Reads and writes
 
   private func result(ofFailed status: Int32) -> TransportResult {
-    switch SSL_get_error(ssl, status) {
+    switch tw_SSL_get_error(ssl, status) {
     case SSL_ERROR_WANT_READ:
       return .wouldBlock(events: Int16(POLLIN))
     case SSL_ERROR_WANT_WRITE:
@@ -154,7 +154,7 @@ final class TLSTransport: Transport {
     case SSL_ERROR_SYSCALL:
       return errno == 0 ? .closed : .failed(reason: describe(errno: errno))
     default:
-      let code = ERR_peek_last_error()
+      let code = tw_ERR_peek_last_error()
       let reason = OpenSSLErrorQueue.drain()
       // Reasons from 1000 up are alerts the server sent: it ended the session
       // on purpose (e.g. "tlsv13 alert certificate required").
@@ -177,7 +177,7 @@ func noteCertificateRequest(
   ssl: OpaquePointer?, certificate: UnsafeMutablePointer<OpaquePointer?>?,
   key: UnsafeMutablePointer<OpaquePointer?>?
 ) -> Int32 {
-  if let transport = SSL_get_ex_data(ssl, 0) {
+  if let transport = tw_SSL_get_ex_data(ssl, 0) {
     Unmanaged<TLSTransport>.fromOpaque(transport).takeUnretainedValue().askedForMissingCertificate = true
   }
   return 0
