@@ -987,7 +987,8 @@ def summarize_latency(runs, peers):
 
 def summarize_subscribe(all_runs, peers):
     """Start-up to subscribed, per number of ids, gathered from S1–S4."""
-    cols = [(scn, f'{SCENARIOS[scn]["tasks"]:,} id{"s" * (SCENARIOS[scn]["tasks"] != 1)}')
+    cols = [(scn, f'{SCENARIOS[scn]["tasks"]:,} id{"s" * (SCENARIOS[scn]["tasks"] != 1)}'
+             + (' (S3T, TLS)' if SCENARIOS[scn].get('tls') else ''))
             for scn in SCENARIOS if any(r.scenario == scn for r in all_runs)]
     if not cols:
         return ''
