@@ -19,7 +19,9 @@ let package = Package(
     ),
     // OpenSSL's headers (libssl-dev) at build time; the library itself is
     // loaded with dlopen on first TLS use (see Sources/COpenSSL/include).
-    .target(name: "COpenSSL"),
+    // DWARF 4: valgrind 3.19 (Debian's) cannot read clang's default DWARF 5,
+    // and callgrind is how Benchmarks/ profiles.
+    .target(name: "COpenSSL", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
     .systemLibrary(
       name: "CZlib",
       pkgConfig: "zlib",
