@@ -19,9 +19,7 @@ let package = Package(
     ),
     // OpenSSL's headers (libssl-dev) at build time; the library itself is
     // loaded with dlopen on first TLS use (see Sources/COpenSSL/include).
-    // DWARF 4: valgrind 3.19 (Debian's) cannot read clang's default DWARF 5,
-    // and callgrind is how Benchmarks/ profiles.
-    .target(name: "COpenSSL", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
+    .target(name: "COpenSSL"),
     .systemLibrary(
       name: "CZlib",
       pkgConfig: "zlib",
