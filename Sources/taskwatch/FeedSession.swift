@@ -26,9 +26,6 @@ struct FeedSession {
   /// Where state changes go.
   var writer: any StateOutput
 
-  /// Longest single wait, as in ``WatchSession``.
-  private static let waitSlice = 0.25
-
   /// Runs to the end and returns the exit status: at `--count` or the
   /// deadline, 0 or 1 by whether a task failed, or 124 at the deadline when a
   /// task seen is still unready.
@@ -37,41 +34,30 @@ struct FeedSession {
     let feed = BackendFeed(configuration: configuration)
     defer { feed.stop() }
     let outcome = watch(feed)
-    let status = ExitStatus.forOutcome(outcome)
-    if case .outputClosed = outcome {
-    } else {
-      let elapsed = Double(Deadline.now.nanoseconds - started.nanoseconds) / 1e9
-      try? writer.finish(
-        summary: summary ? RunSummary(statuses: feed.statuses, elapsedSeconds: elapsed, exitStatus: status) : nil)
-    }
-    switch outcome {
-    case .failed(let error):
-      StandardStreams.diagnose(String(describing: error))
-    case .timedOut:
+    var diagnostic: String?
+    if case .timedOut = outcome {
       let unready = feed.statuses.filter(\.isWatched).count
-      StandardStreams.diagnose(
+      diagnostic =
         "timed out after \(WatchDuration(seconds: timeout ?? 0)) with \(unready) of \(feed.statuses.count) tasks unready"
-      )
-    default:
-      break
     }
-    return status
+    return SessionLoop.end(
+      outcome, writer: &writer, statuses: feed.statuses, started: started, summary: summary, diagnostic: diagnostic)
   }
 
   private mutating func watch(_ feed: BackendFeed) -> ExitStatus.Outcome {
     let deadline = configuration.deadline
     var anyFailed = false
+    func atDeadline() -> ExitStatus.Outcome {
+      feed.statuses.contains(where: \.isWatched) ? .timedOut : .allReady(anyFailed: anyFailed)
+    }
     defer { reportDiagnostics(feed) }
     do {
       try feed.start()
       try writer.flush()
       while true {
         if let signal = SignalTrap.pending { return .signalled(signal) }
-        if let deadline, deadline.hasPassed {
-          return feed.statuses.contains(where: \.isWatched) ? .timedOut : .allReady(anyFailed: anyFailed)
-        }
-        let wait = min(deadline?.remainingSeconds ?? Self.waitSlice, Self.waitSlice)
-        let changes = try feed.drainEvents(timeout: wait)
+        if let deadline, deadline.hasPassed { return atDeadline() }
+        let changes = try feed.drainEvents(timeout: SessionLoop.nextWait(before: deadline))
         reportDiagnostics(feed)
         for change in changes {
           writer.write(change)
@@ -81,13 +67,8 @@ struct FeedSession {
         if failFast && anyFailed { return .failedFast }
         if let count, feed.readyCount >= count { return .allReady(anyFailed: anyFailed) }
       }
-    } catch is StandardStreams.OutputClosed {
-      return .outputClosed
-    } catch ConsumerError.deadlinePassed {
-      return feed.statuses.contains(where: \.isWatched) ? .timedOut : .allReady(anyFailed: anyFailed)
     } catch {
-      if let signal = SignalTrap.pending { return .signalled(signal) }
-      return .failed(error)
+      return SessionLoop.outcome(of: error, atDeadline: atDeadline())
     }
   }
 

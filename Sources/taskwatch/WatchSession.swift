@@ -21,38 +21,26 @@ struct WatchSession {
   /// Where state changes go: NDJSON or the human view.
   var writer: any StateOutput
 
-  /// Longest single wait, so a signal that lands between two waits is still
-  /// seen within a fraction of a second.
-  private static let waitSlice = 0.25
-
   /// Runs to the end and returns the exit status.
   mutating func run() -> ExitStatus {
     let started = Deadline.now
     let consumer = ResultConsumer(configuration: configuration)
     defer { consumer.stop() }
     let outcome = watch(consumer)
-    let status = ExitStatus.forOutcome(outcome)
-    // Before the diagnostics, so the live table's last redraw does not move
-    // up over a line it did not draw.
-    if case .outputClosed = outcome {
-    } else {
-      let elapsed = Double(Deadline.now.nanoseconds - started.nanoseconds) / 1e9
-      try? writer.finish(
-        summary: summary ? RunSummary(statuses: consumer.statuses, elapsedSeconds: elapsed, exitStatus: status) : nil)
-    }
+    let diagnostic: String?
     switch outcome {
-    case .failed(let error):
-      StandardStreams.diagnose(String(describing: error))
     case .groupsNotSaved(let groupIDs):
-      StandardStreams.diagnose(unsavedGroupsMessage(groupIDs))
+      diagnostic = unsavedGroupsMessage(groupIDs)
     case .timedOut where !once:
       let unready = consumer.watchingCount
-      StandardStreams.diagnose(
-        "timed out after \(WatchDuration(seconds: timeout ?? 0)) with \(unready) of \(taskIDs.count) tasks unready")
+      diagnostic =
+        "timed out after \(WatchDuration(seconds: timeout ?? 0)) with \(unready) of \(taskIDs.count) tasks unready"
     default:
-      break
+      diagnostic = nil
     }
-    return status
+    return SessionLoop.end(
+      outcome, writer: &writer, statuses: consumer.statuses, started: started, summary: summary,
+      diagnostic: diagnostic)
   }
 
   private mutating func watch(_ consumer: ResultConsumer) -> ExitStatus.Outcome {
@@ -79,16 +67,10 @@ struct WatchSession {
         if once && tasksReported == taskIDs.count { return .timedOut }
         if let signal = SignalTrap.pending { return .signalled(signal) }
         if let deadline, deadline.hasPassed { return .timedOut }
-        let wait = min(deadline?.remainingSeconds ?? Self.waitSlice, Self.waitSlice)
-        changes = try consumer.drainEvents(timeout: wait)
+        changes = try consumer.drainEvents(timeout: SessionLoop.nextWait(before: deadline))
       }
-    } catch is StandardStreams.OutputClosed {
-      return .outputClosed
-    } catch ConsumerError.deadlinePassed {
-      return .timedOut
     } catch {
-      if let signal = SignalTrap.pending { return .signalled(signal) }
-      return .failed(error)
+      return SessionLoop.outcome(of: error, atDeadline: .timedOut)
     }
   }
 

@@ -31,10 +31,8 @@ public final class BackendFeed {
   private var warnedUnconfirmed = false
   /// When the current outage began, how many attempts failed, the next try.
   private var outage: Outage?
-  /// When the subscriber last received anything (for the health check).
-  private var lastTraffic = Deadline.now
-  /// When an unanswered health-check PING was sent.
-  private var pingSentAt: Deadline?
+  /// The subscriber's health check.
+  private var health = SubscriberHealth()
   private let channelPrefix: [UInt8]
   /// Replies handled per drained batch, as in ``ResultConsumer``.
   private let maximumBatch = 4096
@@ -104,15 +102,7 @@ public final class BackendFeed {
   }
 
   private func drainConnected(_ subscriber: RedisConnection, until callDeadline: Deadline) throws -> [StateChange] {
-    let healthDeadline =
-      pingSentAt?.adding(seconds: configuration.healthTimeout)
-      ?? lastTraffic.adding(seconds: configuration.healthInterval)
-    guard var reply = try subscriber.nextReply(until: min(callDeadline, healthDeadline)) else {
-      if healthDeadline.hasPassed { try checkHealth(subscriber) }
-      return []
-    }
-    lastTraffic = .now
-    pingSentAt = nil
+    guard var reply = try health.nextReply(from: subscriber, until: callDeadline, configuration) else { return [] }
     var messages: [(taskID: String, payload: [UInt8])] = []
     while true {
       switch reply {
@@ -165,8 +155,7 @@ public final class BackendFeed {
     }
     subscriber = newSubscriber
     commands = newCommands
-    lastTraffic = .now
-    pingSentAt = nil
+    health.noteTraffic()
   }
 
   private func beginOutage(_ error: RedisError) {
@@ -194,18 +183,6 @@ public final class BackendFeed {
             resubscribed: unready.count))
         return changes
       }, afterFailure: stop)
-  }
-
-  /// Sends the health-check PING, or declares the link dead if one is overdue.
-  private func checkHealth(_ subscriber: RedisConnection) throws {
-    if pingSentAt != nil {
-      throw RedisError.connectionLost(
-        endpoint: subscriber.endpoint.description,
-        reason: "no reply to PING within \(configuration.healthTimeout)s")
-    }
-    subscriber.append(["PING"])
-    try subscriber.flush(until: .after(seconds: configuration.healthTimeout))
-    pingSentAt = .now
   }
 
   private func checkInterrupted() throws {

@@ -38,10 +38,8 @@ public final class ResultConsumer {
   private var outage: Outage?
   /// Changes applied just before a connection fault, returned after recovery.
   private var carriedChanges: [StateChange] = []
-  /// When the subscriber last received anything (for the health check).
-  private var lastTraffic = Deadline.now
-  /// When an unanswered health-check PING was sent.
-  private var pingSentAt: Deadline?
+  /// The subscriber's health check.
+  private var health = SubscriberHealth()
   private let channelPrefix: [UInt8]
   /// Scratch lists of ``handle(_:)``, kept between batches: a burst does not
   /// allocate them again, and the first READY message does not pay for
@@ -220,7 +218,7 @@ public final class ResultConsumer {
       to: endpoint, selecting: configuration.backend.database, until: deadline)
     subscriber = newSubscriber
     commands = newCommands
-    noteTraffic()
+    health.noteTraffic()
   }
 
   private func dropConnections() {
@@ -228,7 +226,6 @@ public final class ResultConsumer {
     commands = nil
     deferredReplies.removeAll()
     unsubscribeQueue.removeAll()
-    pingSentAt = nil
   }
 
   // MARK: - Faults, reconnection and health (steps 5–6)
@@ -270,43 +267,27 @@ public final class ResultConsumer {
     return changes
   }
 
-  /// One drain on a live connection, with the health check: after
-  /// `healthInterval` without traffic the subscriber is PINGed, and a PING
-  /// unanswered for `healthTimeout` is a dead link.
+  /// One drain on a live connection, with the health check; with Sentinel,
+  /// the check also asks whether the master moved.
   private func drainConnected(_ subscriber: RedisConnection, until callDeadline: Deadline) throws -> [StateChange] {
     var replies = deferredReplies
     deferredReplies.removeAll()
     if replies.isEmpty {
-      let healthDeadline =
-        pingSentAt?.adding(seconds: configuration.healthTimeout)
-        ?? lastTraffic.adding(seconds: configuration.healthInterval)
-      guard let first = try subscriber.nextReply(until: min(callDeadline, healthDeadline)) else {
-        if healthDeadline.hasPassed { try checkHealth(subscriber) }
-        return []
-      }
+      guard
+        let first = try health.nextReply(
+          from: subscriber, until: callDeadline, configuration,
+          beforePing: { try checkMasterUnmoved(subscriber) })
+      else { return [] }
       replies.append(first)
+    } else {
+      health.noteTraffic()
     }
-    noteTraffic()
     while replies.count < maximumBatch, let more = try subscriber.bufferedReply() {
       replies.append(more)
     }
     let changes = try handle(replies)
     try flushUnsubscribes()
     return changes
-  }
-
-  /// Sends the health-check PING, or declares the link dead if one is overdue.
-  /// With Sentinel, also asks whether the master moved.
-  private func checkHealth(_ subscriber: RedisConnection) throws {
-    if pingSentAt != nil {
-      throw RedisError.connectionLost(
-        endpoint: subscriber.endpoint.description,
-        reason: "no reply to PING within \(configuration.healthTimeout)s")
-    }
-    try checkMasterUnmoved(subscriber)
-    subscriber.append(["PING"])
-    try subscriber.flush(until: .after(seconds: configuration.healthTimeout))
-    pingSentAt = .now
   }
 
   /// With Sentinel, a failover that keeps the old master running (`SENTINEL
@@ -320,11 +301,6 @@ public final class ResultConsumer {
     else { return }
     throw RedisError.connectionLost(
       endpoint: subscriber.endpoint.description, reason: "the sentinels name \(master) as master now")
-  }
-
-  private func noteTraffic() {
-    lastTraffic = .now
-    pingSentAt = nil
   }
 
   private func checkInterrupted() throws {
