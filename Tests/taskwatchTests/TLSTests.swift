@@ -25,6 +25,7 @@ struct TLSTests {
     let id = newID()
     let process = try TaskwatchProcess(["-u", redis.url(trusted), id])
     #expect(try redis.server.waitForSubscribers(channel: "celery-task-meta-\(id)"))
+    #expect(process.waitForLines(1, seconds: 10), "the PENDING snapshot comes first")
     try redis.server.storeAndPublish(taskID: id, json: payload(id, "STARTED"))
     try redis.server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
     let result = try process.finish(seconds: 15)
@@ -111,6 +112,7 @@ struct TLSTests {
       trusted + "&ssl_certfile=" + certificates.clientCertificate + "&ssl_keyfile=" + certificates.clientKey
     let watched = try TaskwatchProcess(["-u", redis.url(query), "--summary", id, "late"])
     #expect(try redis.server.waitForSubscribers(channel: "celery-task-meta-late"))
+    #expect(watched.waitForLines(2, seconds: 10), "both snapshot lines come first")
     try redis.server.storeAndPublish(taskID: "late", json: payload("late", "SUCCESS"))
     let result = try watched.finish(seconds: 15)
     #expect(result.status == 0, "\(result.stderr)")
