@@ -340,11 +340,7 @@ public final class ResultConsumer {
       }
     }
     for batch in indices.chunked(by: configuration.batchSize) {
-      var command = RedisCommand(
-        argumentCount: batch.count + 1, reservingCapacity: batch.count * (channelPrefix.count + 48) + 16)
-      command.append("SUBSCRIBE")
-      for index in batch { command.append(channelPrefix, table.ids[index]) }
-      subscriber.append(command)
+      subscriber.append(channelCommand("SUBSCRIBE", batch))
       try subscriber.flush(until: deadline)
       while let reply = try subscriber.bufferedReply() { try take(reply) }
     }
@@ -552,6 +548,16 @@ public final class ResultConsumer {
       meta: meta)
   }
 
+  /// `SUBSCRIBE` or `UNSUBSCRIBE` with the channels of the tasks at `batch`,
+  /// formatted straight into one command.
+  private func channelCommand(_ name: String, _ batch: some Collection<Int>) -> RedisCommand {
+    var command = RedisCommand(
+      argumentCount: batch.count + 1, reservingCapacity: batch.count * (channelPrefix.count + 48) + 16)
+    command.append(name)
+    for index in batch { command.append(channelPrefix, table.ids[index]) }
+    return command
+  }
+
   /// Sends queued UNSUBSCRIBEs without waiting for their confirmations.
   ///
   /// Unless forced they wait while nothing is watched any more (the caller is
@@ -565,11 +571,7 @@ public final class ResultConsumer {
     guard force || (table.watchingCount > 0 && deferredReplies.isEmpty && !subscriber.hasPendingInput())
     else { return }
     for batch in unsubscribeQueue.chunked(by: configuration.batchSize) {
-      var command = RedisCommand(
-        argumentCount: batch.count + 1, reservingCapacity: batch.count * (channelPrefix.count + 48) + 16)
-      command.append("UNSUBSCRIBE")
-      for index in batch { command.append(channelPrefix, table.ids[index]) }
-      subscriber.append(command)
+      subscriber.append(channelCommand("UNSUBSCRIBE", batch))
     }
     unsubscribeQueue.removeAll(keepingCapacity: true)
     try subscriber.flush(until: .after(seconds: configuration.commandTimeout))
