@@ -30,12 +30,14 @@ enum SessionLoop {
   /// Ends the run: the last output with the `--summary` line unless standard
   /// output was closed, then the diagnostic, and returns the exit status.
   /// - Parameters:
-  ///   - statuses: Every task seen, for the summary.
+  ///   - statuses: Every task seen, for the summary; built only when
+  ///     `summary` asks for it (100,000 tasks make megabytes of it).
   ///   - started: When the run started, for the summary's elapsed time.
   ///   - diagnostic: The message for an outcome only the session can word
   ///     (the deadline, unsaved groups); a failure speaks for itself.
   static func end(
-    _ outcome: ExitStatus.Outcome, writer: inout any StateOutput, statuses: [TaskStatus], started: Deadline,
+    _ outcome: ExitStatus.Outcome, writer: inout any StateOutput, statuses: @autoclosure () -> [TaskStatus],
+    started: Deadline,
     summary: Bool, diagnostic: String?
   ) -> ExitStatus {
     let status = ExitStatus.forOutcome(outcome)
@@ -45,7 +47,7 @@ enum SessionLoop {
     } else {
       let elapsed = Double(Deadline.now.nanoseconds - started.nanoseconds) / 1e9
       try? writer.finish(
-        summary: summary ? RunSummary(statuses: statuses, elapsedSeconds: elapsed, exitStatus: status) : nil)
+        summary: summary ? RunSummary(statuses: statuses(), elapsedSeconds: elapsed, exitStatus: status) : nil)
     }
     if case .failed(let error) = outcome {
       StandardStreams.diagnose(String(describing: error))
