@@ -83,7 +83,8 @@ public final class GroupResolver {
     func readMissing() throws -> Int {
       let missing = found.indices.filter { found[$0] == nil }
       try link.subscribe(missing, command: "SUBSCRIBE", format: format, keep: { _ in true })
-      try link.fetch(missing, format: { format("MGET", $0) }) { position, reply in
+      let keys = { (batch: ArraySlice<Int>) in format("MGET", batch) }
+      try link.fetch(missing, format: keys) { position, reply in
         let index = missing[position]
         if case .bulk(let payload) = reply { found[index] = try decode(payload, groupID: groups[index]) }
       }
