@@ -104,8 +104,9 @@ struct BackendLinkTests {
     try server.run(["PUBLISH", last, "busy"])
     let busy = Deadline.after(seconds: 5)
     while !(link.subscriber?.hasPendingInput() ?? false) && !busy.hasPassed { usleep(1_000) }
-    for index in names.indices { link.queueUnsubscribe(index) }
-    try link.flushUnsubscribes(worthwhile: true, format: format(names))
+    var queue = Array(names.indices)
+    try link.flushUnsubscribes(&queue, worthwhile: true, format: format(names))
+    #expect(queue == [8, 9])
     let deadline = Deadline.after(seconds: 5)
     while try server.subscriberCount(channel: String(decoding: names[7], as: UTF8.self)) != 0 && !deadline.hasPassed {
       usleep(2_000)
@@ -114,7 +115,8 @@ struct BackendLinkTests {
     #expect(try server.subscriberCount(channel: String(decoding: names[7], as: UTF8.self)) == 0)
     #expect(try server.subscriberCount(channel: last) == 1, "the partial batch waits for an idle subscriber")
     _ = try link.read(maximum: 16, until: .after(seconds: 1))
-    try link.flushUnsubscribes(worthwhile: true, format: format(names))
+    try link.flushUnsubscribes(&queue, worthwhile: true, format: format(names))
+    #expect(queue.isEmpty)
     let idle = Deadline.after(seconds: 5)
     while try server.subscriberCount(channel: last) != 0 && !idle.hasPassed { usleep(2_000) }
     #expect(try server.subscriberCount(channel: last) == 0)

@@ -41,8 +41,6 @@ final class BackendLink {
   private var pings: [Ping] = []
   /// Fence PINGs sent on this link so far (see ``sendFence()``).
   private(set) var fencesSent: UInt32 = 0
-  /// Handles whose channels are to be unsubscribed.
-  private var unsubscribeQueue: [Int] = []
 
   /// Why a PING was sent on the subscriber.
   private enum Ping {
@@ -55,7 +53,6 @@ final class BackendLink {
   /// Creates a link; nothing connects until ``connect()``.
   init(configuration: ConsumerConfiguration) {
     self.configuration = configuration
-    unsubscribeQueue.reserveCapacity(64)
   }
 
   /// Whether both connections are up.
@@ -83,7 +80,6 @@ final class BackendLink {
     commands = nil
     deferred.removeAll()
     pings.removeAll()
-    unsubscribeQueue.removeAll()
   }
 
   /// Closes the connections, ends any outage: the reader stopped.
@@ -210,6 +206,7 @@ final class BackendLink {
   /// the connection stays in step, and then the error is rethrown. An error
   /// reply (`-LOADING`, `-NOPERM`) is thrown through the error funnel.
   /// - Parameter format: builds the MGET command for a batch of handles.
+  @inline(__always)
   func fetch(
     _ handles: [Int], format: (ArraySlice<Int>) -> RedisCommand, _ body: (Int, RedisReply) throws -> Void
   ) throws {
@@ -338,12 +335,11 @@ final class BackendLink {
 
   // MARK: - Unsubscribing
 
-  /// Queues the channel of `handle` for a batched UNSUBSCRIBE.
-  func queueUnsubscribe(_ handle: Int) {
-    unsubscribeQueue.append(handle)
-  }
-
-  /// Sends queued UNSUBSCRIBEs without waiting for their confirmations.
+  /// Sends the UNSUBSCRIBEs queued in `queue` (handles, in the order they
+  /// became ready) without waiting for their confirmations, and removes
+  /// what was sent. The reader keeps the queue (appending to it is a step of
+  /// every ready task, so it stays a local array) and empties it when the
+  /// connection is lost.
   ///
   /// Full batches go as they accrue, so a burst never queues more than one
   /// batch per drained read (at 1,000,000 ids, sending them only when the
@@ -353,7 +349,8 @@ final class BackendLink {
   /// connection unsubscribes everything at once) or `force`.
   /// - Parameter format: builds `UNSUBSCRIBE` for a batch of handles.
   func flushUnsubscribes(
-    worthwhile: Bool, force: Bool = false, format: (String, ArraySlice<Int>) -> RedisCommand
+    _ unsubscribeQueue: inout [Int], worthwhile: Bool, force: Bool = false,
+    format: (String, ArraySlice<Int>) -> RedisCommand
   ) throws {
     guard !unsubscribeQueue.isEmpty, let subscriber, worthwhile || force else { return }
     let batchSize = configuration.batchSize
@@ -364,6 +361,7 @@ final class BackendLink {
       subscriber.append(format("UNSUBSCRIBE", unsubscribeQueue[start..<min(start + batchSize, sending)]))
     }
     unsubscribeQueue.removeFirst(sending)
+    if unsubscribeQueue.isEmpty { unsubscribeQueue.removeAll(keepingCapacity: true) }
     try subscriber.flush(until: .after(seconds: configuration.commandTimeout))
   }
 }

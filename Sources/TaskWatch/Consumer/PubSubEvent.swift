@@ -28,7 +28,9 @@ enum PubSubEvent {
   /// The kind of a PING's answer on a subscribed connection.
   static let pongKind = Array("pong".utf8)
 
-  /// Classifies a RESP2 reply read from a subscribed connection.
+  /// Classifies a RESP2 reply read from a subscribed connection (inlined:
+  /// it runs once per message).
+  @inline(__always)
   init(_ reply: RedisReply) {
     switch reply {
     case .array(let parts) where parts.count >= 3:
@@ -38,11 +40,16 @@ enum PubSubEvent {
       }
       if kind == Self.messageKind, case .bulk(let channel) = parts[1], case .bulk(let payload) = parts[2] {
         self = .message(channel: channel, payload: payload)
+      } else if kind == Self.unsubscribeKind {
+        // Checked early: a burst of ready tasks brings one per task.
+        self = .other
+      } else if kind == Self.subscribeKind {
+        self = .subscribed
       } else if kind == Self.patternMessageKind, parts.count == 4, case .bulk(let channel) = parts[2],
         case .bulk(let payload) = parts[3]
       {
         self = .message(channel: channel, payload: payload)
-      } else if kind == Self.subscribeKind || kind == Self.patternSubscribeKind {
+      } else if kind == Self.patternSubscribeKind {
         self = .subscribed
       } else {
         self = .other
