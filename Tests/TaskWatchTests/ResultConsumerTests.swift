@@ -298,3 +298,24 @@ struct ResultConsumerLifecycleTests {
     #expect(consumer.isStarted)
   }
 }
+
+@Suite("BackendFeed without a connection")
+struct BackendFeedLifecycleTests {
+  @Test("drainEvents while Redis is down waits for the next attempt instead of spinning")
+  func drainWaitsWhileDown() throws {
+    let port = try FreePort.pick()
+    let feed = BackendFeed(
+      configuration: ConsumerConfiguration(
+        backend: BackendURL(endpoint: .tcp(host: "127.0.0.1", port: port), database: 0),
+        reconnectPolicy: ReconnectPolicy(initialDelay: 5, maximumDelay: 5, retryFor: 30)))
+    try feed.start()
+    var calls = 0
+    let started = Deadline.now
+    while started.secondsAgo < 0.5 {
+      _ = try feed.drainEvents(timeout: 0.1)
+      calls += 1
+    }
+    #expect(calls <= 6, "each call waited about its timeout")
+    #expect(feed.takeDiagnostics().count == 1, "one connectionLost, no retry storm")
+  }
+}
