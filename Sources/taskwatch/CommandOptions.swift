@@ -55,9 +55,11 @@ struct ConnectionOptions: ParsableArguments {
       valueName: "level"))
   var tlsCertReqs: CertificateRequirementArgument?
 
-  @Flag(
-    inversion: .prefixedNo,
-    help: "Check that the TLS certificate names the host (default: the URL's ssl_check_hostname, then yes unless none).")
+  @Option(
+    help: ArgumentHelp(
+      "true or false: check that the TLS certificate names the host (default: the URL's ssl_check_hostname,"
+        + " then true unless the level is none).",
+      valueName: "bool"))
   var tlsCheckHostname: Bool?
 
   @Option(help: ArgumentHelp("Time allowed to connect.", valueName: "duration"))

@@ -138,13 +138,14 @@ def parse_strict(line):
 class Run:
     """A running (or finished) taskwatch process and its output."""
 
-    def __init__(self, argv, subprocess_timeout, stdin_data=None):
+    def __init__(self, argv, subprocess_timeout, stdin_data=None, env=None):
         self.argv = argv
         self.started = time.monotonic()
         self.deadline = self.started + subprocess_timeout
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=None if env is None else {**os.environ, **env})
         if stdin_data is not None:
             self.proc.stdin.write(stdin_data.encode())
             self.proc.stdin.close()
@@ -235,12 +236,14 @@ class Taskwatch:
         self.binary = binary
         self.url = url
 
-    def start(self, *args, timeout="30s", subprocess_timeout=45, stdin_data=None):
+    def start(self, *args, timeout="30s", subprocess_timeout=45, stdin_data=None,
+              env=None):
+        """Run taskwatch; `env` adds variables to this process's environment."""
         argv = [self.binary, "--url", self.url]
         if timeout is not None:
             argv += ["--timeout", timeout]
         argv += list(args)
-        return Run(argv, subprocess_timeout, stdin_data=stdin_data)
+        return Run(argv, subprocess_timeout, stdin_data=stdin_data, env=env)
 
     def run(self, *args, **kwargs):
         return self.start(*args, **kwargs).finish()

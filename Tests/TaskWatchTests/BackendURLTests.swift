@@ -118,13 +118,19 @@ struct BackendURLTests {
       "redis://:pw@h:6380/2", certificateRequirement: TLSSettings.CertificateRequirement.none)
     #expect(plain.tls == TLSSettings(certificateRequirement: .none))
     #expect(plain.password == "pw" && plain.database == 2)
-    #expect(try BackendURL.parse("rediss://h:1", certificateRequirement: .optional).tls?.certificateRequirement == .optional)
-    let both = try BackendURL.parse("rediss://h:1?ssl_cert_reqs=none&ssl_ca_certs=/ca.pem", certificateRequirement: .required)
+    #expect(
+      try BackendURL.parse("rediss://h:1", certificateRequirement: .optional).tls?.certificateRequirement == .optional)
+    let both = try BackendURL.parse(
+      "rediss://h:1?ssl_cert_reqs=none&ssl_ca_certs=/ca.pem", certificateRequirement: .required)
     #expect(both.tls == TLSSettings(certificateRequirement: .required, caFile: "/ca.pem"))
     let sentinel = try BackendURL.parse("sentinel://h1:26379?master_name=m", certificateRequirement: .required)
     #expect(sentinel.tls == TLSSettings(certificateRequirement: .required))
-    #expect(throws: BackendURLError.self) { try BackendURL.parse("unix:///tmp/r.sock", certificateRequirement: .required) }
-    #expect(throws: BackendURLError.self) { try BackendURL.parse("redis://h/0?ssl_cert_reqs=none", certificateRequirement: .optional) }
+    #expect(throws: BackendURLError.self) {
+      try BackendURL.parse("unix:///tmp/r.sock", certificateRequirement: .required)
+    }
+    #expect(throws: BackendURLError.self) {
+      try BackendURL.parse("redis://h/0?ssl_cert_reqs=none", certificateRequirement: .optional)
+    }
     #expect(try BackendURL.parse("redis://h").tls == nil)
   }
 
