@@ -136,3 +136,20 @@ def custom_state(state="CUSTOM"):
     custom_state.update_state(state=state, meta={"note": "custom"})
     time.sleep(0.2)
     return state
+
+
+@app.task
+def nested(depth):
+    """A result nested `depth` lists deep: [[[...1...]]]."""
+    value = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@app.task
+def truncated_text(text, keep):
+    """`text` cut after `keep` UTF-16 code units, as a UTF-16 client cuts it:
+    a cut inside an emoji leaves a lone surrogate in the result."""
+    units = text.encode("utf-16-le", "surrogatepass")[:2 * keep]
+    return units.decode("utf-16-le", "surrogatepass")

@@ -10,6 +10,8 @@ public enum DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
   case invalidCompressedPayload(String)
   /// Meant to be JSON but is not valid JSON.
   case invalidJSON(String)
+  /// Valid JSON nested deeper than a tree is built for (``JSONTree/maximumDepth``).
+  case tooDeep(Int)
   /// Meant to be msgpack but is not valid msgpack.
   case invalidMessagePack(String)
   /// Valid JSON, but not an object with a string `status`.
@@ -30,6 +32,8 @@ public enum DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
       return "compressed payload cannot be decompressed: \(detail)"
     case .invalidJSON(let detail):
       return "payload is not valid JSON: \(detail)"
+    case .tooDeep(let limit):
+      return "payload nests deeper than \(limit) levels, more than taskwatch reads into a tree here"
     case .invalidMessagePack(let detail):
       return "payload is not valid msgpack: \(detail)"
     case .notTaskMeta(let detail):
