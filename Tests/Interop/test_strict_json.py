@@ -76,3 +76,19 @@ def test_stored_payload_is_refused_exactly_when_python_json_refuses_it(tw, rclie
         assert run.returncode == 65, run.describe()
         assert run.raw_lines == [] or all(parse_strict(line) for line in run.raw_lines)
         assert "not valid JSON" in run.stderr_text, run.stderr_text
+
+
+@pytest.mark.parametrize("size", [399, 689])
+def test_nested_msgpack_map_keys_are_refused_at_once(tw, rclient, size):
+    """issue 21's fuzzed payload: map keys that are maps whose keys are maps…
+    (81 81 81 … c0 c0 c0 …) used to keep the decoder busy for 20 s+."""
+    header = b"\x86\xa6status\xa6SUCCES"
+    depth = (size - len(header) - 1) // 2
+    payload = header + b"\x81" * depth + b"\xc0" * (size - len(header) - depth)
+    assert len(payload) == size
+    tid = new_id()
+    rclient.set("celery-task-meta-" + tid, payload)
+    run = tw.run(tid, "--once", subprocess_timeout=20)
+    assert run.returncode == 65, run.describe()
+    assert "not valid msgpack" in run.stderr_text, run.stderr_text
+    assert run.elapsed < 3, run.elapsed
