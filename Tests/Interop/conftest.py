@@ -29,6 +29,10 @@ WORKER_SETTINGS = {
     "pickle": ({"DEMO_RESULT_SERIALIZER": "pickle"}, "solo"),
     "zlib": ({"DEMO_RESULT_COMPRESSION": "zlib"}, "solo"),
     "gzip": ({"DEMO_RESULT_COMPRESSION": "gzip"}, "solo"),
+    "bzip2": ({"DEMO_RESULT_COMPRESSION": "bzip2"}, "solo"),
+    "lzma": ({"DEMO_RESULT_COMPRESSION": "lzma"}, "solo"),
+    "brotli": ({"DEMO_RESULT_COMPRESSION": "brotli"}, "solo"),
+    "zstd": ({"DEMO_RESULT_COMPRESSION": "zstd"}, "solo"),
     "prefix": ({"DEMO_GLOBAL_KEYPREFIX": "myapp"}, "solo"),
     # A solo worker reads control commands only between tasks, so it can't
     # terminate a running one: revoke(terminate=True) needs prefork.

@@ -7,7 +7,8 @@ many workers (JSON, msgpack, compressed, extended, key-prefixed...):
     DEMO_RESULT_BACKEND      result backend URL   (default redis://127.0.0.1:6399/0)
     DEMO_RESULT_SERIALIZER   json | msgpack | pickle | yaml   (default json)
     DEMO_RESULT_COMPRESSION  empty, or a kombu compression name:
-                             zlib | gzip | bzip2 | lzma      (default: none)
+                             zlib | gzip | bzip2 | lzma | brotli | zstd
+                             (default: none)
     DEMO_RESULT_EXTENDED     1 to store name/args/kwargs/worker/queue too
     DEMO_GLOBAL_KEYPREFIX    e.g. myapp: prefix for every result key/channel
     DEMO_RESULT_EXPIRES      seconds results are kept (default 3600)

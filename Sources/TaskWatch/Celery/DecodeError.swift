@@ -3,7 +3,7 @@
 public enum DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
   /// The payload is in a serializer taskwatch will never execute or guess at.
   case unsupportedSerializer(String)
-  /// Compressed with a method taskwatch cannot undo.
+  /// Compressed with a content type kombu does not write.
   case unsupportedCompression(String)
   /// Compressed with a method taskwatch knows, but the body does not inflate:
   /// corrupt, truncated, or larger than taskwatch accepts.
@@ -27,7 +27,7 @@ public enum DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
         + "result_serializer=\"json\" (or \"msgpack\")"
     case .unsupportedCompression(let name):
       return "payload is compressed with \(name), which taskwatch cannot decompress: configure the worker with "
-        + "result_compression=\"zlib\" (or \"gzip\"), or none"
+        + "one of kombu's result_compression methods (zlib, gzip, bzip2, lzma, brotli, zstd), or none"
     case .invalidCompressedPayload(let detail):
       return "compressed payload cannot be decompressed: \(detail)"
     case .invalidJSON(let detail):
