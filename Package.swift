@@ -25,9 +25,15 @@ let package = Package(
       pkgConfig: "zlib",
       providers: [.apt(["zlib1g-dev"])]
     ),
+    // The other compressions kombu offers for Celery 5.7's result_compression.
+    // Debian's libbz2-dev has no pkg-config file.
+    .systemLibrary(name: "CBzip2", providers: [.apt(["libbz2-dev"])]),
+    .systemLibrary(name: "CLzma", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
+    .systemLibrary(name: "CBrotli", pkgConfig: "libbrotlidec", providers: [.apt(["libbrotli-dev"])]),
+    .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
     .target(
       name: "TaskWatch",
-      dependencies: ["CHiredis", "COpenSSL", "CZlib"]
+      dependencies: ["CHiredis", "COpenSSL", "CZlib", "CBzip2", "CLzma", "CBrotli", "CZstd"]
     ),
     .executableTarget(
       name: "taskwatch",
