@@ -100,6 +100,18 @@ struct TaskWatcherTests {
     #expect(error?.code == .authenticationRefused)
   }
 
+  @Test("a TLS CA file that does not exist ends the watch with code invalidConfiguration")
+  func invalidConfiguration() async throws {
+    let backend = BackendURL(
+      endpoint: server.endpoint, tls: TLSSettings(certificateRequirement: .required, caFile: "/nonexistent/ca.pem"))
+    let error = await #expect(throws: TaskWatchError.self) {
+      _ = try await TaskWatcher(configuration: ConsumerConfiguration(backend: backend)).results(
+        for: [UUID().uuidString], timeout: .seconds(10))
+    }
+    #expect(error?.code == .invalidConfiguration)
+    #expect(error?.underlyingError is TLSSetupError)
+  }
+
   @Test("an unreachable server past the retry budget ends the watch with code unavailable and diagnostics first")
   func unavailable() async throws {
     let port = try FreePort.pick()
