@@ -117,7 +117,9 @@ struct TaskWatcherTests {
     let port = try FreePort.pick()
     let configuration = ConsumerConfiguration(
       backend: BackendURL(endpoint: .tcp(host: "127.0.0.1", port: port)),
-      reconnectPolicy: ReconnectPolicy(initialDelay: 0.02, maximumDelay: 0.05, retryFor: 0.3))
+      timing: .init(
+        retryFor: .milliseconds(300), reconnectInitialDelay: .milliseconds(20),
+        reconnectMaximumDelay: .milliseconds(50)))
     var diagnostics = [ConsumerDiagnostic]()
     let error = await #expect(throws: TaskWatchError.self) {
       for try await event in TaskWatcher(configuration: configuration).events(for: ["x"], timeout: .seconds(10)) {
