@@ -44,7 +44,9 @@ public struct TaskWatcher: Sendable {
 
   /// Waits until every task in `taskIDs` is ready and returns their results
   /// in the order given (a repeated id repeats its result).
-  /// - Parameter timeout: how long to wait; `nil` waits until every task is ready.
+  /// - Parameters:
+  ///   - taskIDs: the tasks to wait for.
+  ///   - timeout: how long to wait; `nil` waits until every task is ready.
   /// - Throws: ``TaskWatchError``: `timedOut` when the timeout passes first,
   ///   `cancelled` when the calling task is cancelled, and the watch's failures.
   public func results(for taskIDs: [String], timeout: Duration? = nil) async throws(TaskWatchError) -> [TaskResult] {
@@ -58,7 +60,9 @@ public struct TaskWatcher: Sendable {
   }
 
   /// Waits until one task is ready and returns its result.
-  /// - Parameter timeout: how long to wait; `nil` waits until it is ready.
+  /// - Parameters:
+  ///   - taskID: the task to wait for.
+  ///   - timeout: how long to wait; `nil` waits until it is ready.
   /// - Throws: as ``results(for:timeout:)``.
   public func result(for taskID: String, timeout: Duration? = nil) async throws(TaskWatchError) -> TaskResult {
     let results = try await results(for: [taskID], timeout: timeout)
