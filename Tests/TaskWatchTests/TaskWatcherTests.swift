@@ -56,6 +56,34 @@ struct TaskWatcherTests {
     #expect(results.map(\.state) == [.success, .failure, .success])
   }
 
+  @Test("2,500 tasks: snapshots handed over in batches, every result once")
+  func manyTasks() async throws {
+    let ids = (0..<2_500).map { _ in UUID().uuidString }
+    let publisher = Task.detached { [server] in
+      guard try server.waitForSubscribers(channel: "celery-task-meta-\(ids.last!)", seconds: 20) else {
+        throw TestSupportError("the watch never subscribed")
+      }
+      let connection = try server.connection()
+      for id in ids {
+        let body = #"{"status": "SUCCESS", "result": 1, "task_id": "\#(id)"}"#
+        connection.append(["SETEX", "celery-task-meta-\(id)", "600", body])
+        connection.append(["PUBLISH", "celery-task-meta-\(id)", body])
+      }
+      try connection.flush(until: .after(seconds: 10))
+      _ = try connection.replies(count: 2 * ids.count, until: .after(seconds: 10), operation: "PUBLISH")
+    }
+    var snapshots = 0
+    var ready = Set<String>()
+    for try await event in watcher.events(for: ids, timeout: .seconds(60)) {
+      guard case .change(let change) = event else { continue }
+      if change.source == .snapshot { snapshots += 1 }
+      if change.isReady { #expect(ready.insert(change.taskID).inserted) }
+    }
+    try await publisher.value
+    #expect(snapshots == ids.count)
+    #expect(ready == Set(ids))
+  }
+
   @Test("an empty list of ids needs no connection and returns at once")
   func noTasks() async throws {
     let unreachable = TaskWatcher(

@@ -66,6 +66,34 @@ struct TaskWatcherTimingTests {
     #expect(worst < .milliseconds(100))
   }
 
+  @Test("cancelling a watch that is retrying an unreachable server ends it within 100 ms too")
+  func cancellationDuringOutage() async throws {
+    let port = try FreePort.pick()
+    var configuration = ConsumerConfiguration(backend: BackendURL(endpoint: .tcp(host: "127.0.0.1", port: port)))
+    configuration.timing.retryFor = .seconds(60)
+    let watcher = TaskWatcher(configuration: configuration)
+    let lost = AsyncStream<Void>.makeStream()
+    let watch = Task { () -> TaskWatchError.Code? in
+      do throws(TaskWatchError) {
+        for try await event in watcher.events(for: [UUID().uuidString], timeout: .seconds(60)) {
+          if case .diagnostic(.connectionLost) = event { lost.continuation.yield() }
+        }
+        return nil
+      } catch {
+        return error.code
+      }
+    }
+    var lostSeen = lost.stream.makeAsyncIterator()
+    _ = await lostSeen.next()
+    try await Task.sleep(for: .milliseconds(Int.random(in: 100...200)))
+    let cancelled = ContinuousClock.now
+    watch.cancel()
+    #expect(await watch.value == .cancelled)
+    let latency = ContinuousClock.now - cancelled
+    print("cancellation latency while reconnecting: \(latency)")
+    #expect(latency < .milliseconds(100))
+  }
+
   @Test("while four watchers wait, a task ticking every 10 ms sees no gap over 50 ms")
   func noStarvation() async throws {
     let ids = (0..<4).map { _ in UUID().uuidString }

@@ -9,6 +9,10 @@
 /// task, or dropping the iterator (leaving the `for` loop), stops the engine
 /// within ~50 ms and closes its connections; after a cancellation `next()`
 /// returns only once they are closed.
+///
+/// The engine never waits for the iterating task: what it reads is buffered
+/// until `next()` takes it, so a consumer that falls behind costs memory
+/// (about 120 bytes per change plus its meta), never a missed state.
 public struct WatchEvents: AsyncSequence, Sendable {
   /// What the sequence delivers.
   public typealias Element = WatchEvent
