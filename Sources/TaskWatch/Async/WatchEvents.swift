@@ -12,7 +12,7 @@
 ///
 /// The engine never waits for the iterating task: what it reads is buffered
 /// until `next()` takes it, so a consumer that falls behind costs memory
-/// (about 120 bytes per change plus its meta), never a missed state.
+/// (each buffered ``StateChange`` holds its meta), never a missed state.
 public struct WatchEvents: AsyncSequence, Sendable {
   /// What the sequence delivers.
   public typealias Element = WatchEvent
