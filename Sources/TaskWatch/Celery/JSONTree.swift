@@ -1,6 +1,6 @@
 /// A parsed JSON document, for the small payloads read in full (saved
 /// groups, and a meta's `result` in the human view). The consumer never
-/// parses task metas with it: they are scanned, not parsed (``JSONScanner``).
+/// parses task metas with it: they are scanned, not parsed (`JSONScanner`).
 public enum JSONTree: Sendable {
   /// An object's members, in document order.
   case object([(key: String, value: JSONTree)])

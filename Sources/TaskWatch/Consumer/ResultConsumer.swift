@@ -120,7 +120,9 @@ public final class ResultConsumer {
   ///
   /// When Redis cannot be reached the tasks are still added and the snapshot
   /// arrives from a later ``drainEvents(timeout:)`` once it reconnects.
-  /// - Parameter body: called once per new task, in the order given.
+  /// - Parameters:
+  ///   - taskIDs: the tasks to watch; repeats and tasks already watched are skipped.
+  ///   - body: called once per new task, in the order given.
   public func consume(from taskIDs: [String], onChange body: (StateChange) -> Void) throws {
     table.reserve(taskIDs.count)
     let added = taskIDs.compactMap { table.add($0) }
