@@ -16,7 +16,7 @@ public enum JSONTree: Sendable {
   case null
 
   /// Deepest nesting built into a tree. The document is validated at any
-  /// depth (``JSONScanner``), but a tree is freed recursively, so a deeper
+  /// depth (`JSONScanner`), but a tree is freed recursively, so a deeper
   /// one is refused with ``DecodeError/tooDeep(_:)`` rather than risk the
   /// stack.
   public static let maximumDepth = 10_000

@@ -11,7 +11,7 @@ import Glibc
 /// database confirms it (one pipelined MGET per drained batch), unless
 /// ``ConsumerConfiguration/verifyReadyMessages`` is off.
 ///
-/// A policy over the backend engine (``BackendLink``), so faults are handled
+/// A policy over the backend engine (`BackendLink`), so faults are handled
 /// like the consumer's: an idle subscriber is PINGed every
 /// ``ConsumerConfiguration/healthInterval`` (with Sentinel, after checking
 /// that the master did not move); a lost link or a transient refusal

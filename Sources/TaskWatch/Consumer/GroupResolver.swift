@@ -3,7 +3,7 @@
 ///
 /// Celery stores a group under `celery-taskset-meta-<id>` and PUBLISHes the
 /// same bytes on the channel of that name, so the consumer's protocol works
-/// here too, as a policy over the same engine (``BackendLink``): SUBSCRIBE
+/// here too, as a policy over the same engine (`BackendLink`): SUBSCRIBE
 /// every group's channel and read the confirmations, only then MGET the keys
 /// (on a second connection), and take the groups still missing from their
 /// publish when it comes. Nested groups are stored inline

@@ -3,7 +3,7 @@ import Glibc
 /// Celery's Redis `ResultConsumer`: watches the result channels of given
 /// tasks and turns what it sees into ``StateChange`` values.
 ///
-/// A policy over the backend engine (``BackendLink``, which owns the two
+/// A policy over the backend engine (`BackendLink`, which owns the two
 /// connections, the health check and the reconnects): a subscriber (in RESP2
 /// a subscribed connection accepts nothing but (UN)SUBSCRIBE and PING) and a
 /// command connection for `MGET`.
@@ -14,7 +14,7 @@ import Glibc
 /// 3. stream messages (source `message`), dropping a payload identical to the
 ///    last one seen for the task, so a state seen by both MGET and PUBLISH is
 ///    reported once, and holding back messages that were in flight during the
-///    MGET until they are known to be newer (``FetchFence``);
+///    MGET until they are known to be newer (`FetchFence`);
 /// 4. UNSUBSCRIBE a task once it is ready (batched, sent as batches fill and
 ///    when the subscriber is idle); it is final for the run.
 ///

@@ -92,10 +92,12 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
   }
 
   /// Parses a backend URL.
-  /// - Parameter certificateRequirement: Celery's `redis_backend_use_ssl`
-  ///   setting (its `ssl_cert_reqs` key): when given, a `redis://` or
-  ///   `sentinel://` URL connects with TLS, as Celery does when that setting
-  ///   is a dict, and it wins over a `rediss://` URL's `ssl_cert_reqs`.
+  /// - Parameters:
+  ///   - text: the URL in any of Celery's forms.
+  ///   - certificateRequirement: Celery's `redis_backend_use_ssl`
+  ///     setting (its `ssl_cert_reqs` key): when given, a `redis://` or
+  ///     `sentinel://` URL connects with TLS, as Celery does when that setting
+  ///     is a dict, and it wins over a `rediss://` URL's `ssl_cert_reqs`.
   /// - Throws: ``BackendURLError`` naming what is wrong.
   public static func parse(
     _ text: String, certificateRequirement: TLSSettings.CertificateRequirement? = nil
