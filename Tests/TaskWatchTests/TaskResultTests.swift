@@ -11,13 +11,30 @@ struct TaskResultTests {
     return TaskResult(taskID: meta.taskID ?? "", meta: meta)
   }
 
+  /// The fixture's `date_done`, read by Foundation (an independent ISO 8601
+  /// parser): fixtures are re-captured from real workers, so no date is fixed.
+  private func dateDone(ofFixture name: String) throws -> WallClockTime {
+    let bytes = try Data(contentsOf: CeleryFixture.directory.appendingPathComponent(name))
+    let object = try #require(try JSONSerialization.jsonObject(with: bytes) as? [String: Any])
+    let text = try #require(object["date_done"] as? String)
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    let date = try #require(formatter.date(from: text))
+    // Foundation keeps milliseconds; the microseconds come from the text.
+    let seconds = Int(date.timeIntervalSince1970.rounded(.down))
+    let fractionText = try #require(text.split(separator: ".").last)
+    let digits = fractionText.prefix { $0.isNumber }
+    let microseconds = String(digits.prefix(6)) + String(repeating: "0", count: max(0, 6 - digits.count))
+    return WallClockTime(seconds: seconds, nanoseconds: try #require(Int(microseconds)) * 1000)
+  }
+
   @Test("SUCCESS with result_extended: result, name, date_done; raw bytes kept")
   func extendedSuccess() throws {
     let result = try fixture("extended-success.stored.json")
     #expect(result.state == .success)
     #expect(try result.result?.decode(Int.self) == 5)
     #expect(result.name == "demoapp.add")
-    #expect(result.dateDone == WallClockTime(seconds: 1_795_640_350, nanoseconds: 345_194_000))
+    #expect(result.dateDone == (try dateDone(ofFixture: "extended-success.stored.json")))
     #expect(result.exception == nil && result.traceback == nil && result.children.isEmpty)
     #expect(result.meta.json.starts(with: Array(#"{"status": "SUCCESS""#.utf8)))
     #expect(result.meta.result == result.result && result.meta.name == result.name)
