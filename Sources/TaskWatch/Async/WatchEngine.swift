@@ -15,6 +15,8 @@ struct WatchEngine: Sendable {
 
   /// Snapshot changes handed over together (one lock per batch).
   private static let snapshotBatch = 1000
+  /// A wait without a deadline: as long as a consumer's wait can last.
+  private static let unlimited = 1e9
 
   /// Runs the watch to its end; blocks the calling thread meanwhile.
   func run() {
@@ -31,13 +33,11 @@ struct WatchEngine: Sendable {
   }
 
   /// The caller's configuration with this call's deadline (the earlier of the
-  /// two) and the cancellation flag added to its interruption check.
+  /// two) and the wake-up, which every wait of the consumer then polls.
   private func consumerConfiguration() -> ConsumerConfiguration {
     var configuration = configuration
     if let deadline { configuration.deadline = Deadline.earliest(deadline, configuration.deadline) }
-    let callerCheck = configuration.isInterrupted
-    let wakeup = wakeup
-    configuration.isInterrupted = { wakeup.isCancelled || callerCheck?() == true }
+    configuration.wakeup = wakeup
     return configuration
   }
 
@@ -54,12 +54,14 @@ struct WatchEngine: Sendable {
     channel.send(snapshot)
     send(consumer.takeDiagnostics(), [])
     while consumer.watchingCount > 0 {
+      // A stream that never pauses never polls: look between batches too.
       if wakeup.isCancelled { throw TaskWatchError.cancelledWait }
       if let deadline, deadline.hasPassed {
         throw TaskWatchError(
           .timedOut, "\(consumer.watchingCount) of \(taskIDs.count) tasks still unready when the timeout passed")
       }
-      let changes = try consumer.drainEvents(timeout: wakeup.waitSeconds(before: deadline))
+      // One wait until the deadline: a cancellation wakes it (EngineWakeup).
+      let changes = try consumer.drainEvents(timeout: deadline?.remainingSeconds ?? Self.unlimited)
       send(consumer.takeDiagnostics(), changes)
     }
   }

@@ -6,9 +6,10 @@
 /// streams changes. The iterator's `next()` throws ``TaskWatchError`` — with
 /// code `timedOut` when the timeout passes, `cancelled` when the iterating
 /// task is cancelled, and the consumer's failures otherwise. Cancelling the
-/// task, or dropping the iterator (leaving the `for` loop), stops the engine
-/// within ~50 ms and closes its connections; after a cancellation `next()`
-/// returns only once they are closed.
+/// task, or dropping the iterator (leaving the `for` loop), wakes the engine
+/// at once in whichever wait it is (connecting, subscribing, reading, the
+/// pause between reconnects) and it closes its connections; after a
+/// cancellation `next()` returns only once they are closed.
 ///
 /// The engine never waits for the iterating task: what it reads is buffered
 /// until `next()` takes it, so a consumer that falls behind costs memory
@@ -66,7 +67,7 @@ public struct WatchEvents: AsyncSequence, Sendable {
         taken = await withTaskCancellationHandler {
           await run.channel.take()
         } onCancel: {
-          run.wakeup.cancel()
+          run.wakeup?.cancel()
         }
       }
       switch taken {
@@ -87,27 +88,32 @@ public struct WatchEvents: AsyncSequence, Sendable {
   /// The engine of one iteration, stopped when its last iterator goes away.
   final class Run: Sendable {
     let channel = EventChannel()
-    let wakeup = EngineWakeup()
+    /// `nil` when no engine started (no pipe could be made).
+    let wakeup: EngineWakeup?
 
     init(taskIDs: [String], configuration: ConsumerConfiguration, timeout: Duration?) {
-      let engine = WatchEngine(
-        taskIDs: taskIDs, configuration: configuration, deadline: timeout.map { Deadline.after($0) },
-        channel: channel, wakeup: wakeup)
-      do {
+      let deadline = timeout.map { Deadline.after($0) }
+      var started: EngineWakeup?
+      do throws(TaskWatchError) {
+        let wakeup = try EngineWakeup()
+        let engine = WatchEngine(
+          taskIDs: taskIDs, configuration: configuration, deadline: deadline, channel: channel, wakeup: wakeup)
         try EngineThread.start { engine.run() }
+        started = wakeup
       } catch {
         channel.finish(error)
       }
+      wakeup = started
     }
 
     /// Cancels the engine and waits until it has closed its connections.
     func stop() async -> TaskWatchError? {
-      wakeup.cancel()
+      wakeup?.cancel()
       return await channel.waitForEnd()
     }
 
     deinit {
-      wakeup.cancel()
+      wakeup?.cancel()
     }
   }
 }

@@ -128,7 +128,9 @@ final class BackendLink {
 
   /// Waits until `deadline` without a connection (between retries, or for a
   /// reader with nothing to do); a signal cuts the wait short.
-  static func pause(until deadline: Deadline) {
+  /// - Throws: ``ConsumerError/interrupted`` when `wakeup` is cancelled first.
+  static func pause(until deadline: Deadline, wakeup: EngineWakeup?) throws {
+    if let wakeup { return try wakeup.sleep(until: deadline) }
     let milliseconds = deadline.remainingPollMilliseconds
     if milliseconds > 0 { _ = poll(nil, 0, milliseconds) }
   }

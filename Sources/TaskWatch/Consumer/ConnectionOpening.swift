@@ -16,7 +16,7 @@ extension ConsumerConfiguration {
     to endpoint: RedisEndpoint, selecting database: Int?, until deadline: Deadline
   ) throws -> RedisConnection {
     let tls = try backend.tls.map { settings throws(TLSSetupError) in try TLSClientContext.shared(for: settings) }
-    let connection = try RedisConnection(endpoint: endpoint, tls: tls, connectTimeout: connectTimeout)
+    let connection = try RedisConnection(endpoint: endpoint, tls: tls, connectTimeout: connectTimeout, wakeup: wakeup)
     if let password = backend.password {
       let arguments = ["AUTH"] + (backend.username.map { [$0] } ?? []) + [password]
       if case .error(let message) = try connection.command(arguments, until: deadline) {

@@ -25,6 +25,9 @@ public struct ConsumerConfiguration: Sendable {
   /// Asked while waiting to reconnect or for confirmations; `true` makes the
   /// consumer stop with ``ConsumerError/interrupted`` (the CLI wires signals here).
   public var isInterrupted: (@Sendable () -> Bool)?
+  /// Ends every wait at once when cancelled (``TaskWatcher``'s engine sets
+  /// it; internal, so the synchronous API stays as it is).
+  var wakeup: EngineWakeup?
 
   /// Creates a configuration; every tuning value has the default the CLI uses.
   public init(

@@ -1,5 +1,3 @@
-import Glibc
-
 /// A loss of connection in progress, and the retry loop that ``BackendLink``
 /// runs to end it for every reader of the backend: jittered
 /// backoff, within the retry budget counted from the first failed attempt,
@@ -46,8 +44,7 @@ struct Outage {
       if let deadline = configuration.deadline, deadline.hasPassed { throw ConsumerError.deadlinePassed }
       var wake = min(nextAttempt, budgetEnd, callDeadline)
       if let deadline = configuration.deadline { wake = min(wake, deadline) }
-      let milliseconds = wake.remainingPollMilliseconds
-      if milliseconds > 0 { _ = poll(nil, 0, milliseconds) }  // a signal cuts the sleep short
+      try BackendLink.pause(until: wake, wakeup: configuration.wakeup)  // a signal cuts the sleep short
       guard nextAttempt.hasPassed else {
         if callDeadline.hasPassed { return nil }
         continue

@@ -197,7 +197,7 @@ public final class ResultConsumer {
     carriedChanges.removeAll()
     if link.outage == nil && !link.isConnected {
       guard table.watchingCount > 0 else {
-        BackendLink.pause(until: callDeadline)
+        try BackendLink.pause(until: callDeadline, wakeup: configuration.wakeup)
         return changes
       }
       var resynced = [StateChange]()

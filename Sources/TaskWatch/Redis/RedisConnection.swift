@@ -3,9 +3,9 @@ import Glibc
 
 /// One connection to Redis, and the only type that calls hiredis.
 ///
-/// hiredis makes the connection (name resolution, connect timeout, keepalive,
-/// unix sockets) and owns the socket; the socket is switched to non-blocking
-/// mode right after connecting, so every wait is a `poll()` with a deadline.
+/// hiredis makes the connection (name resolution, keepalive, unix sockets)
+/// and owns the socket; the connect is non-blocking, so every wait, the
+/// connect's included, is a `poll()` with a deadline.
 /// `redisSetTimeout` is never used: a hiredis context whose read timed out is
 /// dead for good.
 ///
@@ -36,6 +36,8 @@ public final class RedisConnection {
   /// Whether the server has sent anything yet (a plain connection to a TLS
   /// port is closed before it has).
   private var hasReceived = false
+  /// Ends every wait of this connection when cancelled (a watch's engine).
+  private let wakeup: EngineWakeup?
   /// How long ``replies(count:until:operation:)`` keeps reading before it
   /// sleeps in `poll()`. A reply to a command just sent usually arrives within
   /// tens of microseconds on a local link, while a wake-up from `poll()` costs
@@ -48,24 +50,30 @@ public final class RedisConnection {
   /// Connects to `endpoint`, waiting at most `connectTimeout` seconds, and
   /// runs the TLS handshake within that time when `tls` is given.
   ///
-  /// Wraps `redisConnectWithTimeout` / `redisConnectUnixWithTimeout`. TCP
+  /// Wraps `redisConnectNonBlock` / `redisConnectUnixNonBlock`, then waits
+  /// for the connect in `poll()` (`ConnectWait`). TCP
   /// connections get keepalive (`redisEnableKeepAlive`); unix sockets do not,
   /// since it fails there and poisons the context.
   /// - Throws: ``RedisError/connectFailed(endpoint:reason:)``, or
   ///   ``RedisError/insecure(endpoint:reason:)`` when TLS cannot be set up.
-  public init(endpoint: RedisEndpoint, tls: TLSClientContext? = nil, connectTimeout: Double) throws {
+  public convenience init(endpoint: RedisEndpoint, tls: TLSClientContext? = nil, connectTimeout: Double) throws {
+    try self.init(endpoint: endpoint, tls: tls, connectTimeout: connectTimeout, wakeup: nil)
+  }
+
+  /// Connects like ``init(endpoint:tls:connectTimeout:)``; every wait of the
+  /// connection (the connect and the TLS handshake included) also ends, with
+  /// ``ConsumerError/interrupted``, once `wakeup` is cancelled.
+  init(endpoint: RedisEndpoint, tls: TLSClientContext?, connectTimeout: Double, wakeup: EngineWakeup?) throws {
     Self.ignoreSIGPIPE
     self.endpoint = endpoint
+    self.wakeup = wakeup
     let deadline = Deadline.after(seconds: connectTimeout)
-    let timeout = timeval(
-      tv_sec: Int(connectTimeout),
-      tv_usec: Int((connectTimeout - connectTimeout.rounded(.down)) * 1_000_000))
     let connected: UnsafeMutablePointer<redisContext>?
     switch endpoint {
     case .tcp(let host, let port):
-      connected = redisConnectWithTimeout(host, Int32(port), timeout)
+      connected = redisConnectNonBlock(host, Int32(port))
     case .unix(let path):
-      connected = redisConnectUnixWithTimeout(path, timeout)
+      connected = redisConnectUnixNonBlock(path)
     }
     guard let connected else {
       throw RedisError.connectFailed(endpoint: endpoint.description, reason: "out of memory")
@@ -84,8 +92,9 @@ public final class RedisConnection {
     _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
     connected.pointee.flags &= ~Int32(REDIS_BLOCK)
     do {
+      try ConnectWait.finish(socket: fd, endpoint: endpoint.description, until: deadline, wakeup: wakeup)
       transport = try Self.transport(
-        on: fd, to: endpoint, tls: tls, until: deadline)
+        on: fd, to: endpoint, tls: tls, until: deadline, wakeup: wakeup)
     } catch {
       redisFree(connected)
       throw error
@@ -95,8 +104,9 @@ public final class RedisConnection {
 
   /// The plain socket, or TLS after its handshake.
   private static func transport(
-    on socket: Int32, to endpoint: RedisEndpoint, tls: TLSClientContext?, until deadline: Deadline
-  ) throws(RedisError) -> any Transport {
+    on socket: Int32, to endpoint: RedisEndpoint, tls: TLSClientContext?, until deadline: Deadline,
+    wakeup: EngineWakeup?
+  ) throws -> any Transport {
     guard let tls else { return SocketTransport(fileDescriptor: socket) }
     let host: String
     switch endpoint {
@@ -104,7 +114,7 @@ public final class RedisConnection {
     case .unix: host = "localhost"
     }
     return try TLSTransport(
-      socket: socket, host: host, context: tls, endpoint: endpoint.description, until: deadline)
+      socket: socket, host: host, context: tls, endpoint: endpoint.description, until: deadline, wakeup: wakeup)
   }
 
   deinit {
@@ -153,7 +163,7 @@ public final class RedisConnection {
         outputStart += count
       case .wouldBlock(let events):
         var descriptor = pollfd(fd: transport.fileDescriptor, events: events | Int16(POLLIN), revents: 0)
-        let ready = poll(&descriptor, 1, deadline.remainingPollMilliseconds)
+        let ready = try wait(for: &descriptor, until: deadline)
         if ready < 0 && errno == EINTR { continue }
         if ready == 0 && deadline.hasPassed {
           throw RedisError.timedOut(endpoint: endpoint.description, operation: "a write")
@@ -203,7 +213,7 @@ public final class RedisConnection {
         continue
       }
       var descriptor = pollfd(fd: transport.fileDescriptor, events: readEvents, revents: 0)
-      let ready = poll(&descriptor, 1, deadline.remainingPollMilliseconds)
+      let ready = try wait(for: &descriptor, until: deadline)
       if ready < 0 && errno == EINTR { return nil }
       if ready == 0 { return nil }
       if try readAvailable(), let reply = try parsedReply() { return reply }
@@ -333,6 +343,14 @@ public final class RedisConnection {
   private var plainToTLSHint: String {
     guard !hasReceived, transport is SocketTransport, case .tcp = endpoint else { return "" }
     return " before answering (if this is a TLS port, use rediss://)"
+  }
+
+  /// `poll()` on this connection's socket until `deadline`, and on the
+  /// wake-up when there is one.
+  /// - Throws: ``ConsumerError/interrupted`` once the wake-up is cancelled.
+  private func wait(for descriptor: inout pollfd, until deadline: Deadline) throws -> Int32 {
+    guard let wakeup else { return poll(&descriptor, 1, deadline.remainingPollMilliseconds) }
+    return try wakeup.poll(&descriptor, milliseconds: deadline.remainingPollMilliseconds)
   }
 
   // MARK: - hiredis boundary

@@ -20,6 +20,8 @@ public struct SentinelResolver: Sendable {
   /// TLS settings for the sentinels (the backend's: a TLS deployment puts
   /// sentinels and master on TLS alike); `nil` for plain connections.
   public let tls: TLSSettings?
+  /// Ends every wait of the lookup when cancelled (a watch's engine).
+  var wakeup: EngineWakeup?
 
   /// Creates a resolver for the sentinels and master name of a `sentinel://` URL.
   public init(backend: BackendURL, connectTimeout: Double, commandTimeout: Double) {
@@ -64,7 +66,8 @@ public struct SentinelResolver: Sendable {
   /// One sentinel's answer: the master's address, or `nil` for an unknown name.
   private func askForMaster(_ sentinel: RedisEndpoint) throws -> RedisEndpoint? {
     let context = try tls.map { settings throws(TLSSetupError) in try TLSClientContext.shared(for: settings) }
-    let connection = try RedisConnection(endpoint: sentinel, tls: context, connectTimeout: connectTimeout)
+    let connection = try RedisConnection(
+      endpoint: sentinel, tls: context, connectTimeout: connectTimeout, wakeup: wakeup)
     let deadline = Deadline.after(seconds: commandTimeout)
     if let password {
       try connection.authenticate(username: nil, password: password, until: deadline)
@@ -139,7 +142,8 @@ extension ConsumerConfiguration {
   /// so each reconnect follows a failover).
   func serverEndpoint() throws -> RedisEndpoint {
     guard backend.usesSentinel else { return backend.endpoint }
-    return try SentinelResolver(backend: backend, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
-      .masterEndpoint()
+    var resolver = SentinelResolver(backend: backend, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+    resolver.wakeup = wakeup
+    return try resolver.masterEndpoint()
   }
 }

@@ -26,13 +26,15 @@ final class TLSTransport: Transport {
   /// - Throws: ``RedisError/insecure(endpoint:reason:)`` when the server
   ///   cannot be trusted or does not speak TLS;
   ///   ``RedisError/connectFailed(endpoint:reason:)`` when the link broke or
-  ///   the deadline passed during the handshake.
+  ///   the deadline passed during the handshake; ``ConsumerError/interrupted``
+  ///   when `wakeup` is cancelled first.
   init(
-    socket: Int32, host: String, context: TLSClientContext, endpoint: String, until deadline: Deadline
-  ) throws(RedisError) {
+    socket: Int32, host: String, context: TLSClientContext, endpoint: String, until deadline: Deadline,
+    wakeup: EngineWakeup? = nil
+  ) throws {
     tw_ERR_clear_error()
     guard let ssl = tw_SSL_new(context.context) else {
-      throw .connectFailed(endpoint: endpoint, reason: "TLS: " + OpenSSLErrorQueue.drain())
+      throw RedisError.connectFailed(endpoint: endpoint, reason: "TLS: " + OpenSSLErrorQueue.drain())
     }
     self.ssl = ssl
     self.context = context
@@ -49,7 +51,7 @@ final class TLSTransport: Transport {
         tw_SSL_set1_host(ssl, host)
       }
     }
-    try handshake(host: host, endpoint: endpoint, until: deadline)
+    try handshake(host: host, endpoint: endpoint, until: deadline, wakeup: wakeup)
   }
 
   deinit {
@@ -83,7 +85,7 @@ final class TLSTransport: Transport {
 
   // MARK: - Handshake
 
-  private func handshake(host: String, endpoint: String, until deadline: Deadline) throws(RedisError) {
+  private func handshake(host: String, endpoint: String, until deadline: Deadline, wakeup: EngineWakeup?) throws {
     while true {
       tw_ERR_clear_error()
       errno = 0
@@ -95,14 +97,19 @@ final class TLSTransport: Transport {
       case SSL_ERROR_WANT_WRITE: events = Int16(POLLOUT)
       case SSL_ERROR_SYSCALL, SSL_ERROR_ZERO_RETURN:
         let reason = errno == 0 ? "server closed the connection" : describe(errno: errno)
-        throw .connectFailed(endpoint: endpoint, reason: reason + " during the TLS handshake")
+        throw RedisError.connectFailed(endpoint: endpoint, reason: reason + " during the TLS handshake")
       default:
-        throw .insecure(endpoint: endpoint, reason: handshakeFailure(host: host))
+        throw RedisError.insecure(endpoint: endpoint, reason: handshakeFailure(host: host))
       }
       var descriptor = pollfd(fd: fileDescriptor, events: events, revents: 0)
-      let ready = poll(&descriptor, 1, deadline.remainingPollMilliseconds)
+      let ready: Int32
+      if let wakeup {
+        ready = try wakeup.poll(&descriptor, milliseconds: deadline.remainingPollMilliseconds)
+      } else {
+        ready = poll(&descriptor, 1, deadline.remainingPollMilliseconds)
+      }
       if ready == 0 || (ready < 0 && errno != EINTR) || deadline.hasPassed {
-        throw .connectFailed(
+        throw RedisError.connectFailed(
           endpoint: endpoint, reason: "no answer to the TLS handshake in time (is this a plain redis:// port?)")
       }
     }
