@@ -18,6 +18,36 @@ struct RedisConnectionTests {
     }
   }
 
+  @Test("a connect nobody answers times out at the connect timeout, in hiredis's words")
+  func unansweredConnectTimesOut() throws {
+    let silent = try SilentListener(.unansweredConnect)
+    let started = ContinuousClock.now
+    #expect {
+      _ = try RedisConnection(endpoint: .tcp(host: "127.0.0.1", port: silent.port), connectTimeout: 0.3)
+    } throws: { error in
+      String(describing: error) == "cannot connect to 127.0.0.1:\(silent.port): connection timed out"
+    }
+    let took = ContinuousClock.now - started
+    #expect(took >= .milliseconds(300) && took < .seconds(5))
+  }
+
+  @Test("a cancelled wake-up ends a connect nobody answers, with ConsumerError.interrupted")
+  func wakeupEndsConnect() throws {
+    let silent = try SilentListener(.unansweredConnect)
+    let wakeup = try EngineWakeup()
+    Thread.detachNewThread {
+      let deadline = Deadline.after(seconds: 10)
+      while (try? silent.unansweredConnects()) == 0 && !deadline.hasPassed { usleep(1000) }
+      wakeup.cancel()
+    }
+    let started = ContinuousClock.now
+    #expect(throws: ConsumerError.interrupted) {
+      _ = try RedisConnection(
+        endpoint: .tcp(host: "127.0.0.1", port: silent.port), tls: nil, connectTimeout: 60, wakeup: wakeup)
+    }
+    #expect(ContinuousClock.now - started < .seconds(10))
+  }
+
   @Test("binary-safe arguments round-trip")
   func binarySafe() throws {
     let connection = try server.connection()

@@ -101,6 +101,11 @@ struct TaskWatcherTests {
     let elapsed = ContinuousClock.now - started
     #expect(error?.code == .timedOut)
     #expect(elapsed >= .milliseconds(300) && elapsed < .seconds(5))
+    // The socket is closed; the server unsubscribes once it reads the EOF.
+    let deadline = Deadline.after(seconds: 5)
+    while try server.subscriberCount(channel: "celery-task-meta-\(id)") != 0 && !deadline.hasPassed {
+      try await Task.sleep(for: .milliseconds(5))
+    }
     #expect(try server.subscriberCount(channel: "celery-task-meta-\(id)") == 0)
   }
 
@@ -160,6 +165,34 @@ struct TaskWatcherTests {
       Issue.record("expected a connectionLost diagnostic, got \(diagnostics)")
       return
     }
+  }
+
+  @Test("cancelling results(for:) during a connect the host never answers ends it with code cancelled")
+  func cancelDuringUnansweredConnect() async throws {
+    let silent = try SilentListener(.unansweredConnect)
+    var configuration = ConsumerConfiguration(backend: BackendURL(endpoint: .tcp(host: "127.0.0.1", port: silent.port)))
+    configuration.timing.connectTimeout = .seconds(60)
+    let watcher = TaskWatcher(configuration: configuration)
+    let call = Task { () -> TaskWatchError.Code? in
+      do throws(TaskWatchError) {
+        _ = try await watcher.results(for: ["x"], timeout: .seconds(120))
+        return nil
+      } catch {
+        return error.code
+      }
+    }
+    let deadline = Deadline.after(seconds: 20)
+    while try silent.unansweredConnects() == 0 && !deadline.hasPassed {
+      try await Task.sleep(for: .milliseconds(5))
+    }
+    #expect(try silent.unansweredConnects() == 1)
+    let cancelled = ContinuousClock.now
+    call.cancel()
+    #expect(await call.value == .cancelled)
+    // Generous: this suite runs beside others (TaskWatcherTimingTests holds the 100 ms promise).
+    #expect(ContinuousClock.now - cancelled < .seconds(5))
+    // The engine closed the socket it was connecting with.
+    #expect(try silent.unansweredConnects() == 0)
   }
 
   @Test("leaving the loop early stops the engine and closes its subscription")
