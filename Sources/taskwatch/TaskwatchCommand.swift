@@ -10,7 +10,7 @@ struct TaskwatchCommand: ParsableCommand {
     commandName: "taskwatch",
     abstract: "Watch Celery task results on Redis and exit when every task is ready.",
     discussion: HelpText.discussion,
-    version: HelpText.version
+    version: TaskwatchVersion.banner
   )
 
   @OptionGroup(title: "Connection")
@@ -30,6 +30,33 @@ struct TaskwatchCommand: ParsableCommand {
 
   @Argument(help: ArgumentHelp("Task ids to watch; '-' reads them from standard input.", valueName: "task-id"))
   var taskIDs: [String] = []
+
+  /// Parses the arguments and runs, with taskwatch's own wording for what
+  /// the parser reports: a usage error is one `taskwatch: …` line and a
+  /// pointer to `--help` on standard error (exit 64), not the parser's
+  /// `Error:`/`Usage:` block; completion scripts come from
+  /// ``CompletionScript``.
+  static func main() {
+    let arguments = Array(CommandLine.arguments.dropFirst())
+    let command: TaskwatchCommand
+    do {
+      command = try parse(arguments)
+    } catch {
+      let code = exitCode(for: error)
+      guard code != .success else {
+        // --help, --version, --generate-completion-script.
+        let text =
+          CompletionScript.requestedShell(in: arguments).map(CompletionScript.generate(for:))
+          ?? fullMessage(for: error)
+        try? StandardStreams.writeAll(Array((text.hasSuffix("\n") ? text : text + "\n").utf8), to: STDOUT_FILENO)
+        Glibc.exit(0)
+      }
+      StandardStreams.diagnose(UsageMessage.line(for: message(for: error)))
+      try? StandardStreams.writeAll(Array("see 'taskwatch --help'\n".utf8), to: STDERR_FILENO)
+      Glibc.exit(code == .validationFailure ? ExitStatus.usage.rawValue : code.rawValue)
+    }
+    command.run()
+  }
 
   func validate() throws {
     if let timeout = waiting.timeout, timeout.seconds == 0 {
@@ -52,7 +79,7 @@ struct TaskwatchCommand: ParsableCommand {
     }
   }
 
-  func run() throws {
+  func run() {
     SignalTrap.install()
     let status: ExitStatus
     do {

@@ -3,6 +3,8 @@ import TaskWatch
 import TestSupport
 import Testing
 
+@testable import taskwatch
+
 /// Runs the built `taskwatch` binary against a real redis-server and checks
 /// stdout lines, stderr and the exit status.
 @Suite("taskwatch end to end")
@@ -235,6 +237,9 @@ struct EndToEndTests {
       (["-u", "redis://127.0.0.1:1/0"], "no task ids given"),
       (["-u", "redis://127.0.0.1:1/0", "bad id"], "invalid task id 'bad id': contains whitespace"),
       (["--bogus", "x"], "--bogus"),
+      (["--fial-fast", "x"], "unknown option '--fial-fast'. Did you mean '--fail-fast'?"),
+      (["--format", "yaml", "x"], "the value 'yaml' is invalid for '--format <format>'"),
+      (["--count"], "missing value for '--count <n>'"),
       (["-u", "sentinel://127.0.0.1:1", "x"], "a sentinel:// URL needs the master's name"),
       (["-u", "redis://127.0.0.1:1/0", "--master-name", "m", "x"], "--master-name needs a sentinel:// URL"),
     ])
@@ -243,12 +248,19 @@ struct EndToEndTests {
     #expect(result.status == 64)
     #expect(result.stderr.contains(fragment))
     #expect(result.stdout.isEmpty)
+    // One `taskwatch: …` line, then at most a pointer to --help: never the
+    // parser's multi-line `Error:`/`Usage:` block.
+    let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+    #expect(lines.first?.hasPrefix("taskwatch: ") == true, "\(result.stderr)")
+    #expect(lines.count == 1 || (lines.count == 2 && lines.last == "see 'taskwatch --help'"), "\(result.stderr)")
+    #expect(!result.stderr.contains("Error:") && !result.stderr.contains("Usage:"), "\(result.stderr)")
   }
 
   @Test("--version and --help")
   func versionAndHelp() throws {
     let version = try TaskwatchProcess.run(["--version"])
-    #expect(version.status == 0 && version.stdout == "0.1.0\n")
+    #expect(version.status == 0 && version.stdout == "taskwatch \(TaskwatchVersion.current)\n")
+    #expect(version.stdout.wholeMatch(of: /taskwatch 0\.\d+\.\d+\n/) != nil)
     let help = try TaskwatchProcess.run(["--help"])
     #expect(help.status == 0)
     #expect(help.stdout.contains("Exit status:"))

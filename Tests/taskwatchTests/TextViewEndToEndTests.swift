@@ -19,48 +19,9 @@ struct TextViewEndToEndTests {
     #"{"status": "\#(state)", "result": \#(result), "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"}"#
   }
 
-  /// A tmux server of our own (`-L` with our PID and a random part), killed
-  /// only through its own socket.
-  private final class Tmux {
-    let socket = "taskwatch-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-
-    /// Runs one tmux command. Only `capture-pane` output is read: a
-    /// `new-session` starts the tmux server, which would inherit a pipe.
-    @discardableResult
-    func run(_ arguments: [String], capture: Bool = false, seconds: Double = 10) throws -> String {
-      let child = try ChildProcess(
-        "/usr/bin/tmux", ["-L", socket, "-f", "/dev/null"] + arguments, captureOutput: capture)
-      guard let status = child.wait(seconds: seconds) else {
-        child.signal(SIGKILL)
-        _ = child.wait(seconds: 5)
-        throw TestSupportError("tmux \(arguments.first ?? "") did not finish within \(seconds) s")
-      }
-      guard status == 0 else { throw TestSupportError("tmux \(arguments) exited \(status)") }
-      // A pane capture is a screenful, far below a pipe's capacity.
-      return capture ? String(decoding: child.stdout!.readDataToEndOfFile(), as: UTF8.self) : ""
-    }
-
-    /// Waits until the pane shows every one of `needles`; returns the last capture.
-    func waitForScreen(containing needles: [String], seconds: Double = 15) throws -> String {
-      let deadline = Deadline.after(seconds: seconds)
-      var screen = ""
-      while !deadline.hasPassed {
-        screen = try run(["capture-pane", "-p", "-t", "view"], capture: true)
-        if needles.allSatisfy(screen.contains) { return screen }
-        usleep(50_000)
-      }
-      return screen
-    }
-
-    deinit {
-      _ = try? run(["kill-server"])
-      if ProcessInfo.processInfo.environment["TMUX_TMPDIR"] == nil { unlink("/tmp/tmux-\(getuid())/\(socket)") }
-    }
-  }
-
   @Test("in a terminal: a live row with a progress bar, redrawn on resize; the final state stays on screen")
   func liveTableInTmux() throws {
-    guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux") else {
+    guard Tmux.isInstalled else {
       Issue.record("tmux is not installed (run scripts/setup)")
       return
     }
