@@ -108,9 +108,11 @@ struct TaskwatchCommand: ParsableCommand {
   /// Resolves the environment and files after parsing and builds the session.
   private func makeSession() throws -> WatchSession {
     let configuration = try makeConfiguration()
-    let groupIDs = try TaskIDList.groupIDs(keys.groups)
+    let naming = configuration.keyNaming
+    let groupIDs = try TaskIDList.groupIDs(keys.groups, keyPrefix: naming.groupKeyPrefix)
     let ids = try TaskIDList(
-      arguments: taskIDs, readStandardInput: StandardStreams.readStandardInput, allowEmpty: !groupIDs.isEmpty
+      arguments: taskIDs, keyPrefix: naming.taskKeyPrefix, readStandardInput: StandardStreams.readStandardInput,
+      allowEmpty: !groupIDs.isEmpty
     ).ids
     return WatchSession(
       configuration: configuration, taskIDs: ids, groupIDs: groupIDs, timeout: waiting.timeout?.seconds,

@@ -79,6 +79,20 @@ struct EndToEndTests {
     #expect(result.objects.compactMap { $0["task_id"] as? String } == ids)
   }
 
+  @Test("ids as pasted: a Python list, commas, key names from redis-cli --scan, # comments in a file")
+  func pastedIDs() throws {
+    let (a, b, c, d) = (newID(), newID(), newID(), newID())
+    for id in [a, b, c, d] { try store(id, "SUCCESS") }
+    let file = "# deploy 42\n['\(a)', '\(b)']\ncelery-task-meta-\(c)  # from redis-cli --scan\n"
+    let result = try TaskwatchProcess.run(["-u", server.url(), "\(d),\(a)", "-"], stdin: file)
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.objects.compactMap { $0["task_id"] as? String } == [d, a, b, c])
+    let prefixed = try TaskwatchProcess.run(
+      ["-u", server.url(), "--global-keyprefix", "app", "app_celery-task-meta-\(a)", "--once"])
+    #expect(prefixed.status == 124, "app_celery-task-meta-<id> is <id> under the app_ prefix: \(prefixed.stderr)")
+    #expect(prefixed.objects.first?["task_id"] as? String == a)
+  }
+
   @Test("--once prints current states: 124 with unready tasks, 0 when all succeeded")
   func once() throws {
     let (done, pending) = (newID(), newID())
@@ -235,7 +249,8 @@ struct EndToEndTests {
       (["-u", "redis://127.0.0.1:1/0", "-t", "0", "x"], "use --once"),
       (["-u", "redis://127.0.0.1:1/0", "-t", "soon", "x"], "soon"),
       (["-u", "redis://127.0.0.1:1/0"], "no task ids given"),
-      (["-u", "redis://127.0.0.1:1/0", "bad id"], "invalid task id 'bad id': contains whitespace"),
+      (["-u", "redis://127.0.0.1:1/0", "bad\u{1}id"], #"invalid task id 'bad\u{01}id': contains a control character"#),
+      (["-u", "redis://127.0.0.1:1/0", "x", ""], "invalid task id '': empty"),
       (["--bogus", "x"], "--bogus"),
       (["--fial-fast", "x"], "unknown option '--fial-fast'. Did you mean '--fail-fast'?"),
       (["--format", "yaml", "x"], "the value 'yaml' is invalid for '--format <format>'"),
