@@ -77,9 +77,15 @@ public final class BackendFeed {
     do {
       try connect()
     } catch let error as RedisError where error.isConnectionFault {
+      if let mismatch = configuration.tlsModeMismatch(after: error) { throw mismatch }
       beginOutage(error)
     }
   }
+
+  /// While the feed is disconnected and retrying: the fault that broke the
+  /// connection, or of the last failed attempt to restore it; `nil` while
+  /// connected.
+  public var connectionProblem: RedisError? { outage?.lastError }
 
   /// Waits up to `timeout` seconds for messages and applies every one that is
   /// buffered (up to a batch); reconnects and resyncs first after a fault.

@@ -67,6 +67,14 @@ public final class ResultConsumer {
   /// Whether both connections are up.
   public var isStarted: Bool { subscriber != nil && commands != nil }
 
+  /// Whether the consumer has ever been connected and subscribed.
+  public private(set) var hasConnected = false
+
+  /// While the consumer is disconnected and retrying: the fault that broke
+  /// the connection, or of the last failed attempt to restore it; `nil` while
+  /// connected (and before the first attempt).
+  public var connectionProblem: RedisError? { outage?.lastError }
+
   /// Every task ever watched, in the order it was added, with its last state.
   public var statuses: [TaskStatus] {
     (0..<table.count).map { index in
@@ -128,10 +136,12 @@ public final class ResultConsumer {
       if outage == nil {
         try flushUnsubscribes(force: true)
         try subscribe(added, coveredBySnapshot: { $0 >= first })
+        hasConnected = true
         try refresh(added, source: .snapshot, body)
         try flushUnsubscribes()
       }
     } catch let error as RedisError where error.isConnectionFault {
+      if !hasConnected, let mismatch = configuration.tlsModeMismatch(after: error) { throw mismatch }
       // Disconnected: ``drainEvents(timeout:)`` reconnects, then reports the
       // tasks not reported yet with source `snapshot`.
       beginOutage(error)
@@ -256,6 +266,7 @@ public final class ResultConsumer {
         try connect()
         let watched = (0..<table.count).filter { table.phases[$0] == .watching }
         try subscribe(watched, coveredBySnapshot: { _ in true })
+        hasConnected = true
         let changes = try refresh(watched, source: .resync)
         try flushUnsubscribes()
         diagnostics.append(
