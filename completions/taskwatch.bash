@@ -164,8 +164,8 @@ _taskwatch() {
 
     local -a repeating_flags=()
     local -a non_repeating_flags=(--all --once --fail-fast --no-verify -q --quiet --summary --no-result --version -h --help)
-    local -a repeating_options=(--group)
-    local -a non_repeating_options=(-u --url --password-file --master-name --tls-ca --tls-cert --tls-key --connect-timeout --key-prefix --global-keyprefix --count -t --timeout --retry-for --health-interval --format --color)
+    local -a repeating_options=(--group --report)
+    local -a non_repeating_options=(-u --url --password-file --master-name --tls-ca --tls-cert --tls-key --connect-timeout --key-prefix --global-keyprefix --count -t --timeout --retry-for --health-interval --format --color --heartbeat)
     __taskwatch_offer_flags_options -1
 
     # Offer option value completions
@@ -222,6 +222,13 @@ _taskwatch() {
         ;;
     '--color')
         __taskwatch_add_completions -W 'auto'$'\n''always'$'\n''never'
+        return
+        ;;
+    '--report')
+        __taskwatch_add_completions -W 'github'$'\n''junit='
+        return
+        ;;
+    '--heartbeat')
         return
         ;;
     esac

@@ -28,6 +28,9 @@ struct TaskwatchCommand: ParsableCommand {
   @OptionGroup(title: "Output")
   var output: OutputOptions
 
+  @OptionGroup(title: "CI reports")
+  var reports: ReportOptions
+
   @Argument(help: ArgumentHelp("Task ids to watch; '-' reads them from standard input.", valueName: "task-id"))
   var taskIDs: [String] = []
 
@@ -114,19 +117,32 @@ struct TaskwatchCommand: ParsableCommand {
       arguments: taskIDs, keyPrefix: naming.taskKeyPrefix, readStandardInput: StandardStreams.readStandardInput,
       allowEmpty: !groupIDs.isEmpty
     ).ids
+    let (writer, summary) = makeWriter()
     return WatchSession(
       configuration: configuration, taskIDs: ids, groupIDs: groupIDs, timeout: waiting.timeout?.seconds,
-      once: waiting.once,
-      failFast: waiting.failFast, summary: output.summary,
-      writer: output.makeOutput(outputIsTerminal: Terminal.outputIsTerminal, environment: Environment.value(of:)))
+      once: waiting.once, failFast: waiting.failFast, summary: summary, writer: writer)
   }
 
   /// The session for `--all`.
   private func makeFeedSession() throws -> FeedSession {
-    FeedSession(
+    let (writer, summary) = makeWriter()
+    return FeedSession(
       configuration: try makeConfiguration(), count: feed.count, timeout: waiting.timeout?.seconds,
-      failFast: waiting.failFast, summary: output.summary,
-      writer: output.makeOutput(outputIsTerminal: Terminal.outputIsTerminal, environment: Environment.value(of:)))
+      failFast: waiting.failFast, summary: summary, writer: writer)
+  }
+
+  /// The output for the run, wrapped for the reports, and whether the
+  /// session must build the summary (for `--summary` or a report).
+  private func makeWriter() -> (writer: any StateOutput, summary: Bool) {
+    let requests = reports.requests(environment: Environment.value(of:))
+    let streamsAreTerminals = Terminal.outputIsTerminal && isatty(STDERR_FILENO) == 1
+    let heartbeat = reports.heartbeat.seconds > 0 && !streamsAreTerminals ? reports.heartbeat.seconds : nil
+    let inner = output.makeOutput(outputIsTerminal: Terminal.outputIsTerminal, environment: Environment.value(of:))
+    guard output.summary || !requests.isEmpty || waiting.failFast || heartbeat != nil else { return (inner, false) }
+    let writer = ReportingOutput(
+      wrapping: inner, printSummary: output.summary, reports: requests, failFast: waiting.failFast,
+      heartbeat: heartbeat, stepSummaryPath: Environment.value(of: "GITHUB_STEP_SUMMARY"))
+    return (writer, output.summary || !requests.isEmpty)
   }
 
   /// The consumer's settings from the options and the environment.

@@ -153,7 +153,7 @@ extension ShellIntegrationTests {
       for field in ["type", "task_id", "state", "previous", "ready", "source", "observed_at", "meta"] {
         #expect(output.contains("     \(field) "), "OUTPUT does not describe the field \(field)")
       }
-      for field in ["total", "states", "unready", "elapsed_s", "exit_code"] {
+      for field in ["total", "states", "unready", "not_succeeded", "elapsed_s", "exit_code"] {
         #expect(output.contains("     \(field) "), "OUTPUT does not describe the summary field \(field)")
       }
     }
@@ -251,7 +251,7 @@ extension ShellIntegrationTests {
 
     /// A text each recipe contains, which picks it out of the documents.
     enum Key {
-      static let ciWait = "--fail-fast - < deploy-ids.txt"
+      static let ciWait = "- < deploy-ids.txt > tasks.ndjson"
       static let failures = #"jq -c 'select(.state == "FAILURE")'"#
       static let result = "jq -r 'select(.ready) | .meta.result'"
       static let progress = #"select(.state == "PROGRESS")"#
@@ -292,8 +292,12 @@ extension ShellIntegrationTests {
         try failing.write("deploy-ids.txt", [done, failed, pending].joined(separator: "\n") + "\n")
         let failure = try failing.run(script)
         #expect(failure.status == 1, "\(failure.stderr)")
-        #expect(failure.stderr == "\(failed) FAILURE ValueError\n")
+        #expect(
+          failure.stderr
+            == "taskwatch: --fail-fast: \(failed) FAILURE: ValueError: boom\n\(failed) FAILURE ValueError\n\(pending) PENDING\n"
+        )
         #expect(try failing.read("tasks.ndjson").contains(#""state":"FAILURE""#))
+        #expect(try failing.read("tasks.xml").contains("<testsuite name=\"taskwatch\" tests=\"3\" failures=\"1\""))
 
         let passing = try Workspace(server: server)
         try passing.write("deploy-ids.txt", "\(done)\n")

@@ -40,12 +40,12 @@ struct TerminalView: StateOutput {
     try draw(table.render(board.rows, now: now, waited: now - started))
   }
 
-  /// Draws the final table and lists the failures under it. With
-  /// `--summary`, the footer already is the summary.
+  /// Draws the final table and lists the failures under it, then with
+  /// `--summary` the summary's text lines.
   mutating func finish(summary: RunSummary?) throws(StandardStreams.OutputClosed) {
     noteResize()
     let now = Self.wallSeconds()
-    try draw(table.finalLines(board.rows, now: now, waited: now - started))
+    try draw(table.finalLines(board.rows, now: now, waited: now - started) + (summary?.textLines ?? []))
   }
 
   /// Erases the table, prints the diagnostic where it was and redraws the
