@@ -78,7 +78,7 @@ struct FeedSession {
 
   private mutating func reportDiagnostics(_ feed: BackendFeed) {
     for diagnostic in feed.takeDiagnostics() {
-      writer.diagnose(diagnostic.description)
+      writer.note(diagnostic)
     }
   }
 }

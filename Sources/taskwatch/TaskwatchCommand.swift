@@ -117,7 +117,7 @@ struct TaskwatchCommand: ParsableCommand {
       arguments: taskIDs, keyPrefix: naming.taskKeyPrefix, readStandardInput: StandardStreams.readStandardInput,
       allowEmpty: !groupIDs.isEmpty
     ).ids
-    let (writer, summary) = makeWriter()
+    let (writer, summary) = makeWriter(expectedTasks: ids.count)
     return WatchSession(
       configuration: configuration, taskIDs: ids, groupIDs: groupIDs, timeout: waiting.timeout?.seconds,
       once: waiting.once, failFast: waiting.failFast, summary: summary, writer: writer)
@@ -133,11 +133,12 @@ struct TaskwatchCommand: ParsableCommand {
 
   /// The output for the run, wrapped for the reports, and whether the
   /// session must build the summary (for `--summary` or a report).
-  private func makeWriter() -> (writer: any StateOutput, summary: Bool) {
+  private func makeWriter(expectedTasks: Int? = nil) -> (writer: any StateOutput, summary: Bool) {
     let requests = reports.requests(environment: Environment.value(of:))
     let streamsAreTerminals = Terminal.outputIsTerminal && isatty(STDERR_FILENO) == 1
     let heartbeat = reports.heartbeat.seconds > 0 && !streamsAreTerminals ? reports.heartbeat.seconds : nil
-    let inner = output.makeOutput(outputIsTerminal: Terminal.outputIsTerminal, environment: Environment.value(of:))
+    let inner = output.makeOutput(
+      outputIsTerminal: Terminal.outputIsTerminal, environment: Environment.value(of:), expectedTasks: expectedTasks)
     guard output.summary || !requests.isEmpty || waiting.failFast || heartbeat != nil else { return (inner, false) }
     let writer = ReportingOutput(
       wrapping: inner, printSummary: output.summary, reports: requests, failFast: waiting.failFast,

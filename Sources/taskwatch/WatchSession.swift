@@ -83,7 +83,7 @@ struct WatchSession {
     for diagnostic in consumer.takeDiagnostics() {
       // --once makes one attempt: "reconnecting" would not be true.
       if once, case .connectionLost = diagnostic { continue }
-      writer.diagnose(diagnostic.description)
+      writer.note(diagnostic)
     }
   }
 }

@@ -288,7 +288,7 @@ struct OutputFormattingTests {
     let line = RunSummary(statuses: statuses, elapsedSeconds: 1.23456, exitStatus: .timedOut).json
     #expect(
       String(decoding: line, as: UTF8.self)
-        == #"{"type":"summary","total":3,"states":{"PENDING":1,"SUCCESS":2},"unready":["b"],"elapsed_s":1.235,"exit_code":124}"#
+        == #"{"type":"summary","total":3,"states":{"PENDING":1,"SUCCESS":2},"unready":["b"],"not_succeeded":[{"task_id":"b","state":"PENDING"}],"elapsed_s":1.235,"exit_code":124}"#
     )
   }
 }

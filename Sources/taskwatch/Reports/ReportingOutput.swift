@@ -70,6 +70,10 @@ struct ReportingOutput: StateOutput {
     inner.diagnose(message)
   }
 
+  mutating func note(_ diagnostic: ConsumerDiagnostic) {
+    inner.note(diagnostic)
+  }
+
   private func writeReports(_ summary: RunSummary) {
     for report in reports {
       switch report {
