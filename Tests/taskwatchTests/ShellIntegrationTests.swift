@@ -137,6 +137,22 @@ extension ShellIntegrationTests {
       #expect(result.status == 0)
     }
 
+    @Test("the man page renders at 80 columns with groff (as man(1) does) without a warning, under a plain header")
+    func groffAt80Columns() throws {
+      // man-db renders for MANWIDTH=80 with a line length of 78 columns.
+      let result = try ShellCommand.run(
+        try ShellCommand.path(of: "groff"),
+        ["-ww", "-mandoc", "-Tutf8", "-rLL=78n", "-rLT=78n", Repository.url(RenderedManPage.path).path])
+      #expect(result.status == 0)
+      #expect(result.stderr.isEmpty, "groff:\n\(result.stderr)")
+      let lines = result.stdout.replacing(/.\u{8}/, with: "").split(separator: "\n")
+      #expect(lines.first?.contains("General Commands Manual") == true)
+      #expect(lines.first?.contains("BSD") == false, "\(lines.first ?? "")")
+      // No quotation inside a quotation (‘required (or ‘CERT_REQUIRED’)’).
+      let nested = lines.filter { $0.contains(/‘[^’]*‘/) }
+      #expect(nested.isEmpty, "nested quotes: \(nested)")
+    }
+
     @Test("the man page has the sections a reader looks for")
     func manSections() throws {
       let page = try RenderedManPage()
