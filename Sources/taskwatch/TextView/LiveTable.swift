@@ -232,8 +232,9 @@ struct LiveTable {
     return duration((row.readyAt ?? now) - row.firstSeen)
   }
 
-  /// Bar cells: 20, or 10 on a narrow terminal.
-  private var barWidth: Int { width >= 80 ? 20 : 10 }
+  /// Bar cells: 20, or 10 on a terminal narrower than 73 columns (the view
+  /// keeps the last column free, so an 80-column terminal is 79 here).
+  private var barWidth: Int { width >= 72 ? 20 : 10 }
 
   /// `text` cut to `width` characters, ending in `…` when cut.
   static func shortened(_ text: String, to width: Int) -> String {
