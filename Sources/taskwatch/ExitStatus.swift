@@ -18,7 +18,9 @@ enum ExitStatus: Int32, CaseIterable {
     switch self {
     case .success: return "every task reached SUCCESS (also: stdout was closed by the reader)"
     case .taskFailed: return "every task is ready and at least one is FAILURE or REVOKED (or --fail-fast saw one)"
-    case .usage: return "usage: bad option, duration, URL or scheme, unusable TLS file, no task ids"
+    case .usage:
+      return
+        "usage: bad option, duration, URL or scheme, unusable TLS file, no task ids, a database the server does not have"
     case .undecodable: return "a stored result cannot be decoded (e.g. pickle)"
     case .unavailable:
       return
@@ -64,6 +66,12 @@ enum ExitStatus: Int32, CaseIterable {
     switch error {
     case let error as RedisError:
       if case .authenticationFailed = error { return .authentication }
+      // The URL names a database the server does not have: the URL is wrong.
+      if case .commandFailed(let command, let message) = error, command.hasPrefix("SELECT"),
+        message.contains("out of range")
+      {
+        return .usage
+      }
       return .unavailable
     case let error as ConsumerError:
       switch error {
