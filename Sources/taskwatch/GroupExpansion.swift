@@ -39,6 +39,11 @@ extension WatchSession {
         }
         return resolution
       } catch let error as RedisError where error.isConnectionFault {
+        // --once is one look; at the deadline, Redis being down is the answer (69), not "not saved".
+        if once { throw NoConnection(moment: .once, everConnected: false, lastError: error) }
+        if deadline?.hasPassed == true {
+          throw NoConnection(moment: .deadline(timeout ?? 0), everConnected: false, lastError: error)
+        }
         let start = outageStart ?? .now
         if outageStart == nil {
           outageStart = start
@@ -51,7 +56,7 @@ extension WatchSession {
         attempt += 1
         let wake = Deadline.earliest(.after(seconds: policy.delay(beforeAttempt: attempt)), deadline)
         while !wake.hasPassed && SignalTrap.pending == nil { usleep(10_000) }
-        if SignalTrap.pending != nil || deadline?.hasPassed == true { return nil }
+        if SignalTrap.pending != nil { return nil }
       }
     }
   }

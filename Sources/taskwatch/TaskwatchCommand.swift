@@ -62,6 +62,9 @@ struct TaskwatchCommand: ParsableCommand {
   }
 
   func validate() throws {
+    // There is no help subcommand (older completion scripts offered one): say
+    // so rather than watch a task named "help" until the timeout.
+    if taskIDs == ["help"] { throw ValidationError("there is no 'help' command: use --help") }
     if let timeout = waiting.timeout, timeout.seconds == 0 {
       throw ValidationError(
         "--timeout 0 would not wait at all; use --once to print the current states and exit")

@@ -255,6 +255,7 @@ struct EndToEndTests {
       (["--fial-fast", "x"], "unknown option '--fial-fast'. Did you mean '--fail-fast'?"),
       (["--format", "yaml", "x"], "the value 'yaml' is invalid for '--format <format>'"),
       (["--count"], "missing value for '--count <n>'"),
+      (["help"], "there is no 'help' command: use --help"),
       (["-u", "sentinel://127.0.0.1:1", "x"], "a sentinel:// URL needs the master's name"),
       (["-u", "redis://127.0.0.1:1/0", "--master-name", "m", "x"], "--master-name needs a sentinel:// URL"),
     ])

@@ -60,6 +60,19 @@ struct HonestExitTests {
     #expect(result.stderr.contains("timed out after 3s while disconnected; last error:"), "\(result.stderr)")
   }
 
+  @Test("--group with Redis down: 69 at --timeout and for --once, not 'not saved' (124)")
+  func groupsWithoutRedis() throws {
+    let url = try closedPortURL()
+    let started = Date()
+    let timedOut = try TaskwatchProcess.run(["-u", url, "--group", "g", "--timeout", "1s"])
+    #expect(timedOut.status == 69, "\(timedOut.stderr)")
+    #expect(timedOut.stderr.contains("timed out after 1s without ever connecting; last error:"), "\(timedOut.stderr)")
+    #expect(seconds(since: started) < 3)
+    let once = try TaskwatchProcess.run(["-u", url, "--group", "g", "--once"])
+    #expect(once.status == 69, "\(once.stderr)")
+    #expect(once.stderr.hasPrefix("taskwatch: cannot look up the tasks (--once): "), "\(once.stderr)")
+  }
+
   @Test("a database the server does not have is a usage error (64), at once")
   func databaseOutOfRange() throws {
     let result = try TaskwatchProcess.run(["-u", SharedRedis.server.url(database: 16), "x"])
