@@ -66,13 +66,7 @@ enum ExitStatus: Int32, CaseIterable {
     switch error {
     case let error as RedisError:
       if case .authenticationFailed = error { return .authentication }
-      // The URL names a database the server does not have: the URL is wrong.
-      if case .commandFailed(let command, let message) = error, command.hasPrefix("SELECT"),
-        message.contains("out of range")
-      {
-        return .usage
-      }
-      return .unavailable
+      return error.isConfigurationError ? .usage : .unavailable
     case let error as ConsumerError:
       switch error {
       case .unavailable: return .unavailable

@@ -73,13 +73,6 @@ struct HonestExitTests {
     #expect(once.stderr.hasPrefix("taskwatch: cannot look up the tasks (--once): "), "\(once.stderr)")
   }
 
-  @Test("a database the server does not have is a usage error (64), at once")
-  func databaseOutOfRange() throws {
-    let result = try TaskwatchProcess.run(["-u", SharedRedis.server.url(database: 16), "x"])
-    #expect(result.status == 64, "\(result.stderr)")
-    #expect(result.stderr == "taskwatch: SELECT 16 failed: ERR DB index is out of range\n")
-  }
-
   @Test("a slow task with Redis up is still 124")
   func slowTaskIsStill124() throws {
     let result = try TaskwatchProcess.run(["-u", SharedRedis.server.url(), "--timeout", "300ms", "never-done"])
