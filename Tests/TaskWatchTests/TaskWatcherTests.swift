@@ -185,13 +185,18 @@ struct TaskWatcherTests {
     while try silent.unansweredConnects() == 0 && !deadline.hasPassed {
       try await Task.sleep(for: .milliseconds(5))
     }
-    #expect(try silent.unansweredConnects() == 1)
+    #expect(try silent.unansweredConnects() >= 1)
     let cancelled = ContinuousClock.now
     call.cancel()
     #expect(await call.value == .cancelled)
     // Generous: this suite runs beside others (TaskWatcherTimingTests holds the 100 ms promise).
     #expect(ContinuousClock.now - cancelled < .seconds(5))
-    // The engine closed the socket it was connecting with.
+    // The engine closed the socket it was connecting with. (Another test's
+    // retries to a port it picked and released may land here for a moment.)
+    let closed = Deadline.after(seconds: 5)
+    while try silent.unansweredConnects() != 0 && !closed.hasPassed {
+      try await Task.sleep(for: .milliseconds(5))
+    }
     #expect(try silent.unansweredConnects() == 0)
   }
 
