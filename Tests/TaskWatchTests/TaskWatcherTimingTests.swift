@@ -171,11 +171,10 @@ struct TaskWatcherTimingTests {
     for _ in 0..<5 {
       let proxy = try FaultProxy(upstreamPort: server.port)
       proxy.pauseReplies(toConnection: 1)
-      // Connections of earlier rounds may still be closing.
-      let earlier = try clients(running: "mget")
+      try await waitUntilGone(running: "mget")
       latencies.append(
         try await cancellationLatency(with: patient(.tcp(host: "127.0.0.1", port: proxy.port))) {
-          try clients(running: "mget") > earlier
+          try clients(running: "mget") > 0
         })
     }
     report("during MGET", latencies)
@@ -188,11 +187,11 @@ struct TaskWatcherTimingTests {
       let proxy = try FaultProxy(upstreamPort: server.port)
       var configuration = try patient(.tcp(host: "127.0.0.1", port: proxy.port))
       configuration.timing.healthInterval = .milliseconds(300)
-      let earlier = try clients(running: "ping")
+      try await waitUntilGone(running: "ping")
       // The snapshot is in: from now on the subscriber's answers are held.
       latencies.append(
         try await cancellationLatency(with: configuration, onChange: { proxy.pauseReplies(toConnection: 0) }) {
-          try clients(running: "ping") > earlier
+          try clients(running: "ping") > 0
         })
     }
     report("while a health PING is unanswered", latencies)
@@ -228,6 +227,16 @@ struct TaskWatcherTimingTests {
       latencies.append(ContinuousClock.now - cancelled)
     }
     report("in the reconnect backoff", latencies)
+  }
+
+  /// Waits until the connections of earlier rounds whose last command was
+  /// `command` are closed, so that a client running it is this round's.
+  private func waitUntilGone(running command: String) async throws {
+    let deadline = Deadline.after(seconds: 10)
+    while try clients(running: command) > 0 {
+      guard !deadline.hasPassed else { throw TestSupportError("clients running \(command) stay connected") }
+      try await Task.sleep(for: .milliseconds(2))
+    }
   }
 
   /// Clients of the test server whose last command was `command` (lower case).
