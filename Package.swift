@@ -33,9 +33,25 @@ let package = Package(
     .systemLibrary(name: "CLzma", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
     .systemLibrary(name: "CBrotli", pkgConfig: "libbrotlidec", providers: [.apt(["libbrotli-dev"])]),
     .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+    // The layers, each a target so the compiler checks the arrows:
+    // RedisWire (the only importer of hiredis and OpenSSL) and CeleryPayload
+    // (Celery's payload rules: no Redis, no C; its decompressors are in
+    // Decompression) under TaskWatch, the consumer library.
+    .target(
+      name: "RedisWire",
+      dependencies: ["CHiredis", "COpenSSL"]
+    ),
+    .target(
+      name: "Decompression",
+      dependencies: ["CZlib", "CBzip2", "CLzma", "CBrotli", "CZstd"]
+    ),
+    .target(
+      name: "CeleryPayload",
+      dependencies: ["Decompression"]
+    ),
     .target(
       name: "TaskWatch",
-      dependencies: ["CHiredis", "COpenSSL", "CZlib", "CBzip2", "CLzma", "CBrotli", "CZstd"]
+      dependencies: ["RedisWire", "CeleryPayload"]
     ),
     .executableTarget(
       name: "taskwatch",
@@ -46,16 +62,16 @@ let package = Package(
     ),
     .target(
       name: "TestSupport",
-      dependencies: ["TaskWatch"],
+      dependencies: ["TaskWatch", "RedisWire", "CeleryPayload"],
       path: "Tests/TestSupport"
     ),
     .testTarget(
       name: "TaskWatchTests",
-      dependencies: ["TaskWatch", "TestSupport", "CZlib"]
+      dependencies: ["TaskWatch", "RedisWire", "CeleryPayload", "Decompression", "TestSupport", "CZlib"]
     ),
     .testTarget(
       name: "taskwatchTests",
-      dependencies: ["taskwatch", "TaskWatch", "TestSupport"]
+      dependencies: ["taskwatch", "TaskWatch", "RedisWire", "CeleryPayload", "TestSupport"]
     ),
   ],
   swiftLanguageModes: [.v6]
