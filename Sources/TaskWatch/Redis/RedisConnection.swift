@@ -14,9 +14,9 @@ import Glibc
 /// other line of this type. Commands are formatted as RESP (``RedisCommand``),
 /// queued in an output buffer, written by ``flush(until:)``, and their replies
 /// read in order with ``nextReply(until:)``, so many commands can be
-/// pipelined in one round trip. Replies are parsed by ``RESPParser`` (see there
-/// why not hiredis's reader). A connection that failed once fails every later
-/// call the same way.
+/// pipelined in one round trip. hiredis's reader parses the replies from the
+/// bytes the transport read (``HiredisReader``). A connection that failed once
+/// fails every later call the same way.
 ///
 /// Not `Sendable`: a connection belongs to one thread at a time.
 public final class RedisConnection {
@@ -25,7 +25,7 @@ public final class RedisConnection {
   /// Owns the socket; `redisFree` closes it.
   private let context: UnsafeMutablePointer<redisContext>
   private let transport: any Transport
-  private var parser = RESPParser()
+  private var reader = HiredisReader()
   /// Commands queued and not yet written, from ``outputStart`` on.
   private var output: [UInt8] = []
   private var outputStart = 0
@@ -110,9 +110,6 @@ public final class RedisConnection {
   deinit {
     redisFree(context)
   }
-
-  /// The socket's file descriptor, for callers that wait on several connections.
-  public var fileDescriptor: Int32 { transport.fileDescriptor }
 
   // MARK: - Writing
 
@@ -225,7 +222,7 @@ public final class RedisConnection {
   /// Whether input is waiting: bytes already read and not yet returned as
   /// replies, or bytes on the socket (`poll()` without waiting).
   func hasPendingInput() -> Bool {
-    if parser.bufferedByteCount > 0 || transport.hasBufferedInput { return true }
+    if reader.bufferedByteCount > 0 || transport.hasBufferedInput { return true }
     var descriptor = pollfd(fd: transport.fileDescriptor, events: Int16(POLLIN), revents: 0)
     return poll(&descriptor, 1, 0) > 0
   }
@@ -284,21 +281,21 @@ public final class RedisConnection {
   private func parsedReply() throws -> RedisReply? {
     if let failure { throw failure }
     do {
-      return try parser.next()
+      return try reader.next()
     } catch {
       failure = .connectionLost(endpoint: endpoint.description, reason: "protocol error: " + error.message)
       throw failure!
     }
   }
 
-  /// Reads what the transport holds into the parser without waiting; returns
+  /// Reads what the transport holds into the reader without waiting; returns
   /// whether anything was read.
   private func readAvailable() throws -> Bool {
     if let failure { throw failure }
-    let result = transport.read(into: parser.writableSpace())
+    let result = transport.read(into: reader.writableSpace())
     switch result {
     case .transferred(let count):
-      parser.didWrite(count)
+      reader.didWrite(count)
       hasReceived = true
       return true
     case .wouldBlock(let events):
@@ -352,24 +349,24 @@ public final class RedisConnection {
   }()
 }
 
-/// Parses raw RESP bytes with the same parser the connections use
-/// (``RESPParser``), usable without a server.
+/// Parses raw RESP bytes with the reader the connections use (hiredis's, see
+/// ``HiredisReader``), usable without a server.
 public final class RedisReplyParser {
-  private var parser = RESPParser()
+  private var reader = HiredisReader()
 
   /// Creates an empty parser.
   public init() {}
 
   /// Appends bytes received from a server.
   public func feed(_ bytes: [UInt8]) {
-    bytes.withUnsafeBytes { parser.feed($0) }
+    bytes.withUnsafeBytes { reader.feed($0) }
   }
 
   /// The next complete reply, or `nil` while more bytes are needed.
   /// - Throws: ``RedisError/connectionLost(endpoint:reason:)`` on malformed input.
   public func next() throws -> RedisReply? {
     do {
-      return try parser.next()
+      return try reader.next()
     } catch {
       throw RedisError.connectionLost(endpoint: "reader", reason: "protocol error: " + error.message)
     }
