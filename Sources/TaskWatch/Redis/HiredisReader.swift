@@ -212,15 +212,15 @@ struct HiredisReader: ~Copyable {
 private struct ReaderState {
   var functions = redisReplyObjectFunctions(
     createString: { task, string, length in
-      guard let task, let builder = ReplyBuilder.of(task) else { return nil }
-      let bytes = UnsafeRawBufferPointer(start: string, count: length)
+      guard let task, let builder = ReplyBuilder.of(task), let string else { return nil }
       switch task.pointee.type {
       case REDIS_REPLY_STRING:
-        builder.pointee.add(.bulk(RedisReply.PubSubKind.shared(bytes) ?? Array(bytes)))
+        let kind = task.pointee.idx == 0 ? RedisReply.PubSubKind.shared(string, length) : nil
+        builder.pointee.add(.bulk(kind ?? ReplyBuilder.bytes(string, length)))
       case REDIS_REPLY_ERROR:
-        builder.pointee.add(.error(String(decoding: bytes, as: UTF8.self)))
+        builder.pointee.add(.error(ReplyBuilder.text(string, length)))
       default:
-        builder.pointee.add(.status(String(decoding: bytes, as: UTF8.self)))
+        builder.pointee.add(.status(ReplyBuilder.text(string, length)))
       }
       return UnsafeMutableRawPointer(builder)
     },
@@ -250,12 +250,15 @@ private struct ReaderState {
 private struct ReplyBuilder {
   /// An array still missing elements.
   private struct OpenArray {
-    var elements: [RedisReply]
-    let count: Int
+    var elements: [RedisReply] = []
+    /// Elements still to come; 0 when no array is open.
+    var missing = 0
   }
 
-  /// The arrays being filled, innermost last.
-  private var open: [OpenArray] = []
+  /// The innermost array being filled (most replies have no other).
+  private var current = OpenArray()
+  /// The arrays around ``current``, innermost last.
+  private var enclosing: [OpenArray] = []
   /// The reply completed last, until ``take()``.
   private var completed: RedisReply?
   /// Why a callback refused a value (hiredis then reports "out of memory").
@@ -266,10 +269,19 @@ private struct ReplyBuilder {
     task.pointee.privdata?.assumingMemoryBound(to: ReplyBuilder.self)
   }
 
+  /// A copy of hiredis's bytes.
+  static func bytes(_ string: UnsafePointer<CChar>, _ length: Int) -> [UInt8] {
+    Array(UnsafeBufferPointer(start: UnsafeRawPointer(string).assumingMemoryBound(to: UInt8.self), count: length))
+  }
+
+  /// hiredis's bytes as text.
+  static func text(_ string: UnsafePointer<CChar>, _ length: Int) -> String {
+    String(decoding: UnsafeRawBufferPointer(start: string, count: length), as: UTF8.self)
+  }
+
   /// Returns the completed reply and forgets it.
   mutating func take() -> RedisReply? {
-    defer { completed = nil }
-    return completed
+    completed.take()
   }
 
   /// Starts an array of `count` elements; `false` when it nests too deep.
@@ -278,27 +290,36 @@ private struct ReplyBuilder {
       add(.array([]))
       return true
     }
-    guard open.count < HiredisReader.maximumDepth else {
-      failure = "arrays nested deeper than \(HiredisReader.maximumDepth)"
-      return false
+    if current.missing > 0 {
+      guard enclosing.count + 1 < HiredisReader.maximumDepth else {
+        failure = "arrays nested deeper than \(HiredisReader.maximumDepth)"
+        return false
+      }
+      enclosing.append(current)
     }
     var elements = [RedisReply]()
     // The count is the server's word: reserve no more than a batch's worth up front.
     elements.reserveCapacity(min(count, 4_096))
-    open.append(OpenArray(elements: elements, count: count))
+    current = OpenArray(elements: elements, missing: count)
     return true
   }
 
   /// Adds a complete value to the innermost open array, closing every array
   /// it completes; a value outside any array is a reply.
-  mutating func add(_ value: RedisReply) {
-    var value = value
-    while !open.isEmpty {
-      let last = open.count - 1
-      open[last].elements.append(value)
-      guard open[last].elements.count == open[last].count else { return }
-      value = .array(open.removeLast().elements)
+  mutating func add(_ value: consuming RedisReply) {
+    guard current.missing > 0 else {
+      completed = value
+      return
     }
-    completed = value
+    current.elements.append(value)
+    current.missing -= 1
+    if current.missing == 0 { close() }
+  }
+
+  /// Turns the complete innermost array into a value of the one around it.
+  private mutating func close() {
+    let array = RedisReply.array(current.elements)
+    current = enclosing.popLast() ?? OpenArray()
+    add(array)
   }
 }

@@ -1,10 +1,13 @@
+import Glibc
+
 extension RedisReply {
   /// The words a RESP2 pub/sub reply starts with (`["message", channel,
   /// payload]`, `["subscribe", channel, count]`, `["pong", ""]`, …).
   ///
-  /// The reader (``HiredisReader``) returns these very arrays when a bulk
-  /// string is one of them, so a pub/sub reply costs no allocation for its
-  /// kind, and `==` against one of them finds the shared buffer at once.
+  /// The reader (``HiredisReader``) returns these very arrays when the first
+  /// bulk string of an array is one of them, so a pub/sub reply costs no
+  /// allocation for its kind, and `==` against one of them finds the shared
+  /// buffer at once.
   /// What a kind means for a subscription is the consumer's business; this is
   /// only the wire vocabulary.
   enum PubSubKind {
@@ -23,19 +26,22 @@ extension RedisReply {
     /// The answer to PING on a subscribed connection.
     static let pong = Array("pong".utf8)
 
-    /// The shared copy of `bytes` when it is one of the kinds, else `nil`.
-    static func shared(_ bytes: UnsafeRawBufferPointer) -> [UInt8]? {
+    /// The shared copy of the `length` bytes at `bytes` when they are one
+    /// of the kinds, else `nil`.
+    static func shared(_ bytes: UnsafePointer<CChar>, _ length: Int) -> [UInt8]? {
       // Lengths first: most bulk strings (payloads, channels) are none of these.
-      switch bytes.count {
-      case 4: return bytes.elementsEqual(pong) ? pong : nil
-      case 7: return bytes.elementsEqual(message) ? message : nil
-      case 8: return bytes.elementsEqual(patternMessage) ? patternMessage : nil
-      case 9: return bytes.elementsEqual(subscribe) ? subscribe : nil
-      case 10: return bytes.elementsEqual(patternSubscribe) ? patternSubscribe : nil
-      case 11: return bytes.elementsEqual(unsubscribe) ? unsubscribe : nil
-      case 12: return bytes.elementsEqual(patternUnsubscribe) ? patternUnsubscribe : nil
+      let kind: [UInt8]
+      switch length {
+      case 4: kind = pong
+      case 7: kind = message
+      case 8: kind = patternMessage
+      case 9: kind = subscribe
+      case 10: kind = patternSubscribe
+      case 11: kind = unsubscribe
+      case 12: kind = patternUnsubscribe
       default: return nil
       }
+      return kind.withUnsafeBytes { memcmp($0.baseAddress!, bytes, length) == 0 } ? kind : nil
     }
   }
 }
