@@ -149,14 +149,13 @@ public final class RedisConnection {
       case .transferred(let count):
         outputStart += count
       case .wouldBlock(let events):
-        var descriptor = pollfd(fd: transport.fileDescriptor, events: events | Int16(POLLIN), revents: 0)
-        let ready = poll(&descriptor, 1, deadline.remainingPollMilliseconds)
-        if ready < 0 && errno == EINTR { continue }
-        if ready == 0 && deadline.hasPassed {
-          throw RedisError.timedOut(endpoint: endpoint.description, operation: "a write")
-        }
-        if descriptor.revents & Int16(POLLIN) != 0 {
-          _ = try readAvailable()
+        switch SystemCall.poll(transport.fileDescriptor, for: events | Int16(POLLIN), until: deadline) {
+        case .ready(let revents):
+          if revents & Int16(POLLIN) != 0 { _ = try readAvailable() }
+        case .timedOut, .interrupted:
+          if deadline.hasPassed { throw RedisError.timedOut(endpoint: endpoint.description, operation: "a write") }
+        case .failed(let error):
+          throw fail(.failed(reason: "poll: \(error)"))
         }
       default:
         throw fail(result)
@@ -199,12 +198,15 @@ public final class RedisConnection {
         if let reply = try parsedReply() { return reply }
         continue
       }
-      var descriptor = pollfd(fd: transport.fileDescriptor, events: readEvents, revents: 0)
-      let ready = poll(&descriptor, 1, deadline.remainingPollMilliseconds)
-      if ready < 0 && errno == EINTR { return nil }
-      if ready == 0 { return nil }
-      if try readAvailable(), let reply = try parsedReply() { return reply }
-      if deadline.hasPassed { return nil }
+      switch SystemCall.poll(transport.fileDescriptor, for: readEvents, until: deadline, interruptible: true) {
+      case .timedOut, .interrupted:
+        return nil
+      case .failed(let error):
+        throw fail(.failed(reason: "poll: \(error)"))
+      case .ready:
+        if try readAvailable(), let reply = try parsedReply() { return reply }
+        if deadline.hasPassed { return nil }
+      }
     }
   }
 
@@ -222,10 +224,9 @@ public final class RedisConnection {
   /// Whether input is waiting: bytes already read and not yet returned as
   /// replies, or bytes on the socket (`poll()` without waiting).
   func hasPendingInput() -> Bool {
-    if reader.bufferedByteCount > 0 || transport.hasBufferedInput { return true }
-    var descriptor = pollfd(fd: transport.fileDescriptor, events: Int16(POLLIN), revents: 0)
-    return poll(&descriptor, 1, 0) > 0
+    reader.bufferedByteCount > 0 || transport.hasBufferedInput || SystemCall.isReadable(transport.fileDescriptor)
   }
+
   /// Reads exactly `count` replies in order, all before `deadline`.
   ///
   /// The replies are due (their commands were just sent), so the wait spins

@@ -102,7 +102,7 @@ public final class TLSClientContext: @unchecked Sendable {
   /// OpenSSL gives vaguer ones.
   private static func requireReadable(_ path: String, role: String) throws(TLSSetupError) {
     guard let file = fopen(path, "r") else {
-      throw TLSSetupError(file: path, reason: "cannot read the \(role): " + describe(errno: errno))
+      throw TLSSetupError(file: path, reason: "cannot read the \(role): " + Errno(code: errno).description)
     }
     fclose(file)
   }
