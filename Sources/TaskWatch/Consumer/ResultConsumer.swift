@@ -1,6 +1,6 @@
 import Glibc
 
-/// Celery's Redis `ResultConsumer`, re-implemented on hiredis.
+/// Celery's Redis `ResultConsumer`, in Swift.
 ///
 /// It watches task result channels and turns what it sees into ``StateChange``
 /// values. Two connections are used: a subscriber (in RESP2 a subscribed
