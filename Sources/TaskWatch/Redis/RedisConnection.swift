@@ -9,13 +9,13 @@ import Glibc
 /// `redisSetTimeout` is never used: a hiredis context whose read timed out is
 /// dead for good.
 ///
-/// Bytes then move through one ``Transport``: the socket itself, or TLS over
+/// Bytes then move through one `Transport`: the socket itself, or TLS over
 /// it for a `rediss://` backend, so plain TCP, unix sockets and TLS share every
-/// other line of this type. Commands are formatted as RESP (``RedisCommand``),
+/// other line of this type. Commands are formatted as RESP (`RedisCommand`),
 /// queued in an output buffer, written by ``flush(until:)``, and their replies
 /// read in order with ``nextReply(until:)``, so many commands can be
 /// pipelined in one round trip. hiredis's reader parses the replies from the
-/// bytes the transport read (``HiredisReader``). A connection that failed once
+/// bytes the transport read (`HiredisReader`). A connection that failed once
 /// fails every later call the same way.
 ///
 /// Not `Sendable`: a connection belongs to one thread at a time.
@@ -230,7 +230,7 @@ public final class RedisConnection {
   /// Reads exactly `count` replies in order, all before `deadline`.
   ///
   /// The replies are due (their commands were just sent), so the wait spins
-  /// for up to ``replySpin`` before it sleeps.
+  /// for up to `replySpin` before it sleeps.
   /// - Throws: ``RedisError/timedOut(endpoint:operation:)`` if they do not all arrive.
   public func replies(count: Int, until deadline: Deadline, operation: String) throws -> [RedisReply] {
     var replies = [RedisReply]()

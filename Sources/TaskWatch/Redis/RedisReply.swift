@@ -1,5 +1,5 @@
 /// A reply from Redis: Swift values, built as hiredis's reader parses the
-/// bytes (``HiredisReader``), so no C memory outlives the read.
+/// bytes (`HiredisReader`), so no C memory outlives the read.
 ///
 /// RESP2 has five reply types; `null` stands for both the null bulk string and
 /// the null array.

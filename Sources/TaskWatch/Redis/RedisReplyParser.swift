@@ -1,5 +1,5 @@
 /// Parses raw RESP bytes with the reader the connections use (hiredis's, see
-/// ``HiredisReader``), usable without a server.
+/// `HiredisReader`), usable without a server.
 public final class RedisReplyParser {
   private var reader = HiredisReader()
 
