@@ -1,9 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Linux only (Debian bookworm with Swift 6, as the README says): the sources
+// import Glibc, so no Apple platform is claimed.
 let package = Package(
   name: "taskwatch",
-  platforms: [.macOS(.v13)],
   products: [
     .library(name: "TaskWatch", targets: ["TaskWatch"]),
     .executable(name: "taskwatch", targets: ["taskwatch"]),
@@ -14,9 +15,13 @@ let package = Package(
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
   ],
   targets: [
+    // No pkgConfig: hiredis.pc's -D_FILE_OFFSET_BITS=64 made every build of a
+    // dependent package warn "prohibited flag(s)". Debian's headers are under
+    // /usr/include/hiredis (shim.h includes <hiredis/hiredis.h>) and the
+    // library is on the default path, so the modulemap's `link "hiredis"` is
+    // all it takes; `providers` still names the apt package.
     .systemLibrary(
       name: "CHiredis",
-      pkgConfig: "hiredis",
       providers: [.apt(["libhiredis-dev"])]
     ),
     // OpenSSL's headers (libssl-dev) at build time; the library itself is

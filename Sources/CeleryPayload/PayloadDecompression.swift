@@ -50,8 +50,10 @@ enum PayloadDecompression {
     guard !body.isEmpty else { throw .invalidCompressedPayload("the compressed body is empty (truncated)") }
     do {
       return try body.withUnsafeBufferPointer { buffer throws(DecompressionError) in try decoder(buffer, limit) }
-    } catch .invalidCompressedPayload(let reason) {
-      throw .invalidCompressedPayload(reason)
+    } catch {
+      switch error {
+      case .invalidCompressedPayload(let reason): throw .invalidCompressedPayload(reason)
+      }
     }
   }
 

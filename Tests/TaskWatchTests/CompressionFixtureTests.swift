@@ -1,5 +1,8 @@
 import Testing
 
+@testable import CeleryPayload
+@testable import Decompression
+@testable import RedisWire
 @testable import TaskWatch
 
 /// Every compression kombu offers, on payloads real Celery 5.7 workers
