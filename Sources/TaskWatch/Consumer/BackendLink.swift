@@ -129,8 +129,7 @@ final class BackendLink {
   /// Waits until `deadline` without a connection (between retries, or for a
   /// reader with nothing to do); a signal cuts the wait short.
   static func pause(until deadline: Deadline) {
-    let milliseconds = deadline.remainingPollMilliseconds
-    if milliseconds > 0 { _ = poll(nil, 0, milliseconds) }
+    SystemCall.sleep(until: deadline)
   }
 
   private func checkInterrupted() throws {
