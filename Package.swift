@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
   name: "taskwatch",
-  platforms: [.macOS(.v13)],
+  // Linux only (no `platforms`, which can only name Apple ones): the sources
+  // import Glibc, and hiredis and zlib come from Debian's -dev packages.
   products: [
     .library(name: "TaskWatch", targets: ["TaskWatch"]),
     .executable(name: "taskwatch", targets: ["taskwatch"]),
@@ -25,6 +26,8 @@ let package = Package(
       pkgConfig: "zlib",
       providers: [.apt(["zlib1g-dev"])]
     ),
+    // Gives the Swift runtime argv without /proc (see Sources/CCommandLine).
+    .target(name: "CCommandLine"),
     .target(
       name: "TaskWatch",
       dependencies: ["CHiredis", "COpenSSL", "CZlib"]
@@ -33,6 +36,7 @@ let package = Package(
       name: "taskwatch",
       dependencies: [
         "TaskWatch",
+        "CCommandLine",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
