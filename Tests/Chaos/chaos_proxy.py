@@ -9,23 +9,76 @@ the same mechanism: a release time per chunk. A side is not read while the
 other side's queue holds more than QUEUE_LIMIT bytes, so a stalled client
 backs up into Redis as it would over a real network.
 
-For the checker, the proxy also records when a pattern subscriber (a link
-whose client sent PSUBSCRIBE: taskwatch --all) was dark: from the arrival of
-the oldest message it never delivered (or the moment Redis dropped the link),
-less 0.3 s for bytes unread in the client's socket, until the next link's PSUBSCRIBE reached Redis. A message published outside
-those windows reached the --all watcher's socket.
+For the checker, the proxy also parses what it delivers to each client and
+keeps every `pmessage` it handed to a pattern subscriber (taskwatch --all):
+a task none of whose messages reached that socket is --all's admitted blind
+spot; one that got a message and never printed a line is a loss.
 """
 
 import collections
 import errno
+import fcntl
 import selectors
 import socket
 import struct
+import termios
 import threading
 import time
 
 QUEUE_LIMIT = 256 * 1024
 READ_SIZE = 65536
+# A client that closes a link itself gives up what it had not read: messages
+# delivered this recently before it did may never have been read. (What a
+# reset discards is measured instead: the client socket's receive queue.)
+UNREAD_MARGIN = 0.5
+
+
+class _Replies:
+    """Splits a server-to-client RESP stream into replies and keeps the pmessages."""
+
+    def __init__(self):
+        self.buffer = bytearray()
+        self.position = 0
+        self.offset = 0  # stream offset of buffer[0]
+
+    def feed(self, data):
+        """Returns (channel, payload, stream offset of its end) for every pmessage `data` completes."""
+        self.buffer += data
+        messages = []
+        while True:
+            start = self.position
+            try:
+                reply = self._reply()
+            except IndexError:  # incomplete: wait for more bytes
+                self.position = start
+                break
+            if isinstance(reply, list) and len(reply) == 4 and reply[0] == b"pmessage":
+                messages.append((reply[2].decode(), reply[3].decode(), self.offset + self.position))
+        del self.buffer[:self.position]
+        self.offset += self.position
+        self.position = 0
+        return messages
+
+    def _reply(self):
+        end = self.buffer.find(b"\r\n", self.position)
+        if end < 0:
+            raise IndexError
+        kind, rest = self.buffer[self.position:self.position + 1], bytes(self.buffer[self.position + 1:end])
+        self.position = end + 2
+        if kind in (b"+", b"-", b":"):
+            return rest
+        size = int(rest)
+        if kind == b"$":
+            if size < 0:
+                return None
+            if len(self.buffer) < self.position + size + 2:
+                raise IndexError
+            value = bytes(self.buffer[self.position:self.position + size])
+            self.position += size + 2
+            return value
+        if kind == b"*":
+            return None if size < 0 else [self._reply() for _ in range(size)]
+        raise ValueError("not RESP: %r" % bytes(kind + rest))
 
 
 class _Pair:
@@ -34,10 +87,12 @@ class _Pair:
     def __init__(self, down, up):
         self.down = down
         self.up = up
-        self.to_down = collections.deque()  # (release time, arrival time, bytes, has PSUBSCRIBE)
+        self.to_down = collections.deque()  # (release time, bytes)
         self.to_up = collections.deque()
-        self.psubscribed_at = None  # when the client's PSUBSCRIBE was passed on to Redis
-        self.server_eof_at = None
+        self.pattern = False  # the client sent PSUBSCRIBE
+        self.replies = _Replies()
+        self.pmessages = []  # (delivery time, channel, payload, end offset) handed to the client
+        self.delivered_bytes = 0
         self.queued = {id(down): 0, id(up): 0}  # bytes waiting to be written to each socket
         self.eof_from = None  # the socket that closed first: flush the other way, then close
 
@@ -62,14 +117,21 @@ class ChaosProxy:
         self._cuts = collections.deque()  # pending cut requests: reset or not
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="chaos-proxy", daemon=True)
+        self.error = None  # why the proxy's thread stopped, if it failed
         self.accepted = 0
         self.server_closed = 0  # upstream connections Redis closed (kills, buffer limits, restarts)
-        self._dark = []  # [from, to or None]: the pattern subscriber's dark windows
+        self._delivered = []  # (time, channel, payload, maybe unread), from closed pattern links
 
-    def dark_windows(self, end):
-        """The pattern subscriber's dark windows [(from, to)], `end` for one still open."""
+    def pattern_links(self):
+        """How many pattern subscribers' links are open."""
+        return sum(1 for pair in list(self._pairs) if pair.pattern)
+
+    def pattern_deliveries(self):
+        """Every pmessage handed to a pattern subscriber, as (time, channel, payload,
+        maybe_unread); maybe_unread when a reset, or the client's own close, came
+        within UNREAD_MARGIN after it. Call it after the watcher exited."""
         with self._lock:
-            return [(start, stop if stop is not None else end) for start, stop in self._dark]
+            return list(self._delivered)
 
     # --- faults (called from other threads) -----------------------------------------
     def cut(self, reset):
@@ -120,6 +182,12 @@ class ChaosProxy:
 
     # --- the loop ----------------------------------------------------------------------
     def _run(self):
+        try:
+            self._loop()
+        except Exception as error:  # the soak reports it as a harness failure
+            self.error = "%s: %s" % (type(error).__name__, error)
+
+    def _loop(self):
         while not self._stop:
             now = time.monotonic()
             with self._lock:
@@ -190,7 +258,6 @@ class ChaosProxy:
         if not data:
             if sock is pair.up:
                 self.server_closed += 1
-                pair.server_eof_at = now
             pair.eof_from = sock
             for s in (pair.down, pair.up):
                 if self._registered(s):
@@ -198,9 +265,10 @@ class ChaosProxy:
             return
         with self._lock:
             delay = self._delay if (sock is pair.up and now < self._delay_until) else 0.0
-        psubscribe = sock is pair.down and b"PSUBSCRIBE" in data.upper()
+        if sock is pair.down and b"PSUBSCRIBE" in data.upper():
+            pair.pattern = True
         other = pair.down if sock is pair.up else pair.up
-        pair.queue_for(other).append((now + delay, now, data, psubscribe))
+        pair.queue_for(other).append((now + delay, data))
         pair.queued[id(other)] += len(data)
 
     def _flush(self, now):
@@ -214,7 +282,7 @@ class ChaosProxy:
                         broken = True
             if broken or (pair.eof_from is not None and self._drained(pair)):
                 self._pairs.remove(pair)
-                self._close_pair(pair, reset=False)
+                self._close_pair(pair, reset=broken)
 
     def _drained(self, pair):
         """After one side closed: true once everything it sent reached the other side."""
@@ -225,7 +293,7 @@ class ChaosProxy:
         """Write the queued chunks whose time has come; False if the socket is broken."""
         queue = pair.queue_for(sock)
         while queue and queue[0][0] <= now:
-            release, arrival, data, psubscribe = queue[0]
+            release, data = queue[0]
             try:
                 sent = sock.send(data)
             except BlockingIOError:
@@ -235,26 +303,40 @@ class ChaosProxy:
                     return True
                 return False
             pair.queued[id(sock)] -= sent
+            if sock is pair.down:
+                pair.delivered_bytes += sent
+                for channel, payload, end in pair.replies.feed(data[:sent]):
+                    pair.pmessages.append((now, channel, payload, end))
             if sent < len(data):
-                queue[0] = (release, arrival, data[sent:], psubscribe)
+                queue[0] = (release, data[sent:])
                 return True
             queue.popleft()
-            if psubscribe and pair.psubscribed_at is None:
-                pair.psubscribed_at = now
-                with self._lock:
-                    for window in self._dark:
-                        if window[1] is None:
-                            window[1] = now + 0.05  # Redis subscribes it as soon as it reads it
         return True
 
+    def _unread(self, sock):
+        """Bytes sent to the client that it has not read: still in our send queue
+        (TIOCOUTQ), or in its receive queue (rx_queue in /proc/net/tcp)."""
+        try:
+            client_port = sock.getpeername()[1]
+            unsent = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+        except OSError:
+            return 0
+        with open("/proc/net/tcp") as table:
+            for row in table.readlines()[1:]:
+                fields = row.split()
+                local, remote, queues = fields[1], fields[2], fields[4]
+                if int(local.split(":")[1], 16) == client_port and int(remote.split(":")[1], 16) == self.port:
+                    return unsent + int(queues.split(":")[1], 16)
+        return unsent
+
     def _close_pair(self, pair, reset):
-        if pair.psubscribed_at is not None:
+        if pair.pattern:
             now = time.monotonic()
-            undelivered = [arrival for _, arrival, _, _ in pair.to_down]
-            # 0.3 s for what sat unread in the client's socket (a reset discards it).
-            start = min(undelivered + [pair.server_eof_at or now, now]) - 0.3
+            read_up_to = pair.delivered_bytes - (self._unread(pair.down) if reset else 0)
+            gave_up = pair.eof_from is pair.down
             with self._lock:
-                self._dark.append([start, None])
+                self._delivered += [(at, channel, payload, end > read_up_to or (gave_up and at >= now - UNREAD_MARGIN))
+                                    for at, channel, payload, end in pair.pmessages]
         for sock in (pair.down, pair.up):
             if self._registered(sock):
                 try:

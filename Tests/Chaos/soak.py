@@ -33,7 +33,7 @@ import threading
 import time
 
 import checker
-from celery_publisher import Publisher, RESPConnection, plan_tasks
+from celery_publisher import PREFIX, Publisher, RESPConnection, plan_tasks
 from chaos_proxy import ChaosProxy
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -278,17 +278,25 @@ def soak(seed, seconds, task_count, taskwatch, keep):
         threads[1].join(timeout=30)
         ids_code = ids.wait(timeout=max(1.0, started + ids_timeout + 10 - time.monotonic()))
         all_code = every.wait(timeout=max(1.0, started + all_timeout + 10 - time.monotonic()))
+        wait_for(lambda: proxy.pattern_links() == 0, 10, "the proxy to close the --all watcher's link")
+        if proxy.error:
+            raise RuntimeError("the proxy failed: " + proxy.error)
         if injector.error:
             raise RuntimeError("fault injection failed: " + injector.error)
         if publisher.finished_at > started + all_timeout - 4:
             raise RuntimeError("the publisher finished %.1fs after the --all watcher's start, too close to "
                                "its --timeout (%ds)" % (publisher.finished_at - started, all_timeout))
 
-        published = publisher.published
+        # Times from here on are seconds from the start of publishing.
+        published = {task_id: [(at - begin, payload) for at, payload in steps]
+                     for task_id, steps in publisher.published.items()}
+        deliveries = collections.defaultdict(list)
+        for at, channel, payload, maybe_unread in proxy.pattern_deliveries():
+            deliveries[channel[len(PREFIX):]].append((at - begin, payload, maybe_unread))
         reports = [
             checker.check("ids", task_ids, published, ids.stdout, ids_code),
-            checker.check("all", task_ids, published, every.stdout, all_code, subscribed_at=subscribed_at,
-                          dark_windows=proxy.dark_windows(end=time.monotonic())),
+            checker.check("all", task_ids, published, every.stdout, all_code, subscribed_at=subscribed_at - begin,
+                          deliveries=deliveries),
         ]
         messages = sum(len(steps) for steps in publisher.published.values())
         print("soak: seed %d published %d messages (%d before the watchers started), %d publisher reconnects;"
@@ -301,9 +309,6 @@ def soak(seed, seconds, task_count, taskwatch, keep):
             print("soak: %s watcher exited %s after %d lost links" % (watcher.name, code, lost), flush=True)
         for report in reports:
             print(report.summary(), flush=True)
-        print("soak: --all dark windows (s from the start): %s" % ", ".join(
-            "%.2f-%.2f" % (a - begin, b - begin) for a, b in proxy.dark_windows(end=time.monotonic())),
-            flush=True)
         print("soak: faults (s from the start): %s" % ", ".join(
             "%.2f %s" % (at - begin, kind) for at, kind, _ in injector.log), flush=True)
         if keep:

@@ -97,9 +97,11 @@ def test_exit_status_must_follow_the_final_states():
 def test_all_mode_counts_the_blind_spot_and_flags_other_losses():
     published = lives()
     lines = stream(published, full(published, A), first_source="message")
-    dark_over_b = [(-1.0, published[B][-1][0] + 1)]
-    report = checker.check("all", [A, B], published, lines, 0, subscribed_at=-5.0, dark_windows=dark_over_b)
+    never_delivered = {A: [(at, p, False) for at, p in published[A]]}
+    report = checker.check("all", [A, B], published, lines, 0, subscribed_at=-5.0, deliveries=never_delivered)
     assert report.ok and report.blind_spot == 1, report.summary()
-    report = checker.check("all", [A, B], published, lines, 0, subscribed_at=-5.0,
-                           dark_windows=[(-1.0, published[B][-1][0] - 0.5)])
+    unread = dict(never_delivered, **{B: [(published[B][0][0], published[B][0][1], True)]})
+    assert checker.check("all", [A, B], published, lines, 0, subscribed_at=-5.0, deliveries=unread).ok
+    delivered = dict(never_delivered, **{B: [(published[B][0][0], published[B][0][1], False)]})
+    report = checker.check("all", [A, B], published, lines, 0, subscribed_at=-5.0, deliveries=delivered)
     assert "lost task" in report.violations
