@@ -20,7 +20,7 @@ function __taskwatch_parse_tokens -S
     set -l unparsed_tokens (__taskwatch_tokens -pc)
     switch $unparsed_tokens[1]
     case 'taskwatch'
-        __taskwatch_parse_subcommand -r 1 'u/url=' 'password-file=' 'master-name=' 'tls-ca=' 'tls-cert=' 'tls-key=' 'connect-timeout=' 'key-prefix=' 'global-keyprefix=' 'group=+' 'all' 'count=' 't/timeout=' 'once' 'fail-fast' 'no-verify' 'retry-for=' 'health-interval=' 'q/quiet' 'summary' 'no-result' 'format=' 'color=' 'version' 'h/help'
+        __taskwatch_parse_subcommand -r 1 'u/url=' 'password-file=' 'master-name=' 'tls-ca=' 'tls-cert=' 'tls-key=' 'tls-cert-reqs=' 'tls-check-hostname=' 'connect-timeout=' 'key-prefix=' 'global-keyprefix=' 'group=+' 'all' 'count=' 't/timeout=' 'once' 'fail-fast' 'no-verify' 'retry-for=' 'health-interval=' 'q/quiet' 'summary' 'no-result' 'format=' 'color=' 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __taskwatch_parse_subcommand -r 1 'version'
@@ -83,6 +83,8 @@ complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_op
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" tls-ca' -l 'tls-ca' -d 'CA certificates (PEM) trusted for rediss:// (default: $TASKWATCH_TLS_CA, then ssl_ca_certs, then the system\'s).' -rF
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" tls-cert' -l 'tls-cert' -d 'Client certificate (PEM) for mutual TLS (default: $TASKWATCH_TLS_CERT, then ssl_certfile).' -rF
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" tls-key' -l 'tls-key' -d 'Private key (PEM) of the client certificate (default: $TASKWATCH_TLS_KEY, then ssl_keyfile).' -rF
+complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" tls-cert-reqs' -l 'tls-cert-reqs' -d 'required, optional or none: Celery\'s redis_backend_use_ssl ssl_cert_reqs; turns TLS on for a redis:// URL (default: the URL\'s ssl_cert_reqs).' -rfka ''
+complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" tls-check-hostname' -l 'tls-check-hostname' -d 'true or false: check that the TLS certificate names the host (default: the URL\'s ssl_check_hostname, then true unless the level is none).' -rfka ''
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" connect-timeout' -l 'connect-timeout' -d 'Time allowed to connect.' -rfka ''
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" key-prefix' -l 'key-prefix' -d 'Prefix of result keys and channels.' -rfka ''
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" global-keyprefix' -l 'global-keyprefix' -d 'Celery\'s global_keyprefix transport option (\'_\' is appended unless it ends in : _ - or .).' -rfka ''

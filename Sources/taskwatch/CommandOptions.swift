@@ -48,6 +48,20 @@ struct ConnectionOptions: ParsableArguments {
     completion: .file())
   var tlsKey: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "required, optional or none: Celery's redis_backend_use_ssl ssl_cert_reqs; turns TLS on for a redis:// URL"
+        + " (default: the URL's ssl_cert_reqs).",
+      valueName: "level"))
+  var tlsCertReqs: CertificateRequirementArgument?
+
+  @Option(
+    help: ArgumentHelp(
+      "true or false: check that the TLS certificate names the host (default: the URL's ssl_check_hostname,"
+        + " then true unless the level is none).",
+      valueName: "bool"))
+  var tlsCheckHostname: Bool?
+
   @Option(help: ArgumentHelp("Time allowed to connect.", valueName: "duration"))
   var connectTimeout = WatchDuration(seconds: 5)
 
@@ -70,14 +84,20 @@ struct ConnectionOptions: ParsableArguments {
       ?? ("default", Self.defaultURL)
     var backend: BackendURL
     do {
-      backend = try BackendURL.parse(text)
+      backend = try BackendURL.parse(text, certificateRequirement: tlsCertReqs?.requirement)
     } catch {
       throw UsageProblem(description: origin == "--url" ? error.description : "\(origin): \(error)")
     }
     if let passwordFile {
       backend.password = try Self.readPassword(from: passwordFile)
-    } else if let password = environment("TASKWATCH_PASSWORD") {
+    } else if let password = environment("TASKWATCH_PASSWORD"), !password.isEmpty {
       backend.password = password
+    }
+    if let username = backend.username, backend.password == nil {
+      throw UsageProblem(
+        description:
+          "the URL names the user '\(username)' but no password: give it in the URL (user:password@),"
+          + " TASKWATCH_PASSWORD or --password-file")
     }
     try applyTLSFiles(to: &backend, environment: environment)
     guard backend.usesSentinel else {
@@ -104,11 +124,14 @@ struct ConnectionOptions: ParsableArguments {
       ("--tls-key", tlsKey, "TASKWATCH_TLS_KEY", \.keyFile),
     ]
     guard var tls = backend.tls else {
-      if let given = files.first(where: { $0.value != nil }) {
-        throw UsageProblem(description: "\(given.flag) needs a TLS URL (rediss://…?ssl_cert_reqs=required)")
+      let given = files.first(where: { $0.value != nil })?.flag ?? tlsCheckHostname.map { _ in "--tls-check-hostname" }
+      if let given {
+        throw UsageProblem(
+          description: "\(given) needs a TLS URL (rediss://…?ssl_cert_reqs=required) or --tls-cert-reqs")
       }
       return
     }
+    if let tlsCheckHostname { tls.hostnameCheck = tlsCheckHostname }
     for file in files {
       if let path = file.value ?? environment(file.variable).flatMap({ $0.isEmpty ? nil : $0 }) {
         tls[keyPath: file.path] = path
@@ -137,6 +160,18 @@ struct ConnectionOptions: ParsableArguments {
     guard !bytes.isEmpty else { throw UsageProblem(description: "password file \(path) is empty") }
     return String(decoding: bytes, as: UTF8.self)
   }
+}
+
+/// `--tls-cert-reqs`: a certificate requirement in Celery's spellings.
+struct CertificateRequirementArgument: ExpressibleByArgument {
+  let requirement: TLSSettings.CertificateRequirement
+
+  init?(argument: String) {
+    guard let requirement = TLSSettings.CertificateRequirement(celeryValue: argument) else { return nil }
+    self.requirement = requirement
+  }
+
+  static var allValueStrings: [String] { TLSSettings.CertificateRequirement.allCases.map(\.rawValue) }
 }
 
 /// How result keys are named.

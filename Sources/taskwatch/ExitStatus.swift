@@ -63,7 +63,7 @@ enum ExitStatus: Int32, CaseIterable {
     switch error {
     case let error as RedisError:
       if case .authenticationFailed = error { return .authentication }
-      return .unavailable
+      return error.isConfigurationError ? .usage : .unavailable
     case let error as ConsumerError:
       switch error {
       case .unavailable: return .unavailable

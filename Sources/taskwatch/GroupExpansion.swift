@@ -1,4 +1,3 @@
-import Glibc
 import TaskWatch
 
 /// `--group`: the step before the watch that turns saved groups into the
@@ -6,12 +5,20 @@ import TaskWatch
 extension WatchSession {
   /// Resolves ``groupIDs`` and appends their tasks to ``taskIDs`` (positional
   /// ids first, each id once). Groups not saved yet are waited for until the
-  /// deadline; with `--once` they are looked up once.
+  /// deadline; with `--once` they are looked up once. The resolver retries a
+  /// lost connection like the watch does; its diagnostics are printed as
+  /// they happen.
   /// - Returns: `nil` when every group was found; otherwise the outcome that
   ///   ends the run (a signal, or groups still unsaved).
   mutating func expandGroups(until deadline: Deadline?) throws -> ExitStatus.Outcome? {
-    guard let resolution = try resolveGroupsRetrying(until: deadline) else {
-      return SignalTrap.pending.map { .signalled($0) } ?? .groupsNotSaved(groupIDs)
+    let resolver = GroupResolver(configuration: configuration)
+    let resolution: GroupResolver.Resolution
+    do {
+      resolution = try resolver.resolve(
+        groupIDs, until: once ? .now : deadline, shouldStop: { SignalTrap.pending != nil },
+        diagnose: { writer.diagnose(Self.groupWording($0)) })
+    } catch ConsumerError.deadlinePassed {
+      return .groupsNotSaved(groupIDs)
     }
     if let signal = SignalTrap.pending { return .signalled(signal) }
     guard resolution.unsavedGroupIDs.isEmpty else { return .groupsNotSaved(resolution.unsavedGroupIDs) }
@@ -20,40 +27,10 @@ extension WatchSession {
     return nil
   }
 
-  /// Resolves the groups, retrying connection faults like the watch does:
-  /// jittered backoff for up to `--retry-for`, never past the deadline.
-  /// - Returns: `nil` when the deadline passed or a signal arrived while
-  ///   disconnected.
-  private func resolveGroupsRetrying(until deadline: Deadline?) throws -> GroupResolver.Resolution? {
-    let resolver = GroupResolver(configuration: configuration)
-    let policy = configuration.reconnectPolicy
-    var outageStart: Deadline?
-    var attempt = 0
-    while true {
-      do {
-        let resolution = try resolver.resolve(
-          groupIDs, until: once ? .now : deadline, shouldStop: { SignalTrap.pending != nil })
-        if let outageStart {
-          StandardStreams.diagnose(
-            "reconnected after \(WatchDuration(seconds: outageStart.secondsAgo)); read the groups")
-        }
-        return resolution
-      } catch let error as RedisError where error.isConnectionFault {
-        let start = outageStart ?? .now
-        if outageStart == nil {
-          outageStart = start
-          StandardStreams.diagnose(ConsumerDiagnostic.connectionLost(error, retryingFor: policy.retryFor).description)
-        }
-        if start.secondsAgo >= policy.retryFor {
-          throw ConsumerError.unavailable(
-            endpoint: configuration.backend.endpoint.description, seconds: start.secondsAgo, lastError: error)
-        }
-        attempt += 1
-        let wake = Deadline.earliest(.after(seconds: policy.delay(beforeAttempt: attempt)), deadline)
-        while !wake.hasPassed && SignalTrap.pending == nil { usleep(10_000) }
-        if SignalTrap.pending != nil || deadline?.hasPassed == true { return nil }
-      }
-    }
+  /// A resolver diagnostic as the user reads it: a reconnect re-read groups, not tasks.
+  private static func groupWording(_ diagnostic: ConsumerDiagnostic) -> String {
+    guard case .reconnected(let endpoint, let seconds, _) = diagnostic else { return diagnostic.description }
+    return "reconnected to \(endpoint) after \(WatchDuration(seconds: seconds)); read the groups"
   }
 
   /// The diagnostic for groups that were never saved during the run.

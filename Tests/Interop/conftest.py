@@ -29,6 +29,10 @@ WORKER_SETTINGS = {
     "pickle": ({"DEMO_RESULT_SERIALIZER": "pickle"}, "solo"),
     "zlib": ({"DEMO_RESULT_COMPRESSION": "zlib"}, "solo"),
     "gzip": ({"DEMO_RESULT_COMPRESSION": "gzip"}, "solo"),
+    "bzip2": ({"DEMO_RESULT_COMPRESSION": "bzip2"}, "solo"),
+    "lzma": ({"DEMO_RESULT_COMPRESSION": "lzma"}, "solo"),
+    "brotli": ({"DEMO_RESULT_COMPRESSION": "brotli"}, "solo"),
+    "zstd": ({"DEMO_RESULT_COMPRESSION": "zstd"}, "solo"),
     "prefix": ({"DEMO_GLOBAL_KEYPREFIX": "myapp"}, "solo"),
     # A solo worker reads control commands only between tasks, so it can't
     # terminate a running one: revoke(terminate=True) needs prefork.
@@ -138,13 +142,14 @@ def parse_strict(line):
 class Run:
     """A running (or finished) taskwatch process and its output."""
 
-    def __init__(self, argv, subprocess_timeout, stdin_data=None):
+    def __init__(self, argv, subprocess_timeout, stdin_data=None, env=None):
         self.argv = argv
         self.started = time.monotonic()
         self.deadline = self.started + subprocess_timeout
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=None if env is None else {**os.environ, **env})
         if stdin_data is not None:
             self.proc.stdin.write(stdin_data.encode())
             self.proc.stdin.close()
@@ -235,12 +240,14 @@ class Taskwatch:
         self.binary = binary
         self.url = url
 
-    def start(self, *args, timeout="30s", subprocess_timeout=45, stdin_data=None):
+    def start(self, *args, timeout="30s", subprocess_timeout=45, stdin_data=None,
+              env=None):
+        """Run taskwatch; `env` adds variables to this process's environment."""
         argv = [self.binary, "--url", self.url]
         if timeout is not None:
             argv += ["--timeout", timeout]
         argv += list(args)
-        return Run(argv, subprocess_timeout, stdin_data=stdin_data)
+        return Run(argv, subprocess_timeout, stdin_data=stdin_data, env=env)
 
     def run(self, *args, **kwargs):
         return self.start(*args, **kwargs).finish()

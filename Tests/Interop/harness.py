@@ -62,14 +62,15 @@ def stop_pid(proc, term_timeout=10.0):
         pass
 
 
-def make_tls_files(directory):
-    """A CA and a server certificate for 127.0.0.1, made with the openssl CLI.
+def make_tls_files(directory, subject_alt_name="IP:127.0.0.1"):
+    """A CA and a server certificate for 127.0.0.1 (or the names given),
+    made with the openssl CLI.
 
     Returns (ca_file, certificate_file, key_file)."""
     key_opts = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     path = lambda name: os.path.join(directory, name)  # noqa: E731
     with open(path("server.ext"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth\n" % subject_alt_name)
     for argv in (
             ["req", "-x509"] + key_opts + ["-keyout", path("ca.key"), "-out", path("ca.crt"),
                                            "-subj", "/CN=taskwatch interop CA", "-days", "2"],
@@ -86,9 +87,11 @@ class RedisServer:
     """A throwaway redis-server on a free loopback port; with `tls=True` it
     also listens with TLS on `tls_port` (certificates made at start)."""
 
-    def __init__(self, start_timeout=10.0, tls=False):
+    def __init__(self, start_timeout=10.0, tls=False,
+                 tls_subject_alt_name="IP:127.0.0.1"):
         self.start_timeout = start_timeout
         self.tls = tls
+        self.tls_subject_alt_name = tls_subject_alt_name
         self.proc = None
         self.port = None
         self.tls_port = None
@@ -102,7 +105,8 @@ class RedisServer:
         self.dir = tempfile.mkdtemp(prefix="taskwatch-redis-")
         tls_args = []
         if self.tls:
-            self.ca_file, certificate, key = make_tls_files(self.dir)
+            self.ca_file, certificate, key = make_tls_files(
+                self.dir, self.tls_subject_alt_name)
             self.tls_port = free_loopback_port()
             tls_args = ["--tls-port", str(self.tls_port), "--tls-cert-file", certificate,
                         "--tls-key-file", key, "--tls-ca-cert-file", self.ca_file,

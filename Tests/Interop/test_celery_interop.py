@@ -270,7 +270,12 @@ def test_msgpack_worker_gives_the_same_json_as_a_json_worker(tw, demo, rclient):
         assert j == m, (name, j, m)
 
 
-@pytest.mark.parametrize("queue", ["zlib", "gzip"])
+CONTENT_TYPES = {"zlib": b"application/x-gzip", "gzip": b"application/x-gzip",
+                 "bzip2": b"application/x-bz2", "lzma": b"application/x-lzma",
+                 "brotli": b"application/x-brotli", "zstd": b"application/zstd"}
+
+
+@pytest.mark.parametrize("queue", ["zlib", "gzip", "bzip2", "lzma", "brotli", "zstd"])
 def test_compressed_results_are_decoded(tw, demo, rclient, queue):
     ok, bad = new_id(), new_id()
     run = tw.watch_then([ok, bad], lambda: (
@@ -282,7 +287,15 @@ def test_compressed_results_are_decoded(tw, demo, rclient, queue):
     assert "STARTED" in states_of(run, ok)  # published compressed too
     assert final(run, bad)["meta"]["result"]["exc_type"] == "ValueError"
     stored = rclient.get("celery-task-meta-" + ok)
-    assert stored.startswith(b"\x00celery-compressed\x00application/x-gzip\x00")
+    assert stored.startswith(b"\x00celery-compressed\x00" + CONTENT_TYPES[queue] + b"\x00")
+    # A result of 200,000 characters compresses to a few hundred bytes.
+    big = new_id()
+    send(demo.add, queue, "x" * 100_000, "y" * 100_000, task_id=big)
+    # Celery's own reading of the stored (compressed) key says when it is ready.
+    wait_stored(rclient, "celery-task-meta-" + big, lambda _: AsyncResult(big, app=demo.app).ready())
+    run = tw.run(big)
+    assert run.returncode == 0, run.describe()[:2000]
+    assert final(run, big)["meta"]["result"] == "x" * 100_000 + "y" * 100_000
 
 
 def test_pickle_result_is_refused_with_exit_65(tw, demo, rclient):

@@ -14,7 +14,14 @@ struct BackendURLTests {
         "redis://alice:p%40ss%3Aw@host:1234/5",
         BackendURL(endpoint: .tcp(host: "host", port: 1234), database: 5, username: "alice", password: "p@ss:w")
       ),
-      ("redis://onlypass@host", BackendURL(endpoint: .tcp(host: "host", port: 6379), password: "onlypass")),
+      // kombu's url_to_parts: a userinfo without ':' is the user name.
+      ("redis://appuser@host", BackendURL(endpoint: .tcp(host: "host", port: 6379), username: "appuser")),
+      // An empty password is none (redis-py then sends no AUTH).
+      ("redis://:@host/1", BackendURL(endpoint: .tcp(host: "host", port: 6379), database: 1)),
+      ("redis://u:@host", BackendURL(endpoint: .tcp(host: "host", port: 6379), username: "u")),
+      ("redis://[fe80::1%25eth0]:7000/3", BackendURL(endpoint: .tcp(host: "fe80::1%eth0", port: 7000), database: 3)),
+      ("redis://[fe80::1%eth0]:7000", BackendURL(endpoint: .tcp(host: "fe80::1%eth0", port: 7000))),
+      ("redis://:p@ss@host", BackendURL(endpoint: .tcp(host: "host", port: 6379), password: "p@ss")),
       ("REDIS://h:1/3?socket_timeout=5", BackendURL(endpoint: .tcp(host: "h", port: 1), database: 3)),
       ("redis://[::1]:6400/1", BackendURL(endpoint: .tcp(host: "::1", port: 6400), database: 1)),
       ("unix:///run/redis.sock?db=4", BackendURL(endpoint: .unix(path: "/run/redis.sock"), database: 4)),
@@ -36,6 +43,14 @@ struct BackendURLTests {
       ("redis://host/x", "invalid database number 'x'"),
       ("redis://host/-1", "invalid database number '-1'"),
       ("redis://[::1/0", "unterminated IPv6 address"),
+      ("redis://[]:7000/3", "empty host in '[]'"),
+      ("redis://:p/w@127.0.0.1:6379/0", "percent-encode a '/' in the password as %2F"),
+      ("HTTP://host/0", "unsupported URL scheme 'HTTP://'"),
+      (#"CELERY_RESULT_BACKEND = "redis://h:1/0""#, #"'CELERY_RESULT_BACKEND = "redis://h:1/0"'"#),
+      (#""redis://h:1/0""#, "looks like a settings line or a quoted string"),
+      ("'redis://h:1/0'", "'redis://h:1/0'': this looks like a settings line"),
+      ("result_backend=redis://h", "give only the URL"),
+      ("redis://host/0?ssl_check_hostname=false", "ssl_check_hostname needs a rediss:// URL"),
       ("redis://:p%zz@host", "bad percent-escape"),
       ("unix://", "absolute path"),
       ("rediss://:pw@host:6380/0", "a TLS URL needs ssl_cert_reqs=required, optional or none"),
@@ -63,6 +78,14 @@ struct BackendURLTests {
       ("rediss://h:6380/1?ssl_cert_reqs=cert_optional", TLSSettings(certificateRequirement: .optional)),
       ("rediss://h:6380/1?ssl_cert_reqs=CERT_NONE&socket_timeout=3", TLSSettings(certificateRequirement: .none)),
       (
+        "rediss://h:6380/1?ssl_cert_reqs=required&ssl_check_hostname=false",
+        TLSSettings(certificateRequirement: .required, hostnameCheck: false)
+      ),
+      (
+        "rediss://h:6380/1?ssl_cert_reqs=optional&ssl_check_hostname=True",
+        TLSSettings(certificateRequirement: .optional, hostnameCheck: true)
+      ),
+      (
         "rediss://h:6380/1?ssl_cert_reqs=none&ssl_ca_certs=%2Fetc%2Fca.pem&ssl_certfile=/c.pem&ssl_keyfile=/k.pem",
         TLSSettings(certificateRequirement: .none, caFile: "/etc/ca.pem", certificateFile: "/c.pem", keyFile: "/k.pem")
       ),
@@ -74,6 +97,41 @@ struct BackendURLTests {
     #expect(parsed.tls == expected)
     #expect(try BackendURL.parse(parsed.description) == parsed, "the description round-trips")
     #expect(parsed.description.hasPrefix("rediss://h:6380/1?ssl_cert_reqs="))
+  }
+
+  @Test(
+    "the host-name check follows redis-py 8.1: on unless ssl_check_hostname is false, never with none",
+    arguments: [
+      ("required", nil, true), ("optional", nil, true), ("none", nil, false),
+      ("required", "false", false), ("optional", "0", false), ("none", "true", false),
+      ("optional", "yes", true),
+    ] as [(String, String?, Bool)])
+  func hostnameCheck(level: String, flag: String?, checks: Bool) throws {
+    let query = "ssl_cert_reqs=\(level)" + (flag.map { "&ssl_check_hostname=\($0)" } ?? "")
+    let parsed = try BackendURL.parse("rediss://h:6380/0?\(query)")
+    #expect(parsed.tls?.checksHostname == checks)
+  }
+
+  @Test("Celery's redis_backend_use_ssl: a certificate requirement turns TLS on for redis:// and wins over the URL's")
+  func backendUseSSL() throws {
+    let plain = try BackendURL.parse(
+      "redis://:pw@h:6380/2", certificateRequirement: TLSSettings.CertificateRequirement.none)
+    #expect(plain.tls == TLSSettings(certificateRequirement: .none))
+    #expect(plain.password == "pw" && plain.database == 2)
+    #expect(
+      try BackendURL.parse("rediss://h:1", certificateRequirement: .optional).tls?.certificateRequirement == .optional)
+    let both = try BackendURL.parse(
+      "rediss://h:1?ssl_cert_reqs=none&ssl_ca_certs=/ca.pem", certificateRequirement: .required)
+    #expect(both.tls == TLSSettings(certificateRequirement: .required, caFile: "/ca.pem"))
+    let sentinel = try BackendURL.parse("sentinel://h1:26379?master_name=m", certificateRequirement: .required)
+    #expect(sentinel.tls == TLSSettings(certificateRequirement: .required))
+    #expect(throws: BackendURLError.self) {
+      try BackendURL.parse("unix:///tmp/r.sock", certificateRequirement: .required)
+    }
+    #expect(throws: BackendURLError.self) {
+      try BackendURL.parse("redis://h/0?ssl_cert_reqs=none", certificateRequirement: .optional)
+    }
+    #expect(try BackendURL.parse("redis://h").tls == nil)
   }
 
   @Test("TLS parameters on a sentinel list put sentinels and master on TLS")

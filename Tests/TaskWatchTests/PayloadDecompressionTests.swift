@@ -30,7 +30,9 @@ struct PayloadDecompressionTests {
     let big = [UInt8](repeating: UInt8(ascii: "a"), count: 3 * 1024 * 1024 + 7)
     let body = Deflate.compress(big)
     #expect(body.count < 10_000)
-    #expect(try PayloadDecompression.inflate(body[...], limit: big.count) == big)
+    #expect(
+      try PayloadDecompression.decompress(
+        body[...], contentType: PayloadDecompression.zlibContentType, limit: big.count) == big)
   }
 
   @Test("a decompression bomb stops at the cap with a clear error")
@@ -40,9 +42,13 @@ struct PayloadDecompressionTests {
       throws: DecodeError.invalidCompressedPayload(
         "it decompresses to more than 1 MB, the most taskwatch accepts")
     ) {
-      try PayloadDecompression.inflate(body[...], limit: 1024 * 1024)
+      try PayloadDecompression.decompress(
+        body[...], contentType: PayloadDecompression.zlibContentType, limit: 1024 * 1024)
     }
-    #expect(throws: DecodeError.self) { try PayloadDecompression.inflate(body[...], limit: 2 * 1024 * 1024 - 1) }
+    #expect(throws: DecodeError.self) {
+      try PayloadDecompression.decompress(
+        body[...], contentType: PayloadDecompression.zlibContentType, limit: 2 * 1024 * 1024 - 1)
+    }
     #expect(PayloadDecompression.maximumDecompressedSize == 512 * 1024 * 1024)
   }
 
@@ -67,16 +73,12 @@ struct PayloadDecompressionTests {
   }
 
   @Test(
-    "other compressions are named in the error",
-    arguments: [
-      ("application/x-bz2", "bzip2 (application/x-bz2)"), ("application/x-lzma", "lzma/xz (application/x-lzma)"),
-      ("application/x-brotli", "brotli (application/x-brotli)"), ("application/zstd", "zstd (application/zstd)"),
-      ("application/x-new", "application/x-new"), ("", "an unnamed method"),
-    ])
+    "content types kombu does not write are named in the error",
+    arguments: [("application/x-snappy", "application/x-snappy"), ("", "an unnamed method")])
   func unsupported(contentType: String, name: String) {
     #expect(throws: DecodeError.unsupportedCompression(name)) {
       try TaskMeta.decode(Deflate.celeryPayload([1, 2, 3], contentType: contentType))
     }
-    #expect(DecodeError.unsupportedCompression(name).description.contains(#"result_compression="zlib""#))
+    #expect(DecodeError.unsupportedCompression(name).description.contains("zlib, gzip, bzip2, lzma, brotli, zstd"))
   }
 }

@@ -240,3 +240,82 @@ struct ResultConsumerTests {
     #expect(changes.map(\.state) == [.success])
   }
 }
+
+@Suite("ResultConsumer without a connection")
+struct ResultConsumerLifecycleTests {
+  let server = SharedRedis.server
+
+  private func payload(_ id: String, _ state: String) -> String {
+    #"{"status": "\#(state)", "result": null, "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"}"#
+  }
+
+  @Test("drainEvents before anything is watched waits out its timeout instead of spinning")
+  func drainWaitsWhenIdle() throws {
+    let consumer = ResultConsumer(
+      configuration: ConsumerConfiguration(backend: BackendURL(endpoint: server.endpoint, database: 0)))
+    let started = Deadline.now
+    #expect(try consumer.drainEvents(timeout: 0.2).isEmpty)
+    #expect(started.secondsAgo >= 0.19)
+  }
+
+  @Test("drainEvents while Redis is down waits for the next attempt, never past its timeout")
+  func drainWaitsWhileDown() throws {
+    let port = try FreePort.pick()
+    let consumer = ResultConsumer(
+      configuration: ConsumerConfiguration(
+        backend: BackendURL(endpoint: .tcp(host: "127.0.0.1", port: port), database: 0),
+        reconnectPolicy: ReconnectPolicy(initialDelay: 5, maximumDelay: 5, retryFor: 30)))
+    _ = try consumer.consume(from: ["t"])
+    var calls = 0
+    let started = Deadline.now
+    while started.secondsAgo < 0.5 {
+      _ = try consumer.drainEvents(timeout: 0.1)
+      calls += 1
+    }
+    #expect(calls <= 6, "each call waited about its timeout")
+  }
+
+  @Test("after stop(), drainEvents reconnects, resubscribes and resyncs; refreshPending too")
+  func reconnectAfterStop() throws {
+    let id = UUID().uuidString
+    let consumer = ResultConsumer(
+      configuration: ConsumerConfiguration(backend: BackendURL(endpoint: server.endpoint, database: 0)))
+    _ = try consumer.consume(from: [id])
+    let channel = "celery-task-meta-\(id)"
+    consumer.stop()
+    #expect(!consumer.isStarted)
+    let closed = Deadline.after(seconds: 5)
+    while try server.subscriberCount(channel: channel) != 0 && !closed.hasPassed { usleep(2_000) }
+    #expect(try server.subscriberCount(channel: channel) == 0)
+    try server.run(["SET", channel, payload(id, "STARTED")])
+    let resynced = try consumer.drainEvents(timeout: 1)
+    #expect(resynced.map(\.state) == [.started] && resynced.map(\.source) == [.resync])
+    #expect(consumer.isStarted)
+    #expect(try server.subscriberCount(channel: channel) == 1)
+    consumer.stop()
+    try server.run(["SET", channel, payload(id, "SUCCESS")])
+    #expect(try consumer.refreshPending().map(\.state) == [.success])
+    #expect(consumer.isStarted)
+  }
+}
+
+@Suite("BackendFeed without a connection")
+struct BackendFeedLifecycleTests {
+  @Test("drainEvents while Redis is down waits for the next attempt instead of spinning")
+  func drainWaitsWhileDown() throws {
+    let port = try FreePort.pick()
+    let feed = BackendFeed(
+      configuration: ConsumerConfiguration(
+        backend: BackendURL(endpoint: .tcp(host: "127.0.0.1", port: port), database: 0),
+        reconnectPolicy: ReconnectPolicy(initialDelay: 5, maximumDelay: 5, retryFor: 30)))
+    try feed.start()
+    var calls = 0
+    let started = Deadline.now
+    while started.secondsAgo < 0.5 {
+      _ = try feed.drainEvents(timeout: 0.1)
+      calls += 1
+    }
+    #expect(calls <= 6, "each call waited about its timeout")
+    #expect(feed.takeDiagnostics().count == 1, "one connectionLost, no retry storm")
+  }
+}

@@ -62,7 +62,7 @@ struct TaskMetaTests {
       ([0x80, 0x04, 0x95, 0x10, 0x00], "pickle"),
       ([0x86, 0xA6] + Array("status".utf8), "msgpack"),
       (Array("children: []\nstatus: SUCCESS\n".utf8), "YAML"),
-      (Array("\u{0}celery-compressed\u{0}application/x-bz2\u{0}BZh".utf8), "application/x-bz2"),
+      (Array("\u{0}celery-compressed\u{0}application/x-snappy\u{0}sNaPpY".utf8), "application/x-snappy"),
     ])
   func notJSON(bytes: [UInt8], name: String) {
     #expect {

@@ -21,6 +21,10 @@ public final class FaultProxy: @unchecked Sendable {
   private var mode = Mode.forward
   private var listener: Int32 = -1
   private var connections: [(client: Int32, upstream: Int32)] = []
+  /// How many connections were accepted so far (the next one's ordinal).
+  private var accepted = 0
+  /// Ordinals of connections whose server-to-client bytes are held back.
+  private var pausedReplies = Set<Int>()
   private var stopped = false
 
   /// The URL of database `database` through the proxy.
@@ -58,6 +62,21 @@ public final class FaultProxy: @unchecked Sendable {
       close(listening)
     }
     if newMode != .refuse && lock.withLock({ listener < 0 && !stopped }) { try? listen() }
+  }
+
+  /// Holds back what the server sends on the connection accepted
+  /// `ordinal`-th (0 for the first), without dropping it: the bytes wait in
+  /// the socket buffers until ``resumeReplies(toConnection:)``. What the
+  /// client sends still reaches the server. ``ResultConsumer`` connects its
+  /// subscriber first, so ordinal 0 is the subscriber of the first connect.
+  public func pauseReplies(toConnection ordinal: Int) {
+    lock.withLock { _ = pausedReplies.insert(ordinal) }
+  }
+
+  /// Forwards what the server sends on connection `ordinal` again, the held
+  /// bytes first.
+  public func resumeReplies(toConnection ordinal: Int) {
+    lock.withLock { _ = pausedReplies.remove(ordinal) }
   }
 
   /// Closes every open connection (both sides), keeping the listener.
@@ -103,14 +122,19 @@ public final class FaultProxy: @unchecked Sendable {
         close(upstream)
         continue
       }
-      lock.withLock { connections.append((client, upstream)) }
-      Thread.detachNewThread { [self] in pump(client, upstream) }
+      let ordinal = lock.withLock {
+        connections.append((client, upstream))
+        defer { accepted += 1 }
+        return accepted
+      }
+      Thread.detachNewThread { [self] in pump(client, upstream, ordinal: ordinal) }
     }
   }
 
   /// Copies bytes both ways until either side closes; in blackhole mode the
-  /// bytes are read and dropped.
-  private func pump(_ client: Int32, _ upstream: Int32) {
+  /// bytes are read and dropped; while the connection's replies are paused
+  /// the server's side is not read.
+  private func pump(_ client: Int32, _ upstream: Int32, ordinal: Int) {
     defer {
       close(client)
       close(upstream)
@@ -121,10 +145,15 @@ public final class FaultProxy: @unchecked Sendable {
     ]
     var buffer = [UInt8](repeating: 0, count: 65536)
     while true {
-      let ready = poll(&descriptors, 2, 100)
+      let paused = lock.withLock { pausedReplies.contains(ordinal) }
+      descriptors[1].events = paused ? 0 : Int16(POLLIN)
+      descriptors[1].revents = 0
+      descriptors[0].revents = 0
+      let ready = poll(&descriptors, 2, paused ? 10 : 100)
       if ready < 0 && errno != EINTR { return }
       if ready <= 0 { continue }
       for (index, descriptor) in descriptors.enumerated() where descriptor.revents != 0 {
+        if index == 1 && paused { continue }
         let count = buffer.withUnsafeMutableBytes { read(descriptor.fd, $0.baseAddress, $0.count) }
         if count <= 0 { return }
         let target = index == 0 ? upstream : client

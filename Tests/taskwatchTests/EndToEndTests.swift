@@ -125,14 +125,20 @@ struct EndToEndTests {
   @Test("a closed stdout (| head -n 1) ends the run quietly with 0")
   func closedPipe() throws {
     let id = newID()
+    // The marker file appears once head has read its line and exited.
+    let marker = FileManager.default.temporaryDirectory.appendingPathComponent("taskwatch-head-\(id)")
+    defer { try? FileManager.default.removeItem(at: marker) }
     let shell = try ChildProcess(
       "/bin/bash",
       [
-        "-c", "\"$0\" -u \"$1\" \"$2\" 2>\"$3\" | head -n 1 >/dev/null; echo \"${PIPESTATUS[0]}\"",
-        TaskwatchProcess.executable, server.url(), id, "/dev/stderr",
+        "-c",
+        "\"$0\" -u \"$1\" \"$2\" 2>\"$3\" | { head -n 1 >/dev/null; : >\"$4\"; }; echo \"${PIPESTATUS[0]}\"",
+        TaskwatchProcess.executable, server.url(), id, "/dev/stderr", marker.path,
       ])
     #expect(try server.waitForSubscribers(channel: "celery-task-meta-\(id)"))
-    usleep(300_000)  // let head read the snapshot line and exit
+    let headGone = Deadline.after(seconds: 10)
+    while !FileManager.default.fileExists(atPath: marker.path) && !headGone.hasPassed { usleep(2_000) }
+    #expect(FileManager.default.fileExists(atPath: marker.path), "head read the snapshot line and exited")
     for state in ["STARTED", "RETRY", "STARTED", "SUCCESS"] {
       try server.storeAndPublish(taskID: id, json: payload(id, state) + " ")
     }

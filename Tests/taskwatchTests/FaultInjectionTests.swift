@@ -28,7 +28,7 @@ struct FaultInjectionTests {
     #expect(process.waitForLines(1, seconds: 10), "the snapshot comes before any fault")
     proxy.setMode(.refuse)
     try redis.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
-    usleep(500_000)
+    #expect(process.waitForErrors(seconds: 10) { $0.contains("reconnecting") }, "the cut is noticed")
     proxy.setMode(.forward)
     let result = try process.finish(seconds: 15)
     #expect(result.status == 0)
@@ -48,7 +48,7 @@ struct FaultInjectionTests {
     let started = Date()
     proxy.setMode(.blackhole)
     try redis.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
-    usleep(1_500_000)
+    #expect(process.waitForErrors(seconds: 8) { $0.contains("no reply to PING") }, "the dead link is noticed")
     proxy.setMode(.forward)
     let result = try process.finish(seconds: 10)
     #expect(Date().timeIntervalSince(started) < 10)
@@ -94,12 +94,12 @@ struct FaultInjectionTests {
     #expect(result.stderr.contains("connection refused"))
   }
 
-  @Test("5. started while Redis is down; Redis starts 2 s later → works")
+  @Test("5. started while Redis is down; Redis starts once it has retried → works")
   func lateStart() throws {
     let port = try FreePort.pick()
     let id = newID()
     let process = try TaskwatchProcess(["-u", "redis://127.0.0.1:\(port)/0", id])
-    usleep(2_000_000)
+    #expect(process.waitForErrors(seconds: 10) { $0.contains("connection refused; reconnecting") })
     let redis = try RedisServer(port: port)
     try redis.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
     let result = try process.finish(seconds: 15)
@@ -200,5 +200,67 @@ struct FaultInjectionTests {
     #expect(result.status == 124)
     #expect(result.states(of: id) == ["PENDING"])
     #expect(result.stderr.components(separatedBy: "may name the wrong database").count - 1 == 1)
+  }
+
+  /// Waits until `redis` (a server of the test's own) has a pattern subscriber.
+  private func waitForPattern(_ redis: RedisServer, seconds: Double = 10) throws -> Bool {
+    let deadline = Deadline.after(seconds: seconds)
+    while !deadline.hasPassed {
+      if case .integer(let count) = try redis.run(["PUBSUB", "NUMPAT"]), count > 0 { return true }
+      usleep(5_000)
+    }
+    return false
+  }
+
+  @Test("13. --all: Redis restarted with a password → NOAUTH on PSUBSCRIBE exits 77 at once, like ids mode")
+  func noauthUnderAll() throws {
+    let redis = try RedisServer()
+    let process = try TaskwatchProcess(["-u", redis.url(), "--all", "--retry-for", "20s"])
+    #expect(try waitForPattern(redis))
+    redis.stop()
+    try redis.start(arguments: ["--requirepass", "n0w-secret"])
+    let started = Date()
+    let result = try process.finish(seconds: 10)
+    #expect(result.status == 77, "stderr: \(result.stderr)")
+    #expect(Date().timeIntervalSince(started) < 5)
+    #expect(result.stderr.contains("NOAUTH"))
+  }
+
+  @Test("14. --all: the resync MGET answered -LOADING is retried until the data set is loaded")
+  func loadingUnderAll() throws {
+    let redis = try RedisServer(extraArguments: ["--enable-debug-command", "local"])
+    let id = newID()
+    let process = try TaskwatchProcess(["-u", redis.url(), "--all", "--count", "1", "-t", "40s"])
+    #expect(try waitForPattern(redis))
+    try redis.storeAndPublish(taskID: id, json: payload(id, "STARTED"))
+    #expect(process.waitForOutput("STARTED", seconds: 10))
+    // The result is stored while nothing is published, so only the resync
+    // after the restart can find it; the filler keys make loading slow.
+    try redis.run(["SET", "celery-task-meta-\(id)", payload(id, "SUCCESS")])
+    try redis.run(["DEBUG", "POPULATE", "3000", "filler", "10"])
+    try redis.run(["SAVE"])
+    redis.stop()
+    try redis.start(arguments: [
+      "--dbfilename", "dump.rdb", "--key-load-delay", "1000", "--loading-process-events-interval-bytes", "1024",
+    ])
+    let result = try process.finish(seconds: 30)
+    #expect(result.status == 0, "stderr: \(result.stderr)")
+    #expect(result.states(of: id) == ["STARTED", "SUCCESS"])
+    #expect(source(of: "SUCCESS", for: id, in: result) == "resync")
+    let errors = try redis.run(["INFO", "errorstats"]).text ?? ""
+    #expect(errors.contains("errorstat_LOADING"), "the resync met the loading server: \(errors)")
+  }
+
+  @Test("15. a database the server does not have (SELECT 16) is a usage error: 64 at once, ids and --all")
+  func databaseOutOfRange() throws {
+    let redis = SharedRedis.server
+    for arguments in [[newID()], ["--all"]] {
+      let started = Date()
+      let result = try TaskwatchProcess.run(["-u", redis.url(database: 16)] + arguments)
+      #expect(result.status == 64, "stderr: \(result.stderr)")
+      #expect(result.stderr.contains("DB index is out of range"))
+      #expect(!result.stderr.contains("reconnecting"))
+      #expect(Date().timeIntervalSince(started) < 5)
+    }
   }
 }

@@ -89,7 +89,7 @@ struct GroupEndToEndTests {
     let port = try FreePort.pick()
     let (group, task) = (newID(), newID())
     let process = try TaskwatchProcess(["-u", "redis://127.0.0.1:\(port)/0", "--group", group])
-    usleep(1_000_000)
+    #expect(process.waitForErrors(seconds: 10) { $0.contains("connection refused; reconnecting") })
     let redis = try RedisServer(port: port)
     try redis.storeAndPublish(taskID: task, json: taskPayload(task, "SUCCESS"))
     try redis.storeAndPublish(

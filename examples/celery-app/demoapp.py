@@ -7,7 +7,8 @@ many workers (JSON, msgpack, compressed, extended, key-prefixed...):
     DEMO_RESULT_BACKEND      result backend URL   (default redis://127.0.0.1:6399/0)
     DEMO_RESULT_SERIALIZER   json | msgpack | pickle | yaml   (default json)
     DEMO_RESULT_COMPRESSION  empty, or a kombu compression name:
-                             zlib | gzip | bzip2 | lzma      (default: none)
+                             zlib | gzip | bzip2 | lzma | brotli | zstd
+                             (default: none)
     DEMO_RESULT_EXTENDED     1 to store name/args/kwargs/worker/queue too
     DEMO_GLOBAL_KEYPREFIX    e.g. myapp: prefix for every result key/channel
     DEMO_RESULT_EXPIRES      seconds results are kept (default 3600)
@@ -136,3 +137,20 @@ def custom_state(state="CUSTOM"):
     custom_state.update_state(state=state, meta={"note": "custom"})
     time.sleep(0.2)
     return state
+
+
+@app.task
+def nested(depth):
+    """A result nested `depth` lists deep: [[[...1...]]]."""
+    value = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@app.task
+def truncated_text(text, keep):
+    """`text` cut after `keep` UTF-16 code units, as a UTF-16 client cuts it:
+    a cut inside an emoji leaves a lone surrogate in the result."""
+    units = text.encode("utf-16-le", "surrogatepass")[:2 * keep]
+    return units.decode("utf-16-le", "surrogatepass")

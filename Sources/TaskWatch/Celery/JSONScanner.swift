@@ -3,9 +3,17 @@
 ///
 /// Celery payloads are forwarded to the output as the bytes Celery stored, so
 /// decoding the whole meta would be wasted work: the state machine needs only
-/// `status` and `task_id`. The scanner also accepts Python's non-standard
-/// `NaN`, `Infinity` and `-Infinity` tokens and reports them, so the caller can
-/// rewrite them into strings and keep every output line valid JSON.
+/// `status` and `task_id`. What is forwarded must be strict JSON, so the
+/// scanner checks RFC 8259's grammar in full (numbers without leading zeros,
+/// escapes, no control characters in strings) and accepts only one extension,
+/// Python's `NaN`, `Infinity` and `-Infinity` tokens, which it reports so the
+/// caller can rewrite them into strings. It also reports lone UTF-16
+/// surrogate escapes (`"\ud83d"`), which strict parsers such as jq refuse,
+/// so the caller can replace them with U+FFFD.
+///
+/// Containers nest as deep as the input allows: the open ones are kept on an
+/// explicit stack of bits, not on the call stack, so no depth that Python's
+/// `json` can write is refused.
 struct JSONScanner {
   /// A member of the top-level object: the span from its key's opening quote
   /// to the end of its value, and the span of the value alone.
@@ -25,17 +33,44 @@ struct JSONScanner {
     var taskID: Range<Int>?
     /// Every top-level member, only when asked for.
     var members: [Member] = []
-    /// True when the bytes hold `NaN`/`Infinity` tokens or line breaks between
-    /// tokens, so they must be rewritten before going out as one NDJSON line.
+    /// True when the bytes hold `NaN`/`Infinity` tokens, lone surrogate
+    /// escapes or line breaks between tokens, so they must be rewritten
+    /// before going out as one NDJSON line.
     var needsRewrite = false
     /// True when a string holds a byte ≥ 0x80 (UTF-8 must be checked).
     var hasNonASCII = false
   }
 
+  /// The containers open around the scanning position, innermost last, one
+  /// bit each (1 for an object): the innermost 64 in a word, the rest
+  /// spilled to an array, so the usual shallow meta allocates nothing.
+  private struct NestingStack {
+    private(set) var depth = 0
+    private var bits: UInt64 = 0
+    private var spilled: [UInt64] = []
+
+    var innermostIsObject: Bool { bits & 1 == 1 }
+
+    mutating func push(object: Bool) {
+      if depth > 0 && depth % 64 == 0 {
+        spilled.append(bits)
+        bits = 0
+      }
+      bits = bits << 1 | (object ? 1 : 0)
+      depth += 1
+    }
+
+    mutating func pop() {
+      bits >>= 1
+      depth -= 1
+      if depth > 0 && depth % 64 == 0 { bits = spilled.removeLast() }
+    }
+  }
+
   private let bytes: UnsafeBufferPointer<UInt8>
   private var index = 0
   private var outcome = Outcome()
-  private static let maximumDepth = 512
+  private var nesting = NestingStack()
 
   private init(_ bytes: UnsafeBufferPointer<UInt8>) {
     self.bytes = bytes
@@ -52,11 +87,23 @@ struct JSONScanner {
     return scanner.outcome
   }
 
+  /// Validates `bytes` as one JSON document of any kind (whitespace around
+  /// it allowed), by the same rules.
+  /// - Throws: ``DecodeError/invalidJSON(_:)``.
+  static func validate(_ bytes: UnsafeBufferPointer<UInt8>) throws(DecodeError) -> Outcome {
+    var scanner = JSONScanner(bytes)
+    scanner.skipWhitespace()
+    try scanner.scanValue()
+    scanner.skipWhitespace()
+    guard scanner.index == bytes.count else { throw scanner.failure("unexpected data after the document") }
+    return scanner.outcome
+  }
+
   private mutating func scanDocument(recordMembers: Bool) throws(DecodeError) {
     skipWhitespace()
     guard index < bytes.count else { throw .invalidJSON("empty payload") }
     guard bytes[index] == UInt8(ascii: "{") else {
-      try scanValue(depth: 0)
+      try scanValue()
       throw .notTaskMeta("it is JSON but not an object")
     }
     index += 1
@@ -75,7 +122,7 @@ struct JSONScanner {
         index += 1
         skipWhitespace()
         let valueStart = index
-        try scanValue(depth: 1)
+        try scanValue()
         let value = valueStart..<index
         record(key: key, value: value)
         if recordMembers { outcome.members.append(Member(key: key, span: keyStart..<index, value: value)) }
@@ -135,61 +182,82 @@ struct JSONScanner {
     }
   }
 
-  private mutating func scanValue(depth: Int) throws(DecodeError) {
-    guard depth < Self.maximumDepth else { throw failure("nesting deeper than \(Self.maximumDepth)") }
-    guard let byte = peek() else { throw failure("expected a value") }
-    switch byte {
-    case UInt8(ascii: "\""):
-      try scanString()
-    case UInt8(ascii: "{"):
-      try scanContainer(depth: depth, close: UInt8(ascii: "}"), keyed: true)
-    case UInt8(ascii: "["):
-      try scanContainer(depth: depth, close: UInt8(ascii: "]"), keyed: false)
-    case UInt8(ascii: "t"):
-      try scanLiteral("true")
-    case UInt8(ascii: "f"):
-      try scanLiteral("false")
-    case UInt8(ascii: "n"):
-      try scanLiteral("null")
-    case UInt8(ascii: "N"):
-      try scanLiteral("NaN")
-      outcome.needsRewrite = true
-    case UInt8(ascii: "I"):
-      try scanLiteral("Infinity")
-      outcome.needsRewrite = true
-    case UInt8(ascii: "-") where index + 1 < bytes.count && bytes[index + 1] == UInt8(ascii: "I"):
-      index += 1
-      try scanLiteral("Infinity")
-      outcome.needsRewrite = true
-    default:
-      try scanNumber()
+  /// Scans one value, containers and all, starting at a non-blank byte; the
+  /// containers it opens are tracked in ``nesting``, not by recursion.
+  private mutating func scanValue() throws(DecodeError) {
+    while true {
+      guard let byte = peek() else { throw failure("expected a value") }
+      switch byte {
+      case UInt8(ascii: "{"):
+        index += 1
+        skipWhitespace()
+        if peek() == UInt8(ascii: "}") {
+          index += 1
+        } else {
+          nesting.push(object: true)
+          try scanMemberName()
+          continue
+        }
+      case UInt8(ascii: "["):
+        index += 1
+        skipWhitespace()
+        if peek() == UInt8(ascii: "]") {
+          index += 1
+        } else {
+          nesting.push(object: false)
+          continue
+        }
+      case UInt8(ascii: "\""):
+        try scanString()
+      case UInt8(ascii: "t"):
+        try scanLiteral("true")
+      case UInt8(ascii: "f"):
+        try scanLiteral("false")
+      case UInt8(ascii: "n"):
+        try scanLiteral("null")
+      case UInt8(ascii: "N"):
+        try scanLiteral("NaN")
+        outcome.needsRewrite = true
+      case UInt8(ascii: "I"):
+        try scanLiteral("Infinity")
+        outcome.needsRewrite = true
+      case UInt8(ascii: "-") where index + 1 < bytes.count && bytes[index + 1] == UInt8(ascii: "I"):
+        index += 1
+        try scanLiteral("Infinity")
+        outcome.needsRewrite = true
+      default:
+        try scanNumber()
+      }
+      // A value ended: close the containers it completes, then go on to the
+      // next element, or return when none is open.
+      while nesting.depth > 0 {
+        skipWhitespace()
+        guard let next = peek() else { throw failure("unterminated container") }
+        let inObject = nesting.innermostIsObject
+        index += 1
+        if next == UInt8(ascii: ",") {
+          skipWhitespace()
+          if inObject { try scanMemberName() }
+          break
+        }
+        guard next == (inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) else {
+          index -= 1
+          throw failure(inObject ? "expected ',' or '}'" : "expected ',' or ']'")
+        }
+        nesting.pop()
+      }
+      if nesting.depth == 0 { return }
     }
   }
 
-  private mutating func scanContainer(depth: Int, close: UInt8, keyed: Bool) throws(DecodeError) {
+  /// A member name and its colon, up to the value.
+  private mutating func scanMemberName() throws(DecodeError) {
+    guard peek() == UInt8(ascii: "\"") else { throw failure("expected a member name") }
+    try scanString()
+    skipWhitespace()
+    guard peek() == UInt8(ascii: ":") else { throw failure("expected ':'") }
     index += 1
     skipWhitespace()
-    if peek() == close {
-      index += 1
-      return
-    }
-    while true {
-      skipWhitespace()
-      if keyed {
-        guard peek() == UInt8(ascii: "\"") else { throw failure("expected a member name") }
-        try scanString()
-        skipWhitespace()
-        guard peek() == UInt8(ascii: ":") else { throw failure("expected ':'") }
-        index += 1
-        skipWhitespace()
-      }
-      try scanValue(depth: depth + 1)
-      skipWhitespace()
-      guard let next = peek() else { throw failure("unterminated container") }
-      index += 1
-      if next == close { return }
-      guard next == UInt8(ascii: ",") else { throw failure("expected ','") }
-    }
   }
 
   private mutating func scanString() throws(DecodeError) {
@@ -206,9 +274,16 @@ struct JSONScanner {
         guard index + 1 < bytes.count else { break }
         let escaped = bytes[index + 1]
         if escaped == UInt8(ascii: "u") {
-          guard index + 5 < bytes.count,
-            (2...5).allSatisfy({ Self.isHexDigit(bytes[index + $0]) })
-          else { throw failure("bad \\u escape") }
+          guard let unit = JSONString.hexUnit(bytes, at: index + 2) else { throw failure("bad \\u escape") }
+          if (0xD800...0xDFFF).contains(unit) {
+            // A high surrogate followed by a low one is a pair; anything
+            // else is lone, and goes out as U+FFFD.
+            if unit < 0xDC00, JSONString.lowSurrogate(bytes, at: index + 6) != nil {
+              index += 6
+            } else {
+              outcome.needsRewrite = true
+            }
+          }
           index += 6
           continue
         }
@@ -257,10 +332,19 @@ struct JSONScanner {
     index += count
   }
 
+  /// RFC 8259's number: `-`? (`0` | [1-9][0-9]*) (`.` [0-9]+)? ([eE] [+-]? [0-9]+)?
   private mutating func scanNumber() throws(DecodeError) {
     let start = index
     if peek() == UInt8(ascii: "-") { index += 1 }
-    guard scanDigits() else { throw failure(index == start ? "expected a value" : "bad number") }
+    guard let first = peek(), Self.isDigit(first) else {
+      throw failure(index == start ? "expected a value" : "bad number")
+    }
+    index += 1
+    if first == UInt8(ascii: "0") {
+      if let next = peek(), Self.isDigit(next) { throw failure("leading zero in a number") }
+    } else {
+      _ = scanDigits()
+    }
     if peek() == UInt8(ascii: ".") {
       index += 1
       guard scanDigits() else { throw failure("bad number") }
@@ -274,13 +358,11 @@ struct JSONScanner {
 
   private mutating func scanDigits() -> Bool {
     let start = index
-    while let byte = peek(), byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") { index += 1 }
+    while let byte = peek(), Self.isDigit(byte) { index += 1 }
     return index > start
   }
 
-  private static func isHexDigit(_ byte: UInt8) -> Bool {
-    (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-      || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
-      || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte)
+  private static func isDigit(_ byte: UInt8) -> Bool {
+    byte &- UInt8(ascii: "0") < 10
   }
 }

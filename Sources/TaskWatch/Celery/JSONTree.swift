@@ -1,6 +1,6 @@
 /// A parsed JSON document, for the small payloads read in full (saved
 /// groups, and a meta's `result` in the human view). The consumer never
-/// parses task metas with it: they are scanned, not parsed (``JSONScanner``).
+/// parses task metas with it: they are scanned, not parsed (`JSONScanner`).
 public enum JSONTree: Sendable {
   /// An object's members, in document order.
   case object([(key: String, value: JSONTree)])
@@ -15,17 +15,21 @@ public enum JSONTree: Sendable {
   /// `null`.
   case null
 
-  /// Deepest nesting accepted, as for task metas.
-  static let maximumDepth = 512
+  /// Deepest nesting built into a tree. The document is validated at any
+  /// depth (`JSONScanner`), but a tree is freed recursively, so a deeper
+  /// one is refused with ``DecodeError/tooDeep(_:)`` rather than risk the
+  /// stack.
+  public static let maximumDepth = 10_000
 
-  /// Parses one JSON document (RFC 8259; whitespace around it allowed).
-  /// - Throws: ``DecodeError/invalidJSON(_:)``.
+  /// Parses one JSON document (RFC 8259, whitespace around it allowed, and
+  /// Python's `NaN`/`Infinity`/`-Infinity`, read as the strings taskwatch
+  /// prints for them).
+  /// - Throws: ``DecodeError/invalidJSON(_:)``, or
+  ///   ``DecodeError/tooDeep(_:)`` beyond ``maximumDepth``.
   public static func parse(_ bytes: [UInt8]) throws(DecodeError) -> JSONTree {
-    var parser = Parser(bytes: bytes)
-    let tree = try parser.value(depth: 0)
-    parser.skipWhitespace()
-    guard parser.index == bytes.count else { throw parser.failure("unexpected bytes after the document") }
-    return tree
+    _ = try bytes.withUnsafeBufferPointer { buffer throws(DecodeError) in try JSONScanner.validate(buffer) }
+    var builder = Builder(bytes: bytes)
+    return try builder.build()
   }
 
   /// The value of the first member named `key`, when this is an object.
@@ -34,180 +38,102 @@ public enum JSONTree: Sendable {
     return members.first(where: { $0.key == key })?.value
   }
 
-  private struct Parser {
+  /// Builds the tree of a document the scanner validated, with an explicit
+  /// stack of open containers.
+  private struct Builder {
+    /// A container being filled.
+    struct Open {
+      var isObject: Bool
+      var members: [(key: String, value: JSONTree)] = []
+      var elements: [JSONTree] = []
+      /// In an object, the key read whose value comes next.
+      var key: String?
+    }
+
     let bytes: [UInt8]
     var index = 0
+    var open: [Open] = []
 
-    mutating func value(depth: Int) throws(DecodeError) -> JSONTree {
-      skipWhitespace()
-      guard index < bytes.count else { throw failure("unexpected end") }
-      switch bytes[index] {
-      case UInt8(ascii: "{"): return try object(depth: depth)
-      case UInt8(ascii: "["): return try array(depth: depth)
-      case UInt8(ascii: "\""): return .string(try string())
-      case UInt8(ascii: "t"): return try literal("true", .bool(true))
-      case UInt8(ascii: "f"): return try literal("false", .bool(false))
-      case UInt8(ascii: "n"): return try literal("null", .null)
-      case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
-      default: throw failure("unexpected character")
-      }
-    }
-
-    private mutating func object(depth: Int) throws(DecodeError) -> JSONTree {
-      guard depth < JSONTree.maximumDepth else { throw failure("nested too deeply") }
-      index += 1
-      var members = [(key: String, value: JSONTree)]()
-      skipWhitespace()
-      if peek() == UInt8(ascii: "}") {
-        index += 1
-        return .object(members)
-      }
+    mutating func build() throws(DecodeError) -> JSONTree {
       while true {
-        skipWhitespace()
-        guard peek() == UInt8(ascii: "\"") else { throw failure("expected a member name") }
-        let key = try string()
-        skipWhitespace()
-        guard peek() == UInt8(ascii: ":") else { throw failure("expected ':'") }
-        index += 1
-        members.append((key, try value(depth: depth + 1)))
-        skipWhitespace()
-        switch peek() {
-        case UInt8(ascii: ","): index += 1
-        case UInt8(ascii: "}"):
-          index += 1
-          return .object(members)
-        default: throw failure("expected ',' or '}'")
-        }
-      }
-    }
-
-    private mutating func array(depth: Int) throws(DecodeError) -> JSONTree {
-      guard depth < JSONTree.maximumDepth else { throw failure("nested too deeply") }
-      index += 1
-      var elements = [JSONTree]()
-      skipWhitespace()
-      if peek() == UInt8(ascii: "]") {
-        index += 1
-        return .array(elements)
-      }
-      while true {
-        elements.append(try value(depth: depth + 1))
-        skipWhitespace()
-        switch peek() {
-        case UInt8(ascii: ","): index += 1
-        case UInt8(ascii: "]"):
-          index += 1
-          return .array(elements)
-        default: throw failure("expected ',' or ']'")
-        }
-      }
-    }
-
-    private mutating func string() throws(DecodeError) -> String {
-      index += 1
-      var scalars = String.UnicodeScalarView()
-      var plainStart = index
-      func flushPlain(upTo end: Int) {
-        scalars.append(contentsOf: String(decoding: bytes[plainStart..<end], as: UTF8.self).unicodeScalars)
-      }
-      while index < bytes.count {
-        let byte = bytes[index]
-        if byte == UInt8(ascii: "\"") {
-          flushPlain(upTo: index)
-          index += 1
-          return String(scalars)
-        }
-        guard byte >= 0x20 else { throw failure("control character in a string") }
-        guard byte == UInt8(ascii: "\\") else {
+        let value: JSONTree
+        switch bytes[index] {
+        case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: ","),
+          UInt8(ascii: ":"):
           index += 1
           continue
-        }
-        flushPlain(upTo: index)
-        scalars.append(try escape())
-        plainStart = index
-      }
-      throw failure("unterminated string")
-    }
-
-    /// One escape sequence, with a UTF-16 surrogate pair read as one scalar.
-    private mutating func escape() throws(DecodeError) -> Unicode.Scalar {
-      guard index + 1 < bytes.count else { throw failure("unterminated string") }
-      let escaped = bytes[index + 1]
-      index += 2
-      switch escaped {
-      case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): return Unicode.Scalar(escaped)
-      case UInt8(ascii: "b"): return "\u{08}"
-      case UInt8(ascii: "f"): return "\u{0C}"
-      case UInt8(ascii: "n"): return "\n"
-      case UInt8(ascii: "r"): return "\r"
-      case UInt8(ascii: "t"): return "\t"
-      case UInt8(ascii: "u"):
-        let unit = try hexUnit()
-        if (0xD800...0xDBFF).contains(unit), bytes[index...].starts(with: Array(#"\u"#.utf8)) {
-          let saved = index
-          index += 2
-          let low = try hexUnit()
-          if (0xDC00...0xDFFF).contains(low) {
-            return Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)) ?? "\u{FFFD}"
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+          guard open.count < JSONTree.maximumDepth else { throw .tooDeep(JSONTree.maximumDepth) }
+          open.append(Open(isObject: bytes[index] == UInt8(ascii: "{")))
+          index += 1
+          continue
+        case UInt8(ascii: "}"), UInt8(ascii: "]"):
+          index += 1
+          let closed = open.removeLast()
+          value = closed.isObject ? .object(closed.members) : .array(closed.elements)
+        case UInt8(ascii: "\""):
+          let text = string()
+          if let last = open.indices.last, open[last].isObject, open[last].key == nil {
+            open[last].key = text
+            continue
           }
-          index = saved
+          value = .string(text)
+        case UInt8(ascii: "t"):
+          index += 4
+          value = .bool(true)
+        case UInt8(ascii: "f"):
+          index += 5
+          value = .bool(false)
+        case UInt8(ascii: "n"):
+          index += 4
+          value = .null
+        case UInt8(ascii: "N"):
+          index += 3
+          value = .string("NaN")
+        case UInt8(ascii: "I"):
+          index += 8
+          value = .string("Infinity")
+        case UInt8(ascii: "-") where bytes[index + 1] == UInt8(ascii: "I"):
+          index += 9
+          value = .string("-Infinity")
+        default:
+          value = number()
         }
-        return Unicode.Scalar(unit) ?? "\u{FFFD}"
-      default: throw failure("invalid escape")
+        guard let last = open.indices.last else { return value }
+        if open[last].isObject {
+          open[last].members.append((open[last].key ?? "", value))
+          open[last].key = nil
+        } else {
+          open[last].elements.append(value)
+        }
       }
     }
 
-    private mutating func hexUnit() throws(DecodeError) -> UInt32 {
-      guard index + 4 <= bytes.count,
-        let unit = UInt32(String(decoding: bytes[index..<(index + 4)], as: UTF8.self), radix: 16)
-      else { throw failure("invalid \\u escape") }
-      index += 4
-      return unit
-    }
-
-    private mutating func number() throws(DecodeError) -> JSONTree {
+    /// The string starting at `index`, decoded by the one string decoder.
+    private mutating func string() -> String {
       let start = index
-      if peek() == UInt8(ascii: "-") { index += 1 }
-      let integerStart = index
-      let integerDigits = digits()
-      guard integerDigits > 0 else { throw failure("invalid number") }
-      guard integerDigits == 1 || bytes[integerStart] != UInt8(ascii: "0") else {
-        throw failure("leading zero in a number")
+      index += 1
+      while bytes[index] != UInt8(ascii: "\"") {
+        index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
       }
-      if peek() == UInt8(ascii: ".") {
-        index += 1
-        guard digits() > 0 else { throw failure("invalid number") }
-      }
-      if peek() == UInt8(ascii: "e") || peek() == UInt8(ascii: "E") {
-        index += 1
-        if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { index += 1 }
-        guard digits() > 0 else { throw failure("invalid number") }
-      }
+      index += 1
+      return JSONString.decode(bytes, start..<index)
+    }
+
+    private mutating func number() -> JSONTree {
+      let start = index
+      while index < bytes.count, Self.isNumberByte(bytes[index]) { index += 1 }
       return .number(String(decoding: bytes[start..<index], as: UTF8.self))
     }
 
-    private mutating func digits() -> Int {
-      let start = index
-      while let byte = peek(), (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) { index += 1 }
-      return index - start
-    }
-
-    private mutating func literal(_ text: String, _ tree: JSONTree) throws(DecodeError) -> JSONTree {
-      guard bytes[index...].starts(with: text.utf8) else { throw failure("invalid literal") }
-      index += text.utf8.count
-      return tree
-    }
-
-    mutating func skipWhitespace() {
-      while let byte = peek(), byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D { index += 1 }
-    }
-
-    private func peek() -> UInt8? {
-      index < bytes.count ? bytes[index] : nil
-    }
-
-    func failure(_ what: String) -> DecodeError {
-      .invalidJSON("\(what) at offset \(index)")
+    private static func isNumberByte(_ byte: UInt8) -> Bool {
+      switch byte {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."),
+        UInt8(ascii: "e"), UInt8(ascii: "E"):
+        return true
+      default:
+        return false
+      }
     }
   }
 }

@@ -19,6 +19,15 @@
 /// - other extension types: `{"__type__":"msgpack_ext","__value__":{"code":N,"base64":"<data>"}}`.
 /// - map keys that are not strings: the key's JSON text as a string
 ///   (`1` → `"1"`, `nil` → `"null"`), as Python's `json` does with int keys.
+///   An array or map key (Python packs a tuple key as an array) is rendered
+///   the same way, but one that holds an array or map key of its own is
+///   refused: quoting keys inside keys doubles the text at every level (a
+///   few hundred bytes of nested map keys asked for gigabytes), and no
+///   Python dict can have such a key.
+///
+/// The work and the output are linear in the input: every value consumes at
+/// least one input byte, a container's count is checked against the bytes
+/// left before anything is done, and no output is copied more than twice.
 /// - strings that are not valid UTF-8 are repaired with U+FFFD.
 struct MessagePackJSON {
   /// Deepest nesting of arrays and maps accepted, as on the JSON path.
@@ -27,6 +36,8 @@ struct MessagePackJSON {
   private let input: UnsafeBufferPointer<UInt8>
   private var index = 0
   private var output: [UInt8] = []
+  /// Whether a map key that is itself an array or map is being converted.
+  private var insideKey = false
 
   private init(_ input: UnsafeBufferPointer<UInt8>) {
     self.input = input
@@ -115,14 +126,21 @@ struct MessagePackJSON {
     output.append(UInt8(ascii: "}"))
   }
 
-  /// A string key as it is; any other key as its JSON text in quotes.
+  /// A string key as it is; a scalar key as its JSON text in quotes.
   private mutating func convertKey(depth: Int) throws(DecodeError) {
     let marker = try peekByte()
     if (0xA0...0xBF).contains(marker) || (0xD9...0xDB).contains(marker) {
       try convertValue(depth: depth)
       return
     }
+    let isContainer = (0x80...0x9F).contains(marker) || (0xDC...0xDF).contains(marker)
+    if isContainer && insideKey {
+      throw .invalidMessagePack("a map key holds a map or array key of its own (at offset \(index))")
+    }
     let start = output.count
+    let outerInsideKey = insideKey
+    insideKey = insideKey || isContainer
+    defer { insideKey = outerInsideKey }
     try convertValue(depth: depth)
     let text = Array(output[start...])
     output.removeSubrange(start...)

@@ -3,10 +3,13 @@ import Glibc
 /// A task's result meta as Celery stored it, with the two fields the state
 /// machine needs read out of it.
 ///
-/// `json` is the payload re-emitted as one line of valid JSON: Celery's bytes
+/// `json` is the payload re-emitted as one line of strict JSON: Celery's bytes
 /// unchanged where possible; Python's `NaN`, `Infinity` and `-Infinity` become
 /// the strings `"NaN"`, `"Infinity"` and `"-Infinity"`, line breaks between
-/// tokens are dropped, and invalid UTF-8 is repaired. Everything else,
+/// tokens are dropped, a lone UTF-16 surrogate escape (`"\ud83d"`) becomes
+/// `"\ufffd"`, and invalid UTF-8 is repaired with U+FFFD. A payload that is
+/// not JSON by RFC 8259 (plus Python's three tokens) is refused, never
+/// copied to the output. Everything else,
 /// including kombu's `{"__type__": …, "__value__": …}` envelopes, passes
 /// through as it is.
 public struct TaskMeta: Sendable, Equatable {
@@ -20,7 +23,7 @@ public struct TaskMeta: Sendable, Equatable {
 
   /// The `task_id` field, when the payload has one.
   public var taskID: String? {
-    taskIDRange.map { Self.decodeString(json, $0) }
+    taskIDRange.map { JSONString.decode(json, $0) }
   }
 
   /// Whether the payload has no `task_id` field or names `taskID` there.
@@ -33,7 +36,7 @@ public struct TaskMeta: Sendable, Equatable {
           && (id.isEmpty || memcmp(json.baseAddress! + range.lowerBound + 1, id.baseAddress!, id.count) == 0)
       }
     }
-    return equalAsWritten == true || Self.decodeString(json, range) == taskID
+    return equalAsWritten == true || JSONString.decode(json, range) == taskID
   }
 
   /// Decodes a payload as a Celery worker writes it.
@@ -51,7 +54,7 @@ public struct TaskMeta: Sendable, Equatable {
     guard let statusRange = final.status else {
       throw .notTaskMeta(scan.statusIsNotString ? "'status' is not a string" : "no 'status' field")
     }
-    let status = decodeString(normalized, statusRange)
+    let status = JSONString.decode(normalized, statusRange)
     guard !status.isEmpty else { throw .notTaskMeta("'status' is empty") }
     return TaskMeta(state: TaskState(status), json: normalized, taskIDRange: final.taskID)
   }
@@ -74,7 +77,7 @@ public struct TaskMeta: Sendable, Equatable {
   }
 
   private func decodeKey(_ range: Range<Int>) -> String {
-    Self.decodeString(json, range)
+    JSONString.decode(json, range)
   }
 
   /// Turns any supported payload encoding into JSON bytes: JSON as it is (no
@@ -107,8 +110,9 @@ public struct TaskMeta: Sendable, Equatable {
     }
   }
 
-  /// Copies validated JSON, dropping whitespace between tokens and quoting
-  /// Python's non-finite numbers.
+  /// Copies validated JSON, dropping whitespace between tokens, quoting
+  /// Python's non-finite numbers and replacing lone surrogate escapes with
+  /// `\ufffd`.
   private static func rewritten(_ json: [UInt8]) -> [UInt8] {
     var output = [UInt8]()
     output.reserveCapacity(json.count + 16)
@@ -117,6 +121,16 @@ public struct TaskMeta: Sendable, Equatable {
     while index < json.count {
       let byte = json[index]
       if inString {
+        if byte == UInt8(ascii: "\\") && json[index + 1] == UInt8(ascii: "u") {
+          let length = JSONString.unicodeEscape(json, at: index).length
+          if length == 6, let unit = JSONString.hexUnit(json, at: index + 2), (0xD800...0xDFFF).contains(unit) {
+            output.append(contentsOf: #"\ufffd"#.utf8)
+          } else {
+            output.append(contentsOf: json[index..<(index + length)])
+          }
+          index += length
+          continue
+        }
         output.append(byte)
         if byte == UInt8(ascii: "\\") {
           output.append(json[index + 1])
@@ -154,53 +168,5 @@ public struct TaskMeta: Sendable, Equatable {
   private static func repairedUTF8(_ bytes: [UInt8]) -> [UInt8] {
     let text = String(decoding: bytes, as: UTF8.self)
     return text.utf8.elementsEqual(bytes) ? bytes : Array(text.utf8)
-  }
-
-  /// Decodes a quoted JSON string that the scanner already validated.
-  static func decodeString(_ json: [UInt8], _ range: Range<Int>) -> String {
-    let inner = json[(range.lowerBound + 1)..<(range.upperBound - 1)]
-    guard inner.contains(UInt8(ascii: "\\")) else { return String(decoding: inner, as: UTF8.self) }
-    var scalars = String.UnicodeScalarView()
-    var plain = [UInt8]()
-    func flushPlain() {
-      scalars.append(contentsOf: String(decoding: plain, as: UTF8.self).unicodeScalars)
-      plain.removeAll(keepingCapacity: true)
-    }
-    var index = inner.startIndex
-    var pendingHighSurrogate: UInt32?
-    while index < inner.endIndex {
-      let byte = inner[index]
-      guard byte == UInt8(ascii: "\\") else {
-        plain.append(byte)
-        index += 1
-        continue
-      }
-      flushPlain()
-      let escaped = inner[index + 1]
-      index += 2
-      var scalar: UInt32
-      switch escaped {
-      case UInt8(ascii: "b"): scalar = 0x08
-      case UInt8(ascii: "f"): scalar = 0x0C
-      case UInt8(ascii: "n"): scalar = 0x0A
-      case UInt8(ascii: "r"): scalar = 0x0D
-      case UInt8(ascii: "t"): scalar = 0x09
-      case UInt8(ascii: "u"):
-        scalar = UInt32(String(decoding: inner[index..<(index + 4)], as: UTF8.self), radix: 16) ?? 0xFFFD
-        index += 4
-      default: scalar = UInt32(escaped)
-      }
-      if (0xD800...0xDBFF).contains(scalar) {
-        pendingHighSurrogate = scalar
-        continue
-      }
-      if let high = pendingHighSurrogate, (0xDC00...0xDFFF).contains(scalar) {
-        scalar = 0x10000 + ((high - 0xD800) << 10) + (scalar - 0xDC00)
-      }
-      pendingHighSurrogate = nil
-      scalars.append(Unicode.Scalar(scalar) ?? "\u{FFFD}")
-    }
-    flushPlain()
-    return String(scalars)
   }
 }

@@ -11,35 +11,34 @@ import Glibc
 /// database confirms it (one pipelined MGET per drained batch), unless
 /// ``ConsumerConfiguration/verifyReadyMessages`` is off.
 ///
-/// Faults are handled like the consumer's: an idle subscriber is PINGed
-/// every ``ConsumerConfiguration/healthInterval``; a lost link is retried with
-/// jittered backoff within ``ReconnectPolicy/retryFor``, then the pattern is
-/// subscribed again (confirmation read) and only then the stored results of
-/// the unready tasks seen so far are re-read (source `resync`). Tasks first
-/// published during an outage are not seen. Not `Sendable`: one feed belongs
-/// to one thread.
+/// A policy over the backend engine (`BackendLink`), so faults are handled
+/// like the consumer's: an idle subscriber is PINGed every
+/// ``ConsumerConfiguration/healthInterval`` (with Sentinel, after checking
+/// that the master did not move); a lost link or a transient refusal
+/// (`LOADING`) is retried with jittered backoff within
+/// ``ReconnectPolicy/retryFor``, then the pattern is subscribed again
+/// (confirmation read) and only then the stored results of the unready tasks
+/// seen so far are re-read (source `resync`), with messages in flight during
+/// that read held until they are known to be newer. Refused credentials are
+/// thrown at once. Tasks first published during an outage are not seen. Not
+/// `Sendable`: one feed belongs to one thread.
 public final class BackendFeed {
   /// The configuration the feed was created with.
   public let configuration: ConsumerConfiguration
-  private var subscriber: RedisConnection?
-  private var commands: RedisConnection?
-  private var ids: [String] = []
-  private var positions: [String: Int] = [:]
-  private var states: [TaskState] = []
-  private var digests: [Int] = []
+  private let link: BackendLink
+  private var table = TaskTable()
   private var diagnostics: [ConsumerDiagnostic] = []
   private var warnedUnconfirmed = false
-  /// When the current outage began, how many attempts failed, the next try.
-  private var outage: Outage?
-  /// The subscriber's health check.
-  private var health = SubscriberHealth()
+  private var fence = FetchFence()
   private let channelPrefix: [UInt8]
+  private var pendingConfirmations: [PendingConfirmation] = []
   /// Replies handled per drained batch, as in ``ResultConsumer``.
   private let maximumBatch = 4096
 
   /// Creates a feed; nothing connects until ``start()``.
   public init(configuration: ConsumerConfiguration) {
     self.configuration = configuration
+    link = BackendLink(configuration: configuration)
     channelPrefix = Array(configuration.keyNaming.taskKeyPrefix.utf8)
   }
 
@@ -56,16 +55,21 @@ public final class BackendFeed {
   /// Every task seen so far, in the order first seen, with its last state;
   /// `isWatched` is false once it is ready.
   public var statuses: [TaskStatus] {
-    ids.indices.map { TaskStatus(taskID: ids[$0], state: states[$0], isWatched: !states[$0].isReady) }
+    (0..<table.count).compactMap { index in
+      table.states[index].map { TaskStatus(taskID: table.ids[index], state: $0, isWatched: !$0.isReady) }
+    }
   }
 
   /// How many tasks seen so far are ready.
-  public private(set) var readyCount = 0
+  public var readyCount: Int { table.count - table.watchingCount }
 
   /// Returns and clears what the feed noticed since the last call.
   public func takeDiagnostics() -> [ConsumerDiagnostic] {
-    defer { diagnostics.removeAll() }
-    return diagnostics
+    defer {
+      diagnostics.removeAll()
+      link.diagnostics.removeAll()
+    }
+    return link.diagnostics + diagnostics
   }
 
   /// Connects both connections and PSUBSCRIBEs, reading the confirmation.
@@ -74,216 +78,213 @@ public final class BackendFeed {
   /// ``drainEvents(timeout:)`` keeps retrying.
   /// - Throws: ``RedisError`` for faults no retry can cure (authentication).
   public func start() throws {
-    do {
-      try connect()
-    } catch let error as RedisError where error.isConnectionFault {
-      beginOutage(error)
-    }
+    guard link.outage == nil else { return }
+    try guarding { _ = try connectAndResync() }
   }
 
   /// Waits up to `timeout` seconds for messages and applies every one that is
-  /// buffered (up to a batch); reconnects and resyncs first after a fault.
+  /// buffered (up to a batch); reconnects and resyncs first after a fault,
+  /// waiting for the next attempt (never past the timeout). After ``stop()``
+  /// (or without ``start()``) it connects first.
   /// - Returns: the changes, in the order the messages arrived.
   /// - Throws: ``ConsumerError`` when the retry budget or the deadline is
   ///   spent or the caller interrupts, ``RedisError`` for faults no retry can cure.
   public func drainEvents(timeout: Double) throws -> [StateChange] {
     let callDeadline = Deadline.after(seconds: timeout)
-    if outage != nil {
-      guard let changes = try recover(until: callDeadline) else { return [] }
+    if link.outage != nil {
+      let recovered = try link.recover(until: callDeadline) {
+        try subscribePattern()
+        return (try resync(), table.watchingCount)
+      }
+      guard let changes = recovered else { return [] }
       if !changes.isEmpty { return changes }
+    } else if !link.isConnected {
+      var changes = [StateChange]()
+      try guarding { changes = try connectAndResync() }
+      if !changes.isEmpty || !link.isConnected { return changes }
     }
-    guard let subscriber else { return [] }
-    do {
-      return try drainConnected(subscriber, until: callDeadline)
-    } catch let error as RedisError where error.isConnectionFault {
-      beginOutage(error)
-      return []
-    }
-  }
-
-  private func drainConnected(_ subscriber: RedisConnection, until callDeadline: Deadline) throws -> [StateChange] {
-    guard var reply = try health.nextReply(from: subscriber, until: callDeadline, configuration) else { return [] }
-    var messages: [(taskID: String, payload: [UInt8])] = []
-    while true {
-      switch reply {
-      case .array(let parts) where parts.count == 4:
-        if case .bulk(let kind) = parts[0], kind.elementsEqual("pmessage".utf8),
-          case .bulk(let channel) = parts[2], case .bulk(let payload) = parts[3],
-          channel.starts(with: channelPrefix)
-        {
-          messages.append((String(decoding: channel[channelPrefix.count...], as: UTF8.self), payload))
-        }
-      case .error(let message):
-        throw RedisError.commandFailed(command: "PSUBSCRIBE", message: message)
-      default:
-        break
-      }
-      guard messages.count < maximumBatch, let next = try subscriber.bufferedReply() else { break }
-      reply = next
-    }
-    return try apply(messages, source: .message)
-  }
-
-  /// Closes both connections.
-  public func stop() {
-    subscriber = nil
-    commands = nil
-  }
-
-  // MARK: - Connections, faults and health
-
-  private func connect() throws {
-    let deadline = Deadline.after(seconds: configuration.connectTimeout + configuration.commandTimeout)
-    let endpoint = try configuration.serverEndpoint()
-    let newSubscriber = try configuration.openConnection(to: endpoint, selecting: nil, until: deadline)
-    let newCommands = try configuration.openConnection(
-      to: endpoint, selecting: configuration.backend.database, until: deadline)
-    newSubscriber.append(["PSUBSCRIBE", pattern])
-    try newSubscriber.flush(until: deadline)
-    while true {
-      guard let reply = try newSubscriber.nextReply(until: deadline) else {
-        if deadline.hasPassed {
-          throw RedisError.timedOut(endpoint: newSubscriber.endpoint.description, operation: "PSUBSCRIBE")
-        }
-        try checkInterrupted()
-        continue
-      }
-      if case .error(let message) = reply { throw RedisError.commandFailed(command: "PSUBSCRIBE", message: message) }
-      if case .array(let parts) = reply, parts.first?.bytes.map({ $0.elementsEqual("psubscribe".utf8) }) == true {
-        break
-      }
-    }
-    subscriber = newSubscriber
-    commands = newCommands
-    health.noteTraffic()
-  }
-
-  private func beginOutage(_ error: RedisError) {
-    stop()
-    outage = Outage(after: error, policy: configuration.reconnectPolicy)
-    diagnostics.append(.connectionLost(error, retryingFor: configuration.reconnectPolicy.retryFor))
-  }
-
-  /// Reconnects with jittered backoff, subscribes the pattern again, then
-  /// re-reads the stored results of the unready tasks seen so far.
-  /// - Returns: the resync changes, or `nil` while still disconnected at `callDeadline`.
-  private func recover(until callDeadline: Deadline) throws -> [StateChange]? {
-    guard var current = outage else { return nil }
-    let since = current.since
-    defer { outage = current.isOver ? nil : current }
-    return try current.retry(
-      configuration, until: callDeadline,
-      attempt: {
-        try connect()
-        let unready = ids.indices.filter { !states[$0].isReady }.map { ids[$0] }
-        let changes = try resync(unready)
-        diagnostics.append(
-          .reconnected(
-            endpoint: configuration.backend.serverDescription, afterSeconds: since.secondsAgo,
-            resubscribed: unready.count))
-        return changes
-      }, afterFailure: stop)
-  }
-
-  private func checkInterrupted() throws {
-    if let isInterrupted = configuration.isInterrupted, isInterrupted() { throw ConsumerError.interrupted }
-  }
-
-  // MARK: - Applying messages
-
-  private func apply(_ messages: [(taskID: String, payload: [UInt8])], source: StateChange.Source) throws
-    -> [StateChange]
-  {
-    var decoded: [(taskID: String, meta: TaskMeta, digest: Int)] = []
-    for message in messages {
-      if let position = positions[message.taskID], states[position].isReady { continue }
-      do {
-        let meta = try TaskMeta.decode(message.payload)
-        if let payloadTaskID = meta.taskID, payloadTaskID != message.taskID {
-          diagnostics.append(.mismatchedTaskID(taskID: message.taskID, payloadTaskID: payloadTaskID))
-          continue
-        }
-        decoded.append((message.taskID, meta, ResultMessage.digest(of: message.payload)))
-      } catch {
-        diagnostics.append(.undecodableMessage(taskID: message.taskID, error: error))
-      }
-    }
-    // A stored result confirms itself; a published READY needs the stored key.
-    let readyIDs = decoded.filter { $0.meta.state.isReady }.map(\.taskID)
-    let confirmed = source == .message ? try confirmations(of: readyIDs) : Set(readyIDs)
-    var changes: [StateChange] = []
-    for message in decoded {
-      if message.meta.state.isReady && !confirmed.contains(message.taskID) {
-        if !warnedUnconfirmed {
-          warnedUnconfirmed = true
-          diagnostics.append(
-            .unconfirmedReadyMessage(taskID: message.taskID, database: configuration.backend.database))
-        }
-        continue
-      }
-      let previous: TaskState?
-      let position: Int
-      if let known = positions[message.taskID] {
-        if states[known].isReady || digests[known] == message.digest { continue }
-        position = known
-        previous = states[known]
-      } else {
-        position = ids.count
-        positions[message.taskID] = position
-        ids.append(message.taskID)
-        states.append(message.meta.state)
-        digests.append(0)
-        previous = nil
-      }
-      states[position] = message.meta.state
-      digests[position] = message.digest
-      if message.meta.state.isReady { readyCount += 1 }
-      changes.append(
-        StateChange(
-          taskID: message.taskID, state: message.meta.state, previous: previous, source: source,
-          observedAt: .now, meta: message.meta))
+    var changes = [StateChange]()
+    try guarding {
+      let replies = try link.read(maximum: maximumBatch, until: callDeadline)
+      if !replies.isEmpty { changes = try handle(replies) }
     }
     return changes
   }
 
-  /// MGETs the stored results of `taskIDs` and applies them with source `resync`.
-  private func resync(_ taskIDs: [String]) throws -> [StateChange] {
-    guard let commands, !taskIDs.isEmpty else { return [] }
-    let batches = taskIDs.chunked(by: configuration.batchSize)
-    for batch in batches {
-      commands.append(["MGET"] + batch.map { configuration.keyNaming.key(forTask: $0) })
-    }
-    let deadline = Deadline.after(seconds: configuration.commandTimeout)
-    try commands.flush(until: deadline)
-    let replies = try commands.replies(count: batches.count, until: deadline, operation: "MGET")
-    var stored: [(taskID: String, payload: [UInt8])] = []
-    for (batch, reply) in zip(batches, replies) {
-      guard case .array(let values) = reply else { continue }
-      for (taskID, value) in zip(batch, values) {
-        if let payload = value.bytes { stored.append((taskID, payload)) }
-      }
-    }
-    return try apply(stored, source: .resync)
+  /// Closes both connections; a later ``drainEvents(timeout:)`` reconnects.
+  public func stop() {
+    link.stop()
+    fence.abandon(through: link.fencesSent)
   }
 
-  /// The ids among `taskIDs` whose stored key exists in our database: one
-  /// pipelined MGET for the whole batch.
-  private func confirmations(of taskIDs: [String]) throws -> Set<String> {
-    guard configuration.verifyReadyMessages else { return Set(taskIDs) }
-    guard let commands, !taskIDs.isEmpty else { return [] }
-    let unique = Array(Set(taskIDs))
-    let batches = unique.chunked(by: configuration.batchSize)
-    for batch in batches {
-      commands.append(["MGET"] + batch.map { configuration.keyNaming.key(forTask: $0) })
+  // MARK: - Protocol steps
+
+  /// Runs `step`; a connection fault starts an outage that a later
+  /// ``drainEvents(timeout:)`` recovers from.
+  private func guarding(_ step: () throws -> Void) throws {
+    do {
+      try step()
+    } catch let error as RedisError where error.isConnectionFault {
+      link.lose(error)
+      fence.abandon(through: link.fencesSent)
     }
-    let deadline = Deadline.after(seconds: configuration.commandTimeout)
-    try commands.flush(until: deadline)
-    let replies = try commands.replies(count: batches.count, until: deadline, operation: "MGET")
-    var confirmed = Set<String>()
-    for (batch, reply) in zip(batches, replies) {
-      guard case .array(let values) = reply else { continue }
-      for (taskID, value) in zip(batch, values) where value != .null { confirmed.insert(taskID) }
+  }
+
+  private func connectAndResync() throws -> [StateChange] {
+    try link.connect()
+    try subscribePattern()
+    return try resync()
+  }
+
+  private func subscribePattern() throws {
+    let pattern = pattern
+    try link.subscribe(
+      [0], command: "PSUBSCRIBE",
+      format: { name, _ in
+        var command = RedisCommand(argumentCount: 2)
+        command.append(name)
+        command.append(pattern)
+        return command
+      }, keep: { _ in true })
+  }
+
+  /// Re-reads the stored results of the unready tasks seen so far and
+  /// applies them with source `resync`; a fence then covers the tasks read.
+  private func resync() throws -> [StateChange] {
+    let unready = (0..<table.count).filter { table.phases[$0] == .watching && table.states[$0] != nil }
+    var changes = [StateChange]()
+    let fenceNumber = link.fencesSent &+ 1
+    var covered = false
+    let now = WallClockTime.now
+    try link.fetch(unready, format: keysCommand) { position, reply in
+      let index = unready[position]
+      guard case .bulk(let payload) = reply else { return }
+      let meta: TaskMeta
+      do {
+        meta = try TaskMeta.decode(payload)
+      } catch let error as DecodeError {
+        diagnostics.append(.undecodableMessage(taskID: table.ids[index], error: error))
+        return
+      }
+      if let change = apply(index, meta: meta, digest: ResultMessage.digest(of: payload), source: .resync, at: now) {
+        changes.append(change)
+      }
+      if table.phases[index] == .watching {
+        fence.cover(index, until: fenceNumber)
+        covered = true
+      }
     }
-    return confirmed
+    if covered { _ = try link.sendFence() }
+    return changes
+  }
+
+  /// A READY message waiting for its stored key, with what was read from it.
+  private struct PendingConfirmation {
+    let index: Int
+    let payload: [UInt8]
+    let meta: TaskMeta
+    let digest: Int
+  }
+
+  /// Applies one drained batch of subscriber replies.
+  private func handle(_ batch: [RedisReply]) throws -> [StateChange] {
+    let now = WallClockTime.now
+    var changes = [StateChange]()
+    defer {
+      table.releaseHolds()
+      pendingConfirmations.removeAll(keepingCapacity: true)
+    }
+    var replies = batch
+    var position = 0
+    while position < replies.count {
+      let reply = replies[position]
+      position += 1
+      let event = PubSubEvent(reply)
+      guard case .message(let channel, let payload) = event else {
+        if let answered = try link.absorb(event, command: "PSUBSCRIBE") {
+          replies.insert(contentsOf: fence.close(through: answered), at: position)
+        }
+        continue
+      }
+      let known = table.index(ofUTF8: channel, droppingPrefix: channelPrefix)
+      if let known {
+        guard table.phases[known] == .watching else { continue }
+        if fence.isOpen && fence.covers(known) {
+          if table.isRepeat(known, digest: ResultMessage.digest(of: payload)) {
+            fence.sawFetchedPayload(known)
+          } else {
+            fence.hold(known, reply)
+          }
+          continue
+        }
+      }
+      let digest = ResultMessage.digest(of: payload)
+      if let known, table.states[known] != nil, table.isRepeat(known, digest: digest) { continue }
+      guard channel.count > channelPrefix.count, channel.starts(with: channelPrefix) else { continue }
+      let taskID = known.map { table.ids[$0] } ?? String(decoding: channel[channelPrefix.count...], as: UTF8.self)
+      let meta: TaskMeta
+      do {
+        meta = try TaskMeta.decode(payload)
+      } catch {
+        diagnostics.append(.undecodableMessage(taskID: taskID, error: error))
+        continue
+      }
+      if !meta.hasTaskID(matching: taskID), let payloadTaskID = meta.taskID {
+        diagnostics.append(.mismatchedTaskID(taskID: taskID, payloadTaskID: payloadTaskID))
+        continue
+      }
+      guard let index = known ?? table.add(taskID) ?? table.index(of: taskID) else { continue }
+      if table.isHeld(index) { continue }
+      if meta.state.isReady && configuration.verifyReadyMessages {
+        pendingConfirmations.append(PendingConfirmation(index: index, payload: payload, meta: meta, digest: digest))
+        table.hold(index)
+        continue
+      }
+      if let change = apply(index, meta: meta, digest: digest, source: .message, at: now) {
+        changes.append(change)
+      }
+    }
+    guard !pendingConfirmations.isEmpty else { return changes }
+    let confirmations = pendingConfirmations
+    try link.fetch(confirmations.map(\.index), format: keysCommand) { position, reply in
+      let confirmation = confirmations[position]
+      // The key exists in our database: the message counts as published.
+      guard case .bulk = reply else {
+        if !warnedUnconfirmed {
+          warnedUnconfirmed = true
+          diagnostics.append(
+            .unconfirmedReadyMessage(
+              taskID: table.ids[confirmation.index], database: configuration.backend.database))
+        }
+        return
+      }
+      if let change = apply(
+        confirmation.index, meta: confirmation.meta, digest: confirmation.digest, source: .message, at: now)
+      {
+        changes.append(change)
+      }
+    }
+    return changes
+  }
+
+  /// Records a payload for a task and returns the change to report, if any.
+  private func apply(
+    _ index: Int, meta: TaskMeta, digest: Int, source: StateChange.Source, at time: WallClockTime
+  ) -> StateChange? {
+    guard table.phases[index] == .watching else { return nil }
+    let previous = table.states[index]
+    if previous != nil && table.isRepeat(index, digest: digest) { return nil }
+    table.record(index, state: meta.state, digest: digest)
+    return StateChange(
+      taskID: table.ids[index], state: meta.state, previous: previous, source: source, observedAt: time, meta: meta)
+  }
+
+  /// `MGET` of the keys of the tasks at `batch`.
+  private func keysCommand(_ batch: ArraySlice<Int>) -> RedisCommand {
+    var command = RedisCommand(
+      argumentCount: batch.count + 1, reservingCapacity: batch.count * (channelPrefix.count + 48) + 16)
+    command.append("MGET")
+    for index in batch { command.append(channelPrefix, table.ids[index]) }
+    return command
   }
 }

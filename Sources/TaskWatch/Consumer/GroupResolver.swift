@@ -3,9 +3,10 @@
 ///
 /// Celery stores a group under `celery-taskset-meta-<id>` and PUBLISHes the
 /// same bytes on the channel of that name, so the consumer's protocol works
-/// here too: SUBSCRIBE every group's channel and read the confirmations, only
-/// then MGET the keys (on a second connection), and take the groups still
-/// missing from their publish when it comes. Nested groups are stored inline
+/// here too, as a policy over the same engine (`BackendLink`): SUBSCRIBE
+/// every group's channel and read the confirmations, only then MGET the keys
+/// (on a second connection), and take the groups still missing from their
+/// publish when it comes. Nested groups are stored inline
 /// and expanded by ``SavedGroup``.
 ///
 /// Not `Sendable`: one resolver belongs to one thread.
@@ -14,6 +15,7 @@ public final class GroupResolver {
   public let configuration: ConsumerConfiguration
   /// Longest single wait, so `shouldStop` is asked at least this often.
   private let waitSlice = 0.25
+  private var diagnostics: [ConsumerDiagnostic] = []
 
   /// What a resolution found.
   public struct Resolution: Sendable, Equatable {
@@ -31,49 +33,98 @@ public final class GroupResolver {
   }
 
   /// Reads the groups, waiting for the ones not saved yet.
+  ///
+  /// Connection faults and transient refusals are retried like the
+  /// consumer's (jittered backoff within ``ReconnectPolicy/retryFor``, never
+  /// past ``ConsumerConfiguration/deadline``) until the stored groups have
+  /// been read once; after that the wait for unsaved groups ends at
+  /// `deadline`, reconnecting meanwhile if the link breaks. What the
+  /// resolver noticed is kept for ``takeDiagnostics()``.
   /// - Parameters:
   ///   - groupIDs: the groups, in order (duplicates are read once).
   ///   - deadline: when to stop waiting for unsaved groups; `nil` waits for
   ///     ever. A deadline already passed still reads what is stored.
   ///   - shouldStop: asked between waits (and after a signal interrupts
   ///     one); `true` ends the wait at once.
-  /// - Throws: ``RedisError`` for connection and auth faults,
-  ///   ``UndecodableGroupError`` for a group payload that cannot be read.
+  /// - Throws: ``RedisError`` for faults no retry can cure (authentication),
+  ///   ``ConsumerError`` when the retry budget or the overall deadline is
+  ///   spent, ``UndecodableGroupError`` for a group payload that cannot be read.
   public func resolve(_ groupIDs: [String], until deadline: Deadline?, shouldStop: () -> Bool) throws
     -> Resolution
   {
+    try resolve(groupIDs, until: deadline, shouldStop: shouldStop) { diagnostics.append($0) }
+  }
+
+  /// Reads the groups like ``resolve(_:until:shouldStop:)``, handing what the
+  /// resolver notices (a lost connection, a reconnect) to `diagnose` as it
+  /// happens.
+  public func resolve(
+    _ groupIDs: [String], until deadline: Deadline?, shouldStop: () -> Bool,
+    diagnose: (ConsumerDiagnostic) -> Void
+  ) throws -> Resolution {
     var seen = Set<String>()
     let groups = groupIDs.filter { seen.insert($0).inserted }
     guard !groups.isEmpty else { return Resolution(taskIDs: [], unsavedGroupIDs: []) }
-    let connectDeadline = Deadline.after(seconds: configuration.connectTimeout + configuration.commandTimeout)
-    let endpoint = try configuration.serverEndpoint()
-    let subscriber = try configuration.openConnection(to: endpoint, selecting: nil, until: connectDeadline)
-    let commands = try configuration.openConnection(
-      to: endpoint, selecting: configuration.backend.database, until: connectDeadline)
     let channels = groups.map { Array(configuration.keyNaming.key(forGroup: $0).utf8) }
     var found = [SavedGroup?](repeating: nil, count: groups.count)
-
-    let published = try subscribe(subscriber, to: channels)
-    for (index, reply) in try fetchStored(commands, keys: channels).enumerated() {
-      if case .bulk(let payload) = reply {
-        found[index] = try decode(payload, groupID: groups[index])
+    let link = BackendLink(configuration: configuration)
+    defer { link.stop() }
+    func report() {
+      for diagnostic in link.diagnostics { diagnose(diagnostic) }
+      link.diagnostics.removeAll()
+    }
+    func format(_ name: String, _ batch: ArraySlice<Int>) -> RedisCommand {
+      var command = RedisCommand(argumentCount: batch.count + 1)
+      command.append(name)
+      for index in batch { command.append(channels[index]) }
+      return command
+    }
+    /// Subscribes the missing groups' channels, then reads their keys.
+    func readMissing() throws -> Int {
+      let missing = found.indices.filter { found[$0] == nil }
+      try link.subscribe(missing, command: "SUBSCRIBE", format: format, keep: { _ in true })
+      let keys = { (batch: ArraySlice<Int>) in format("MGET", batch) }
+      try link.fetch(missing, format: keys) { position, reply in
+        let index = missing[position]
+        if case .bulk(let payload) = reply { found[index] = try decode(payload, groupID: groups[index]) }
       }
+      return missing.count
     }
-    for (index, payload) in published where found[index] == nil {
-      found[index] = try decode(payload, groupID: groups[index])
+    func guarding(_ step: () throws -> Void) throws {
+      do {
+        try step()
+      } catch let error as RedisError where error.isConnectionFault {
+        link.lose(error)
+      }
+      report()
     }
-    while found.contains(nil) && !shouldStop() && !(deadline?.hasPassed ?? false) {
-      let slice = Deadline.earliest(.after(seconds: waitSlice), deadline)
-      guard let reply = try subscriber.nextReply(until: slice) else { continue }
-      switch PubSubEvent(reply) {
-      case .message(let channel, let payload):
-        if let index = channels.firstIndex(of: channel), found[index] == nil {
-          found[index] = try decode(payload, groupID: groups[index])
-        }
-      case .error(let message):
-        throw Self.serverError(message, command: "SUBSCRIBE", endpoint: subscriber.endpoint)
-      case .subscribed, .other:
+
+    var readOnce = false
+    try guarding {
+      try link.connect()
+      _ = try readMissing()
+      readOnce = true
+    }
+    while !shouldStop() {
+      if readOnce && (!found.contains(nil) || deadline?.hasPassed == true) { break }
+      let slice = Deadline.earliest(.after(seconds: waitSlice), readOnce ? deadline : nil)
+      if link.outage != nil {
+        let recovered = try link.recover(until: slice) { (try readMissing(), found.filter { $0 == nil }.count) }
+        if recovered != nil { readOnce = true }
+        report()
         continue
+      }
+      try guarding {
+        for reply in try link.read(maximum: 64, until: slice) {
+          let event = PubSubEvent(reply)
+          guard case .message(let channel, let payload) = event else {
+            _ = try link.absorb(event, command: "SUBSCRIBE")
+            continue
+          }
+          if let index = channels.firstIndex(of: channel), found[index] == nil {
+            found[index] = try decode(payload, groupID: groups[index])
+          }
+        }
       }
     }
 
@@ -86,56 +137,10 @@ public final class GroupResolver {
     return Resolution(taskIDs: taskIDs, unsavedGroupIDs: unsaved)
   }
 
-  // MARK: - Protocol steps
-
-  /// SUBSCRIBEs in batches and reads every confirmation.
-  /// - Returns: the first payload published meanwhile on each channel, by index.
-  private func subscribe(_ subscriber: RedisConnection, to channels: [[UInt8]]) throws -> [Int: [UInt8]] {
-    let deadline = Deadline.after(seconds: configuration.commandTimeout)
-    for batch in channels.chunked(by: configuration.batchSize) {
-      subscriber.append([Array("SUBSCRIBE".utf8)] + batch)
-    }
-    try subscriber.flush(until: deadline)
-    var published = [Int: [UInt8]]()
-    var confirmed = 0
-    while confirmed < channels.count {
-      guard let reply = try subscriber.nextReply(until: deadline) else {
-        if deadline.hasPassed {
-          throw RedisError.timedOut(endpoint: subscriber.endpoint.description, operation: "SUBSCRIBE")
-        }
-        continue
-      }
-      switch PubSubEvent(reply) {
-      case .subscribed:
-        confirmed += 1
-      case .message(let channel, let payload):
-        if let index = channels.firstIndex(of: channel), published[index] == nil { published[index] = payload }
-      case .error(let message):
-        throw Self.serverError(message, command: "SUBSCRIBE", endpoint: subscriber.endpoint)
-      case .other:
-        continue
-      }
-    }
-    return published
-  }
-
-  /// Pipelined MGET of the group keys, in batches; one reply per key.
-  private func fetchStored(_ commands: RedisConnection, keys: [[UInt8]]) throws -> [RedisReply] {
-    let deadline = Deadline.after(seconds: configuration.commandTimeout)
-    let batches = keys.chunked(by: configuration.batchSize)
-    for batch in batches {
-      commands.append([Array("MGET".utf8)] + batch)
-    }
-    try commands.flush(until: deadline)
-    var values = [RedisReply]()
-    for reply in try commands.replies(count: batches.count, until: deadline, operation: "MGET") {
-      switch reply {
-      case .array(let elements): values.append(contentsOf: elements)
-      case .error(let message): throw Self.serverError(message, command: "MGET", endpoint: commands.endpoint)
-      default: throw RedisError.commandFailed(command: "MGET", message: "unexpected reply \(reply)")
-      }
-    }
-    return values
+  /// Returns and clears what ``resolve(_:until:shouldStop:)`` noticed.
+  public func takeDiagnostics() -> [ConsumerDiagnostic] {
+    defer { diagnostics.removeAll() }
+    return diagnostics
   }
 
   private func decode(_ payload: [UInt8], groupID: String) throws -> SavedGroup {
@@ -144,11 +149,5 @@ public final class GroupResolver {
     } catch {
       throw UndecodableGroupError(groupID: groupID, reason: error)
     }
-  }
-
-  private static func serverError(_ message: String, command: String, endpoint: RedisEndpoint) -> RedisError {
-    RedisError.isAuthenticationError(message)
-      ? .authenticationFailed(endpoint: endpoint.description, message: message)
-      : .commandFailed(command: command, message: message)
   }
 }

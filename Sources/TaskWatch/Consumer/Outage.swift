@@ -1,7 +1,7 @@
 import Glibc
 
-/// A loss of connection in progress, and the retry loop that every reader of
-/// the backend (``ResultConsumer``, ``BackendFeed``) runs to end it: jittered
+/// A loss of connection in progress, and the retry loop that ``BackendLink``
+/// runs to end it for every reader of the backend: jittered
 /// backoff, within the retry budget counted from the first failed attempt,
 /// never past the caller's overall deadline.
 struct Outage {

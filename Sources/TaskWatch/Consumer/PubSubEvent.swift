@@ -1,12 +1,16 @@
 /// What a reply on a subscribed connection means.
 enum PubSubEvent {
-  /// A `subscribe` confirmation.
+  /// A `subscribe` or `psubscribe` confirmation.
   case subscribed
-  /// A published message: channel and payload.
+  /// A published message (`message`, or `pmessage` of a pattern
+  /// subscription): channel and payload.
   case message(channel: [UInt8], payload: [UInt8])
-  /// An error reply (e.g. `NOAUTH` after a server restart).
+  /// An error reply (e.g. `NOAUTH` after a server restart, or `NOPERM`
+  /// answering a PING).
   case error(String)
-  /// Anything else: `unsubscribe` confirmations, `pong`.
+  /// The answer to a PING on a subscribed connection (`["pong", ""]`).
+  case pong
+  /// Anything else: `unsubscribe` confirmations.
   case other
 
   /// The kinds of pub/sub replies, as bytes. ``RESPParser`` returns these very
@@ -17,8 +21,16 @@ enum PubSubEvent {
   static let subscribeKind = Array("subscribe".utf8)
   /// See ``messageKind``.
   static let unsubscribeKind = Array("unsubscribe".utf8)
+  /// The kind of a pattern subscription's message.
+  static let patternMessageKind = Array("pmessage".utf8)
+  /// The kind of a pattern subscription's confirmation.
+  static let patternSubscribeKind = Array("psubscribe".utf8)
+  /// The kind of a PING's answer on a subscribed connection.
+  static let pongKind = Array("pong".utf8)
 
-  /// Classifies a RESP2 reply read from a subscribed connection.
+  /// Classifies a RESP2 reply read from a subscribed connection (inlined:
+  /// it runs once per message).
+  @inline(__always)
   init(_ reply: RedisReply) {
     switch reply {
     case .array(let parts) where parts.count >= 3:
@@ -28,8 +40,23 @@ enum PubSubEvent {
       }
       if kind == Self.messageKind, case .bulk(let channel) = parts[1], case .bulk(let payload) = parts[2] {
         self = .message(channel: channel, payload: payload)
+      } else if kind == Self.unsubscribeKind {
+        // Checked early: a burst of ready tasks brings one per task.
+        self = .other
       } else if kind == Self.subscribeKind {
         self = .subscribed
+      } else if kind == Self.patternMessageKind, parts.count == 4, case .bulk(let channel) = parts[2],
+        case .bulk(let payload) = parts[3]
+      {
+        self = .message(channel: channel, payload: payload)
+      } else if kind == Self.patternSubscribeKind {
+        self = .subscribed
+      } else {
+        self = .other
+      }
+    case .array(let parts) where parts.count == 2:
+      if case .bulk(let kind) = parts[0], kind == Self.pongKind {
+        self = .pong
       } else {
         self = .other
       }

@@ -1,8 +1,8 @@
-/// The health check of a subscriber connection, the same for every reader of
-/// the backend (``ResultConsumer``, ``BackendFeed``): after
+/// The health clock of a subscriber connection (``BackendLink``'s): after
 /// ``ConsumerConfiguration/healthInterval`` without traffic the subscriber is
 /// PINGed, and a PING unanswered for ``ConsumerConfiguration/healthTimeout``
-/// is a dead link.
+/// is a dead link. Any reply counts as traffic, an error reply to the PING
+/// too (an ACL user without `+ping` gets `NOPERM`): it proves the link alive.
 struct SubscriberHealth {
   /// When the subscriber last received anything.
   private var lastTraffic = Deadline.now
@@ -16,39 +16,25 @@ struct SubscriberHealth {
     pingSentAt = nil
   }
 
-  /// Waits until `callDeadline` for the subscriber's next reply, running the
-  /// health check whenever it falls due meanwhile.
-  /// - Parameter beforePing: a further check of the link before each PING.
-  /// - Returns: the reply, or `nil` when none came in time.
-  /// - Throws: ``RedisError/connectionLost(endpoint:reason:)`` when a PING
-  ///   went unanswered, and whatever `beforePing` or the connection throws.
-  mutating func nextReply(
-    from subscriber: RedisConnection, until callDeadline: Deadline, _ configuration: ConsumerConfiguration,
-    beforePing: () throws -> Void = {}
-  ) throws -> RedisReply? {
-    let checkDue =
-      pingSentAt?.adding(seconds: configuration.healthTimeout)
+  /// When the check next falls due: the PING to send, or the deadline of
+  /// the one sent.
+  func checkDue(_ configuration: ConsumerConfiguration) -> Deadline {
+    pingSentAt?.adding(seconds: configuration.healthTimeout)
       ?? lastTraffic.adding(seconds: configuration.healthInterval)
-    guard let reply = try subscriber.nextReply(until: min(callDeadline, checkDue)) else {
-      if checkDue.hasPassed { try check(subscriber, configuration, beforePing: beforePing) }
-      return nil
-    }
-    noteTraffic()
-    return reply
   }
 
-  /// Sends the health-check PING, or declares the link dead if one is overdue.
-  private mutating func check(
-    _ subscriber: RedisConnection, _ configuration: ConsumerConfiguration, beforePing: () throws -> Void
+  /// Runs the check that fell due: sends the PING with `ping`, or declares
+  /// the link dead if the one sent is overdue.
+  /// - Throws: ``RedisError/connectionLost(endpoint:reason:)`` when a PING
+  ///   went unanswered, and whatever `ping` throws.
+  mutating func check(
+    _ configuration: ConsumerConfiguration, endpoint: RedisEndpoint, ping: () throws -> Void
   ) throws {
     if pingSentAt != nil {
       throw RedisError.connectionLost(
-        endpoint: subscriber.endpoint.description,
-        reason: "no reply to PING within \(configuration.healthTimeout)s")
+        endpoint: endpoint.description, reason: "no reply to PING within \(configuration.healthTimeout)s")
     }
-    try beforePing()
-    subscriber.append(["PING"])
-    try subscriber.flush(until: .after(seconds: configuration.healthTimeout))
+    try ping()
     pingSentAt = .now
   }
 }

@@ -13,8 +13,13 @@
 ///   TLS parameters on a plain `redis://` or socket URL are an error. The same
 ///   parameters on a `sentinel://` URL put the sentinels and the master on TLS.
 ///
-/// User, password and query values are percent-decoded. Unknown query
-/// parameters (Celery's transport options such as `socket_timeout`) are ignored.
+/// Credentials follow kombu and redis-py: in `user:password@` either part may
+/// be left out; a userinfo without `:` (`redis://appuser@host`) is a user
+/// name, and an empty password (`redis://:@host`) is no password, so no
+/// `AUTH` is sent. User, password, host and query values are
+/// percent-decoded (an IPv6 zone id is written `[fe80::1%25eth0]`). Unknown
+/// query parameters (Celery's transport options such as `socket_timeout`)
+/// are ignored.
 public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
   /// Where the server listens.
   public var endpoint: RedisEndpoint
@@ -87,13 +92,42 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
   }
 
   /// Parses a backend URL.
+  /// - Parameters:
+  ///   - text: the URL in any of Celery's forms.
+  ///   - certificateRequirement: Celery's `redis_backend_use_ssl`
+  ///     setting (its `ssl_cert_reqs` key): when given, a `redis://` or
+  ///     `sentinel://` URL connects with TLS, as Celery does when that setting
+  ///     is a dict, and it wins over a `rediss://` URL's `ssl_cert_reqs`.
   /// - Throws: ``BackendURLError`` naming what is wrong.
-  public static func parse(_ text: String) throws(BackendURLError) -> BackendURL {
-    if text.lowercased().hasPrefix("sentinel://") { return try parseSentinel(text) }
+  public static func parse(
+    _ text: String, certificateRequirement: TLSSettings.CertificateRequirement? = nil
+  ) throws(BackendURLError) -> BackendURL {
+    var backend = try parseURL(text, certificateRequirement: certificateRequirement)
+    if let certificateRequirement, backend.tls == nil {
+      guard case .tcp = backend.endpoint else {
+        throw .malformed(text, reason: "TLS needs a TCP address, not a unix socket")
+      }
+      backend.tls = TLSSettings(certificateRequirement: certificateRequirement)
+    }
+    return backend
+  }
+
+  private static func parseURL(
+    _ text: String, certificateRequirement: TLSSettings.CertificateRequirement?
+  ) throws(BackendURLError) -> BackendURL {
+    if text.lowercased().hasPrefix("sentinel://") {
+      return try parseSentinel(text, certificateRequirement: certificateRequirement)
+    }
     guard let schemeEnd = text.firstRange(of: "://") else {
       throw .malformed(text, reason: "expected a URL such as redis://127.0.0.1:6379/0")
     }
-    let scheme = text[..<schemeEnd.lowerBound].lowercased()
+    let writtenScheme = text[..<schemeEnd.lowerBound]
+    if writtenScheme.contains(where: { "\"'= \t".contains($0) }) {
+      throw .malformed(
+        text,
+        reason: "this looks like a settings line or a quoted string: give only the URL, e.g. redis://127.0.0.1:6379/0")
+    }
+    let scheme = writtenScheme.lowercased()
     var rest = Substring(text[schemeEnd.upperBound...])
     var query: [String: String] = [:]
     if let mark = rest.firstIndex(of: "?") {
@@ -111,16 +145,18 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
       return try parseSocket(rest, query: query, text: text)
     case "rediss":
       var backend = try parseTCP(rest, text: text)
-      backend.tls = try tlsSettings(query, text: text)
+      backend.tls = try tlsSettings(query, certificateRequirement: certificateRequirement, text: text)
       return backend
     default:
-      throw .unknownScheme(String(scheme))
+      throw .unknownScheme(String(writtenScheme))
     }
   }
 
   /// Celery's `sentinel://a;sentinel://b` list: every part names one sentinel;
   /// the first part's database and credentials are the master's.
-  private static func parseSentinel(_ text: String) throws(BackendURLError) -> BackendURL {
+  private static func parseSentinel(
+    _ text: String, certificateRequirement: TLSSettings.CertificateRequirement?
+  ) throws(BackendURLError) -> BackendURL {
     var parsed: [BackendURL] = []
     var masterName: String?
     var tlsQuery: [String: String] = [:]
@@ -143,21 +179,31 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
     var backend = parsed[0]
     backend.sentinels = parsed.map(\.endpoint)
     backend.masterName = masterName
-    if !tlsQuery.isEmpty { backend.tls = try tlsSettings(tlsQuery, text: text) }
+    if !tlsQuery.isEmpty {
+      backend.tls = try tlsSettings(tlsQuery, certificateRequirement: certificateRequirement, text: text)
+    }
     return backend
   }
 
   /// The TLS settings in a query, by Celery's rules: `ssl_cert_reqs` must be
-  /// there and name a known level.
-  private static func tlsSettings(_ query: [String: String], text: String) throws(BackendURLError) -> TLSSettings {
-    guard let level = query["ssl_cert_reqs"] else {
+  /// there (or given as `certificateRequirement`) and name a known level;
+  /// `ssl_check_hostname` is redis-py's boolean.
+  private static func tlsSettings(
+    _ query: [String: String], certificateRequirement: TLSSettings.CertificateRequirement?, text: String
+  ) throws(BackendURLError) -> TLSSettings {
+    var requirement = certificateRequirement
+    if let level = query["ssl_cert_reqs"] {
+      guard let named = TLSSettings.CertificateRequirement(celeryValue: level) else {
+        throw .malformed(
+          text, reason: "invalid ssl_cert_reqs '\(level)': use required, optional or none (or CERT_REQUIRED, …)")
+      }
+      requirement = certificateRequirement ?? named
+    }
+    guard let requirement else {
       throw .malformed(
         text, reason: "a TLS URL needs ssl_cert_reqs=required, optional or none (as Celery requires)")
     }
-    guard let requirement = TLSSettings.CertificateRequirement(celeryValue: level) else {
-      throw .malformed(
-        text, reason: "invalid ssl_cert_reqs '\(level)': use required, optional or none (or CERT_REQUIRED, …)")
-    }
+    let hostnameCheck = query["ssl_check_hostname"].flatMap(TLSSettings.booleanValue)
     func path(_ name: String) throws(BackendURLError) -> String? {
       guard let value = query[name] else { return nil }
       guard !value.isEmpty else { throw .malformed(text, reason: "\(name) is empty") }
@@ -165,7 +211,7 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
     }
     return TLSSettings(
       certificateRequirement: requirement, caFile: try path("ssl_ca_certs"),
-      certificateFile: try path("ssl_certfile"), keyFile: try path("ssl_keyfile"))
+      certificateFile: try path("ssl_certfile"), keyFile: try path("ssl_keyfile"), hostnameCheck: hostnameCheck)
   }
 
   /// Celery refuses TLS parameters on a URL that does not use TLS.
@@ -187,23 +233,31 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
       path = rest[rest.index(after: slash)...]
     }
     let (username, password, hostPort) = try splitCredentials(authority, text: text)
+    if path.contains("@") {
+      // The text after a '/' in the password was read as the database.
+      throw .malformed(
+        text,
+        reason: "invalid database number: an '@' follows the first '/'; percent-encode a '/' in the password as %2F"
+          + " (and '@' as %40)")
+    }
     var host = "localhost"
     var port = defaultPort
     if hostPort.hasPrefix("[") {
       guard let close = hostPort.firstIndex(of: "]") else {
         throw .malformed(text, reason: "unterminated IPv6 address")
       }
-      host = String(hostPort[hostPort.index(after: hostPort.startIndex)..<close])
+      host = hostDecoded(hostPort[hostPort.index(after: hostPort.startIndex)..<close])
+      guard !host.isEmpty else { throw .malformed(text, reason: "empty host in '[]'") }
       let after = hostPort[hostPort.index(after: close)...]
       if !after.isEmpty {
         guard after.hasPrefix(":") else { throw .malformed(text, reason: "junk after IPv6 address") }
         port = try parsePort(after.dropFirst(), text: text)
       }
     } else if let colon = hostPort.lastIndex(of: ":") {
-      if colon != hostPort.startIndex { host = String(hostPort[..<colon]) }
+      if colon != hostPort.startIndex { host = hostDecoded(hostPort[..<colon]) }
       port = try parsePort(hostPort[hostPort.index(after: colon)...], text: text)
     } else if !hostPort.isEmpty {
-      host = String(hostPort)
+      host = hostDecoded(hostPort)
     }
     guard !host.contains(where: { $0 == " " || $0 == "/" || $0 == "@" }) else {
       throw .malformed(text, reason: "invalid host '\(host)'")
@@ -235,7 +289,9 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
       password: password)
   }
 
-  /// Splits `user:password@rest` (either part optional) and percent-decodes both.
+  /// Splits `user:password@rest` (either part optional) and percent-decodes
+  /// both, as kombu's `url_to_parts` does: a userinfo without `:` is the user
+  /// name, and an empty user name or password counts as none.
   private static func splitCredentials(
     _ authority: Substring, text: String
   ) throws(BackendURLError) -> (String?, String?, Substring) {
@@ -246,11 +302,11 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
     var password: String?
     if let colon = userInfo.firstIndex(of: ":") {
       let user = userInfo[..<colon]
+      let secret = userInfo[userInfo.index(after: colon)...]
       username = user.isEmpty ? nil : try percentDecoded(user, text: text)
-      password = try percentDecoded(userInfo[userInfo.index(after: colon)...], text: text)
+      password = secret.isEmpty ? nil : try percentDecoded(secret, text: text)
     } else if !userInfo.isEmpty {
-      // Celery and redis-py read a lone userinfo as the password.
-      password = try percentDecoded(userInfo, text: text)
+      username = try percentDecoded(userInfo, text: text)
     }
     return (username, password, remainder)
   }
@@ -294,6 +350,26 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
       }
     }
     return String(decoding: bytes, as: UTF8.self)
+  }
+
+  /// A host percent-decoded as Python's `unquote` does it (kombu and
+  /// redis-py): a `%` not followed by two hex digits stays as written.
+  private static func hostDecoded(_ text: Substring) -> String {
+    let bytes = Array(text.utf8)
+    var decoded = [UInt8]()
+    var index = 0
+    while index < bytes.count {
+      if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
+        let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
+      {
+        decoded.append(high << 4 | low)
+        index += 3
+      } else {
+        decoded.append(bytes[index])
+        index += 1
+      }
+    }
+    return String(decoding: decoded, as: UTF8.self)
   }
 
   private static func hexValue(_ byte: UInt8) -> UInt8? {

@@ -9,12 +9,12 @@ import Glibc
 /// `redisSetTimeout` is never used: a hiredis context whose read timed out is
 /// dead for good.
 ///
-/// Bytes then move through one ``Transport``: the socket itself, or TLS over
+/// Bytes then move through one `Transport`: the socket itself, or TLS over
 /// it for a `rediss://` backend, so plain TCP, unix sockets and TLS share every
-/// other line of this type. Commands are formatted as RESP (``RedisCommand``),
+/// other line of this type. Commands are formatted as RESP (`RedisCommand`),
 /// queued in an output buffer, written by ``flush(until:)``, and their replies
 /// read in order with ``nextReply(until:)``, so many commands can be
-/// pipelined in one round trip. Replies are parsed by ``RESPParser`` (see there
+/// pipelined in one round trip. Replies are parsed by `RESPParser` (see there
 /// why not hiredis's reader). A connection that failed once fails every later
 /// call the same way.
 ///
@@ -232,7 +232,7 @@ public final class RedisConnection {
   /// Reads exactly `count` replies in order, all before `deadline`.
   ///
   /// The replies are due (their commands were just sent), so the wait spins
-  /// for up to ``replySpin`` before it sleeps.
+  /// for up to `replySpin` before it sleeps.
   /// - Throws: ``RedisError/timedOut(endpoint:operation:)`` if they do not all arrive.
   public func replies(count: Int, until deadline: Deadline, operation: String) throws -> [RedisReply] {
     var replies = [RedisReply]()
@@ -353,7 +353,7 @@ public final class RedisConnection {
 }
 
 /// Parses raw RESP bytes with the same parser the connections use
-/// (``RESPParser``), usable without a server.
+/// (`RESPParser`), usable without a server.
 public final class RedisReplyParser {
   private var parser = RESPParser()
 

@@ -20,8 +20,8 @@ final class TLSTransport: Transport {
   /// caller's job).
   /// - Parameters:
   ///   - host: the name or address the URL gave: sent as SNI when it is a
-  ///     name, and checked against the certificate with
-  ///     ``TLSSettings/CertificateRequirement/required``.
+  ///     name, and checked against the certificate when
+  ///     ``TLSSettings/checksHostname`` says so.
   ///   - endpoint: the server as messages name it.
   /// - Throws: ``RedisError/insecure(endpoint:reason:)`` when the server
   ///   cannot be trusted or does not speak TLS;
@@ -42,7 +42,7 @@ final class TLSTransport: Transport {
     tw_SSL_set_ex_data(ssl, 0, Unmanaged.passUnretained(self).toOpaque())
     let isAddress = Self.isIPAddress(host)
     if !isAddress { _ = tw_SSL_set_tlsext_host_name(ssl, host) }
-    if context.settings.certificateRequirement == .required {
+    if context.settings.checksHostname {
       if isAddress {
         tw_X509_VERIFY_PARAM_set1_ip_asc(tw_SSL_get0_param(ssl), host)
       } else {

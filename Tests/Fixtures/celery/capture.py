@@ -61,6 +61,9 @@ WORKERS = {
     "gzip": ("gzip", {"DEMO_RESULT_COMPRESSION": "gzip"}, "solo"),
     "bzip2": ("bzip2", {"DEMO_RESULT_COMPRESSION": "bzip2"}, "solo"),
     "lzma": ("lzma", {"DEMO_RESULT_COMPRESSION": "lzma"}, "solo"),
+    # kombu registers these two only when brotli / backports.zstd import.
+    "brotli": ("brotli", {"DEMO_RESULT_COMPRESSION": "brotli"}, "solo"),
+    "zstd": ("zstd", {"DEMO_RESULT_COMPRESSION": "zstd"}, "solo"),
     "msgpack_zlib": ("msgpack_zlib", {"DEMO_RESULT_SERIALIZER": "msgpack",
                                       "DEMO_RESULT_COMPRESSION": "zlib"}, "solo"),
     "prefix": ("prefix", {"DEMO_GLOBAL_KEYPREFIX": "myapp"}, "solo"),
@@ -262,14 +265,15 @@ class Capture:
         }
         if index is not None:
             entry["publish_index"] = index
-        # Per DESIGN.md section 5: JSON and msgpack, raw or zlib/gzip-compressed
-        # (both are content type application/x-gzip, zlib framing); pickle and
-        # yaml are refused (exit 65). bzip2/lzma are outside the contract.
+        # Per DESIGN.md section 5: JSON and msgpack, raw or compressed with any
+        # of kombu's methods; pickle and yaml are refused (exit 65).
         content = data[len(COMPRESSED_PAYLOAD_MAGIC):].split(b"\x00", 1)[0] \
             if data.startswith(COMPRESSED_PAYLOAD_MAGIC) else None
         entry["taskwatch_decodes"] = (
             s["serializer"] in ("json", "msgpack")
-            and content in (None, b"application/x-gzip"))
+            and content in (None, b"application/x-gzip", b"application/x-bz2",
+                            b"application/x-lzma", b"application/x-brotli",
+                            b"application/zstd"))
         entry["expected_meta"] = expected_meta(data, s["serializer"])
         if data.startswith(COMPRESSED_PAYLOAD_MAGIC):
             content_type = data[len(COMPRESSED_PAYLOAD_MAGIC):].split(b"\x00", 1)[0]
@@ -388,10 +392,16 @@ class Capture:
                             "stores FAILURE (EncodeError) instead")
 
         # --- compression ---
-        for name in ("zlib", "gzip", "bzip2", "lzma"):
+        for name in ("zlib", "gzip", "bzip2", "lzma", "brotli", "zstd"):
             self.run_task("compressed-" + name, name, d.add, (2, 3),
                           notes="result_compression=%r: MAGIC + content-type + NUL + "
                                 "body (STARTED is compressed too)" % name)
+            # 40,000 bytes of result in a body of a few hundred: the
+            # decoders' output must grow past their first guess.
+            self.run_task("compressed-large-" + name, name, d.add,
+                          ("ab" * 10_000, "cd" * 10_000), publishes=False,
+                          notes="result_compression=%r, a 40,000-character "
+                                "result" % name)
         self.run_task("compressed-failure-gzip", "gzip", d.fail, final="FAILURE",
                       publishes=False, notes="result_compression='gzip'")
         self.run_task("compressed-msgpack-zlib", "msgpack_zlib", d.add, (2, 3),

@@ -1,0 +1,374 @@
+import Glibc
+
+/// The one protocol engine under every reader of the backend
+/// (``ResultConsumer``, ``BackendFeed``, ``GroupResolver``): it owns the
+/// subscriber and command connections, the subscriber's health check, the
+/// outage and its backoff, and every protocol step.
+///
+/// - SUBSCRIBE (or PSUBSCRIBE) in pipelined batches, then read every
+///   confirmation (``subscribe(_:command:format:keep:)``);
+/// - only then MGET on the command connection, in streamed batches
+///   (``fetch(_:format:_:)``);
+/// - read the subscriber in batches, PINGing it when idle and requiring the
+///   reply within a deadline; with Sentinel, asking first whether the master
+///   moved (``read(maximum:until:)``);
+/// - UNSUBSCRIBE in batches, sent as they accrue
+///   (``flushUnsubscribes(worthwhile:format:)``);
+/// - on a fault, reconnect with jittered backoff and let the reader
+///   resubscribe, confirm and resync (``recover(until:resume:)``).
+///
+/// Channels are named by the reader: the engine deals in handles (a reader's
+/// own indices) and asks the reader to format the commands for them, so a
+/// batch of 1,000 channels becomes one command with no intermediate strings.
+/// Every error reply goes through ``RedisError/reply(_:to:from:)-(ServerError,_,_)``.
+/// Not `Sendable`: one link belongs to one thread.
+final class BackendLink {
+  /// The settings of the reader that owns the link.
+  let configuration: ConsumerConfiguration
+  /// The subscribed connection (RESP2: only (UN)SUBSCRIBE and PING).
+  private(set) var subscriber: RedisConnection?
+  /// The command connection, in the configured database.
+  private(set) var commands: RedisConnection?
+  /// Set while disconnected and retrying.
+  private(set) var outage: Outage?
+  /// What the link noticed (lost, reconnected), for the reader to hand on.
+  var diagnostics: [ConsumerDiagnostic] = []
+  private var health = SubscriberHealth()
+  /// Subscriber replies read during a protocol step that belong to the
+  /// stream; the next ``read(maximum:until:)`` returns them first.
+  private var deferred: [RedisReply] = []
+  /// PINGs sent on the subscriber and not answered yet, oldest first.
+  private var pings: [Ping] = []
+  /// Fence PINGs sent on this link so far (see ``sendFence()``).
+  private(set) var fencesSent: UInt32 = 0
+
+  /// Why a PING was sent on the subscriber.
+  private enum Ping {
+    /// The idle-link health check.
+    case health
+    /// A fence after a fetch, with its number.
+    case fence(UInt32)
+  }
+
+  /// Creates a link; nothing connects until ``connect()``.
+  init(configuration: ConsumerConfiguration) {
+    self.configuration = configuration
+  }
+
+  /// Whether both connections are up.
+  var isConnected: Bool { subscriber != nil && commands != nil }
+
+  // MARK: - Connecting, faults and recovery
+
+  /// Opens both connections (AUTH, SELECT) and starts the health clock.
+  /// With Sentinel, the master is looked up again on every call, so each
+  /// reconnect follows a failover.
+  func connect() throws {
+    let endpoint = try configuration.serverEndpoint()
+    let deadline = Deadline.after(seconds: configuration.connectTimeout + configuration.commandTimeout)
+    let newSubscriber = try configuration.openConnection(to: endpoint, selecting: nil, until: deadline)
+    let newCommands = try configuration.openConnection(
+      to: endpoint, selecting: configuration.backend.database, until: deadline)
+    subscriber = newSubscriber
+    commands = newCommands
+    health.noteTraffic()
+  }
+
+  /// Closes both connections and forgets everything tied to them.
+  func disconnect() {
+    subscriber = nil
+    commands = nil
+    deferred.removeAll()
+    pings.removeAll()
+  }
+
+  /// Closes the connections, ends any outage: the reader stopped.
+  func stop() {
+    disconnect()
+    outage = nil
+  }
+
+  /// Drops the connections after `error` and starts counting a disconnection.
+  func lose(_ error: RedisError) {
+    disconnect()
+    outage = Outage(after: error, policy: configuration.reconnectPolicy)
+    diagnostics.append(.connectionLost(error, retryingFor: configuration.reconnectPolicy.retryFor))
+  }
+
+  /// Reconnects with jittered backoff; after each successful connect,
+  /// `resume` resubscribes, confirms and resyncs.
+  /// - Parameters:
+  ///   - callDeadline: return `nil` (still disconnected) once this passes.
+  ///   - resume: the reader's steps after a connect; returns its result and
+  ///     how many channels it subscribed again. A connection fault it throws
+  ///     schedules the next attempt.
+  /// - Returns: what `resume` returned, or `nil` while still disconnected
+  ///   (also when there is no outage).
+  /// - Throws: ``ConsumerError/unavailable(endpoint:seconds:lastError:)`` when
+  ///   the budget is spent, ``ConsumerError/deadlinePassed`` and
+  ///   ``ConsumerError/interrupted`` as configured, and errors no reconnect
+  ///   can cure (authentication).
+  func recover<Result>(until callDeadline: Deadline, resume: () throws -> (Result, resubscribed: Int)) throws
+    -> Result?
+  {
+    guard var current = outage else { return nil }
+    defer { outage = current.isOver ? nil : current }
+    let since = current.since
+    return try current.retry(
+      configuration, until: callDeadline,
+      attempt: {
+        try connect()
+        let (result, count) = try resume()
+        diagnostics.append(
+          .reconnected(
+            endpoint: configuration.backend.serverDescription, afterSeconds: since.secondsAgo, resubscribed: count))
+        return result
+      }, afterFailure: disconnect)
+  }
+
+  /// Waits until `deadline` without a connection (between retries, or for a
+  /// reader with nothing to do); a signal cuts the wait short.
+  static func pause(until deadline: Deadline) {
+    let milliseconds = deadline.remainingPollMilliseconds
+    if milliseconds > 0 { _ = poll(nil, 0, milliseconds) }
+  }
+
+  private func checkInterrupted() throws {
+    if let isInterrupted = configuration.isInterrupted, isInterrupted() { throw ConsumerError.interrupted }
+  }
+
+  // MARK: - Subscribing
+
+  /// SUBSCRIBE (or PSUBSCRIBE) the channels of `handles` in pipelined
+  /// batches and read every confirmation.
+  ///
+  /// The confirmations that have arrived are handled after each batch is
+  /// written, not once all are: left in the reply buffer, 100,000 of them
+  /// (~8 MB) grew it to 6 MB at the peak of memory.
+  /// - Parameters:
+  ///   - command: `SUBSCRIBE` or `PSUBSCRIBE`; one confirmation per channel.
+  ///   - format: builds the command for a batch of handles.
+  ///   - keep: for a message read meanwhile: `true` keeps it for the next
+  ///     ``read(maximum:until:)``, `false` drops it (the coming fetch covers it).
+  func subscribe(
+    _ handles: [Int], command: String, format: (String, ArraySlice<Int>) -> RedisCommand,
+    keep: (_ channel: [UInt8]) -> Bool
+  ) throws {
+    guard let subscriber, !handles.isEmpty else { return }
+    let deadline = Deadline.after(seconds: configuration.commandTimeout + Double(handles.count) / 20_000)
+    var confirmed = 0
+    func take(_ reply: RedisReply) throws {
+      switch PubSubEvent(reply) {
+      case .subscribed:
+        confirmed += 1
+      case .message(let channel, _):
+        if keep(channel) { deferred.append(reply) }
+      case .error(let message):
+        // The answer to a PING sent earlier belongs to the stream.
+        guard pings.isEmpty else { return deferred.append(reply) }
+        throw RedisError.reply(message, to: command, from: subscriber.endpoint.description)
+      case .pong:
+        deferred.append(reply)
+      case .other:
+        return
+      }
+    }
+    for batch in handles.chunked(by: configuration.batchSize) {
+      subscriber.append(format(command, batch))
+      try subscriber.flush(until: deadline)
+      while let reply = try subscriber.bufferedReply() { try take(reply) }
+    }
+    while confirmed < handles.count {
+      guard let reply = try subscriber.nextReply(until: deadline) else {
+        if deadline.hasPassed {
+          throw RedisError.timedOut(endpoint: subscriber.endpoint.description, operation: command)
+        }
+        try checkInterrupted()
+        continue
+      }
+      try take(reply)
+    }
+    health.noteTraffic()
+  }
+
+  // MARK: - Fetching stored values
+
+  /// Pipelined MGET of the keys of `handles`, in batches; calls `body` with
+  /// the position in `handles` and the stored value (`.bulk` or `.null`) of
+  /// each key as each batch's reply is read, so no reply outlives its batch.
+  ///
+  /// Each batch is written as soon as it is formatted (the pipeline stays
+  /// full, and 100,000 keys never sit in the output buffer at once), and the
+  /// replies that have arrived are handled after each write: left until
+  /// every batch was written, the replies read while the socket was full grew
+  /// the reply buffer to 12.6 MB for 100,000 stored results (heaptrack,
+  /// `--once`). If `body` throws, the remaining replies are still read, so
+  /// the connection stays in step, and then the error is rethrown. An error
+  /// reply (`-LOADING`, `-NOPERM`) is thrown through the error funnel.
+  /// - Parameter format: builds the MGET command for a batch of handles.
+  @inline(__always)
+  func fetch(
+    _ handles: [Int], format: (ArraySlice<Int>) -> RedisCommand, _ body: (Int, RedisReply) throws -> Void
+  ) throws {
+    guard let commands, !handles.isEmpty else { return }
+    let deadline = Deadline.after(seconds: configuration.commandTimeout)
+    let batches = handles.chunked(by: configuration.batchSize)
+    var sent = 0
+    var answered = 0
+    var position = 0
+    var failure: (any Error)?
+    func take(_ reply: RedisReply) throws {
+      answered += 1
+      switch reply {
+      case .array(let elements):
+        for element in elements where failure == nil {
+          do {
+            try body(position, element)
+          } catch {
+            failure = error
+          }
+          position += 1
+        }
+      case .error(let message): throw RedisError.reply(message, to: "MGET", from: commands.endpoint.description)
+      default: throw RedisError.commandFailed(command: "MGET", message: "unexpected reply \(reply)")
+      }
+    }
+    for batch in batches {
+      commands.append(format(batch))
+      try commands.flush(until: deadline)
+      sent += 1
+      while answered < sent, let reply = try commands.bufferedReply() { try take(reply) }
+    }
+    while answered < sent {
+      try take(try commands.replies(count: 1, until: deadline, operation: "MGET")[0])
+    }
+    if let failure { throw failure }
+  }
+
+  // MARK: - Reading the stream
+
+  /// Waits until `callDeadline` for the subscriber's next replies and
+  /// returns them with whatever else is buffered, up to `maximum`; the
+  /// replies kept by a protocol step come first.
+  ///
+  /// Runs the health check whenever it falls due meanwhile: with Sentinel it
+  /// first asks whether the sentinels still name this master (a failover
+  /// that keeps the old master running leaves it a master for a while,
+  /// and results go to the new one meanwhile), then PINGs.
+  /// - Returns: the replies; empty when none came in time or there is no
+  ///   connection.
+  /// - Throws: ``RedisError/connectionLost(endpoint:reason:)`` when a PING
+  ///   went unanswered or the master moved, and whatever the connection throws.
+  func read(maximum: Int, until callDeadline: Deadline) throws -> [RedisReply] {
+    guard let subscriber else { return [] }
+    var replies = deferred
+    deferred.removeAll()
+    if replies.isEmpty {
+      let due = health.checkDue(configuration)
+      guard let first = try subscriber.nextReply(until: min(callDeadline, due)) else {
+        if due.hasPassed {
+          try health.check(configuration, endpoint: subscriber.endpoint) {
+            try checkMasterUnmoved(subscriber)
+            subscriber.append(["PING"])
+            try subscriber.flush(until: .after(seconds: configuration.healthTimeout))
+            pings.append(.health)
+          }
+        }
+        return []
+      }
+      replies.append(first)
+    }
+    health.noteTraffic()
+    while replies.count < maximum, let more = try subscriber.bufferedReply() {
+      replies.append(more)
+    }
+    return replies
+  }
+
+  /// Takes in a reply of the stream that is not a message: the answer to a
+  /// PING (a `pong`, or an error reply such as `NOPERM` for an ACL user
+  /// without `+ping`, which proves the link alive all the same), or an
+  /// error that ends the stream.
+  /// - Returns: the number of the fence this reply answers, if it does.
+  /// - Throws: the funnelled ``RedisError`` for an error reply no PING awaits.
+  func absorb(_ event: PubSubEvent, command: String) throws -> UInt32? {
+    switch event {
+    case .pong:
+      return answerPing()
+    case .error(let message):
+      guard pings.isEmpty else { return answerPing() }
+      throw RedisError.reply(message, to: command, from: subscriber?.endpoint.description ?? "Redis")
+    case .message, .subscribed, .other:
+      return nil
+    }
+  }
+
+  private func answerPing() -> UInt32? {
+    guard !pings.isEmpty else { return nil }
+    if case .fence(let number) = pings.removeFirst() { return number }
+    return nil
+  }
+
+  /// Sends a fence: a PING on the subscriber whose answer comes after every
+  /// message published before it was sent, so after a fetch it marks where
+  /// messages older than the fetched values can stop arriving.
+  /// - Returns: the fence's number (1, 2, …), answered through ``absorb(_:command:)``.
+  func sendFence() throws -> UInt32 {
+    guard let subscriber else { return fencesSent }
+    fencesSent &+= 1
+    subscriber.append(["PING"])
+    try subscriber.flush(until: .after(seconds: configuration.commandTimeout))
+    pings.append(.fence(fencesSent))
+    return fencesSent
+  }
+
+  /// With Sentinel: when the sentinels name another master than the one
+  /// this link talks to, the link counts as lost. A sentinel that cannot
+  /// answer proves nothing, so errors are ignored here.
+  private func checkMasterUnmoved(_ subscriber: RedisConnection) throws {
+    guard configuration.backend.usesSentinel, let master = try? configuration.serverEndpoint(),
+      master != subscriber.endpoint
+    else { return }
+    throw RedisError.connectionLost(
+      endpoint: subscriber.endpoint.description, reason: "the sentinels name \(master) as master now")
+  }
+
+  // MARK: - Unsubscribing
+
+  /// Sends the UNSUBSCRIBEs queued in `queue` (handles, in the order they
+  /// became ready) without waiting for their confirmations, and removes
+  /// what was sent. The reader keeps the queue (appending to it is a step of
+  /// every ready task, so it stays a local array) and empties it when the
+  /// connection is lost.
+  ///
+  /// Full batches go as they accrue, so a burst never queues more than one
+  /// batch per drained read (at 1,000,000 ids, sending them only when the
+  /// stream paused made a burst of ~733 commands that doubled peak memory).
+  /// The rest goes when the subscriber is idle. Nothing goes unless
+  /// `worthwhile` (the reader still watches something: closing the
+  /// connection unsubscribes everything at once) or `force`.
+  /// - Parameter format: builds `UNSUBSCRIBE` for a batch of handles.
+  func flushUnsubscribes(
+    _ unsubscribeQueue: inout [Int], worthwhile: Bool, force: Bool = false,
+    format: (String, ArraySlice<Int>) -> RedisCommand
+  ) throws {
+    guard !unsubscribeQueue.isEmpty, let subscriber, worthwhile || force else { return }
+    let batchSize = configuration.batchSize
+    let idle = force || (deferred.isEmpty && !subscriber.hasPendingInput())
+    let sending = idle ? unsubscribeQueue.count : unsubscribeQueue.count - unsubscribeQueue.count % batchSize
+    guard sending > 0 else { return }
+    for start in stride(from: 0, to: sending, by: batchSize) {
+      subscriber.append(format("UNSUBSCRIBE", unsubscribeQueue[start..<min(start + batchSize, sending)]))
+    }
+    unsubscribeQueue.removeFirst(sending)
+    if unsubscribeQueue.isEmpty { unsubscribeQueue.removeAll(keepingCapacity: true) }
+    try subscriber.flush(until: .after(seconds: configuration.commandTimeout))
+  }
+}
+
+extension Array {
+  /// Consecutive slices of at most `size` elements.
+  func chunked(by size: Int) -> [ArraySlice<Element>] {
+    stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+  }
+}
