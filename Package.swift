@@ -54,6 +54,8 @@ let package = Package(
       name: "CeleryPayload",
       dependencies: ["Decompression"]
     ),
+    // Gives the Swift runtime argv without /proc (see Sources/CCommandLine).
+    .target(name: "CCommandLine"),
     .target(
       name: "TaskWatch",
       dependencies: ["RedisWire", "CeleryPayload"]
@@ -62,6 +64,7 @@ let package = Package(
       name: "taskwatch",
       dependencies: [
         "TaskWatch",
+        "CCommandLine",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
