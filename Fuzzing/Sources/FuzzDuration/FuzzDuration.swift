@@ -17,7 +17,7 @@ public func fuzzDuration(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   guard let again = WatchDuration(argument: written) else {
     oracleFailure("\(text.debugDescription) is written back as \(written.debugDescription), which does not parse")
   }
-  let tolerance = max(0.0005, duration.seconds * 1e-12)
+  let tolerance = max(0.0005 + 1e-9, duration.seconds * 1e-12)
   guard abs(again.seconds - duration.seconds) <= tolerance else {
     oracleFailure("\(text.debugDescription) (\(duration.seconds) s) is written back as \(written) (\(again.seconds) s)")
   }

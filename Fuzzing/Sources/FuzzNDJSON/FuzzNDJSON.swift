@@ -5,7 +5,7 @@ import TaskWatch
 /// The NDJSON writer's output: a state line built from a task id, a state
 /// name, a previous state and a payload taken from the input (cut at 0xFF
 /// bytes), written as the CLI writes it, with and without `--no-result`.
-/// Oracle: every line the writer writes (to a memory file, so chunks written
+/// Oracle: every line the writer writes (to a temporary file, so chunks written
 /// out during a large burst are checked too) is one strict JSON object. The
 /// writer and its helpers are the CLI's own files (symbolic links).
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -21,9 +21,9 @@ public func fuzzNDJSON(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   let clock = fields.count > 3 ? fields[3].reduce(0) { ($0 &* 31) &+ Int($1) } : 0
   let meta = fields.count > 4 ? try? TaskMeta.decode(Array(fields[4])) : nil
   let observedAt = WallClockTime(seconds: clock & 0xFFFF_FFFF, nanoseconds: abs(clock % 1_000_000_000))
-  let file = memfd_create("ndjson", 0)
-  guard file >= 0 else { fatalError("memfd_create: errno \(errno)") }
-  defer { close(file) }
+  guard let stream = tmpfile() else { fatalError("tmpfile: errno \(errno)") }
+  defer { fclose(stream) }
+  let file = fileno(stream)
   var writer = NDJSONWriter(descriptor: file)
   for (omitResult, source) in [(false, StateChange.Source.snapshot), (true, .message), (false, .resync)] {
     writer.omitResult = omitResult
