@@ -1,5 +1,5 @@
-@_spi(Fuzzing) import TaskWatch
 import FuzzSupport
+@_spi(Fuzzing) import TaskWatch
 
 /// The largest inflated body accepted here: small, so a decompression bomb
 /// shows up as a refusal rather than as the fuzzer running out of memory.
