@@ -28,7 +28,8 @@ let package = Package(
       name: "FuzzNDJSON", dependencies: ["FuzzSupport", .product(name: "TaskWatch", package: "taskwatch")]),
     .executableTarget(
       name: "FuzzBackendURL", dependencies: ["FuzzSupport", .product(name: "TaskWatch", package: "taskwatch")]),
-    .executableTarget(name: "FuzzTaskIDList", dependencies: ["FuzzSupport"]),
+    .executableTarget(
+      name: "FuzzTaskIDList", dependencies: ["FuzzSupport", .product(name: "TaskWatch", package: "taskwatch")]),
     .executableTarget(
       name: "FuzzDuration",
       dependencies: ["FuzzSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
