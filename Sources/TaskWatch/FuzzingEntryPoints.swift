@@ -1,4 +1,6 @@
-/// The internal parsers the fuzz targets in `Fuzz/` drive, and nothing else.
+import CeleryPayload
+
+/// The internal parsers the fuzz targets in `Fuzzing/` drive, and nothing else.
 ///
 /// Reachable only with `@_spi(Fuzzing) import TaskWatch`: they are not part of
 /// the library's API and may change with the parsers. Parsers that are public
@@ -16,7 +18,7 @@
   /// The marker that starts a compressed payload, up to the content type.
   public static let compressionMarker = PayloadFormat.compressionMarker
 
-  /// ``TaskMeta/decode(_:)`` with a smaller cap on a compressed payload's
+  /// ``CeleryPayload/TaskMeta/decode(_:)`` with a smaller cap on a compressed payload's
   /// inflated size, so a decompression bomb costs the fuzzer megabytes, not
   /// the production cap's 512 MB.
   public static func decodePayload(_ payload: [UInt8], decompressionLimit: Int) throws(DecodeError) -> TaskMeta {

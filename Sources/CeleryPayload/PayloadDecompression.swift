@@ -10,9 +10,11 @@
 ///
 /// Every method shares one cap on the decompressed size
 /// (``DecompressedOutput``).
-enum PayloadDecompression {
+import Decompression
+
+package enum PayloadDecompression {
   /// The content type kombu writes for its `zlib` and `gzip` compressions.
-  static let zlibContentType = "application/x-gzip"
+  package static let zlibContentType = "application/x-gzip"
 
   /// The largest decompressed payload accepted: far above any real result
   /// (Redis caps a value at 512 MB), and a bound on what a decompression bomb
@@ -22,7 +24,7 @@ enum PayloadDecompression {
   /// The decoder for a content type kombu writes.
   private static func decoder(
     for contentType: String
-  ) -> ((UnsafeBufferPointer<UInt8>, Int) throws(DecodeError) -> [UInt8])? {
+  ) -> ((UnsafeBufferPointer<UInt8>, Int) throws(DecompressionError) -> [UInt8])? {
     switch contentType {
     case zlibContentType: return ZlibDecoder.decompress
     case "application/x-bz2": return Bzip2Decoder.decompress
@@ -41,12 +43,18 @@ enum PayloadDecompression {
   /// - Throws: ``DecodeError/unsupportedCompression(_:)`` for a content
   ///   type kombu does not write, ``DecodeError/invalidCompressedPayload(_:)``
   ///   for a corrupt or truncated body or one that decompresses beyond `limit`.
-  static func decompress(
+  package static func decompress(
     _ body: ArraySlice<UInt8>, contentType: String, limit: Int = maximumDecompressedSize
   ) throws(DecodeError) -> [UInt8] {
     guard let decoder = decoder(for: contentType) else { throw .unsupportedCompression(methodName(of: contentType)) }
     guard !body.isEmpty else { throw .invalidCompressedPayload("the compressed body is empty (truncated)") }
-    return try body.withUnsafeBufferPointer { buffer throws(DecodeError) in try decoder(buffer, limit) }
+    do {
+      return try body.withUnsafeBufferPointer { buffer throws(DecompressionError) in try decoder(buffer, limit) }
+    } catch {
+      switch error {
+      case .invalidCompressedPayload(let reason): throw .invalidCompressedPayload(reason)
+      }
+    }
   }
 
   /// A name the user recognises for a content type taskwatch cannot

@@ -27,7 +27,7 @@ public struct TaskMeta: Sendable, Equatable {
   }
 
   /// Whether the payload has no `task_id` field or names `taskID` there.
-  func hasTaskID(matching taskID: String) -> Bool {
+  package func hasTaskID(matching taskID: String) -> Bool {
     guard let range = taskIDRange else { return true }
     // As written, when that is the value (no escapes); otherwise decoded.
     let equalAsWritten = json.withUnsafeBytes { json in
@@ -48,7 +48,7 @@ public struct TaskMeta: Sendable, Equatable {
 
   /// ``decode(_:)`` with another cap on a compressed payload's inflated size
   /// (the fuzz targets use a small one, see `FuzzingEntryPoints`).
-  static func decode(_ payload: [UInt8], decompressionLimit: Int) throws(DecodeError) -> TaskMeta {
+  package static func decode(_ payload: [UInt8], decompressionLimit: Int) throws(DecodeError) -> TaskMeta {
     let json = try jsonBytes(of: payload, decompressionLimit: decompressionLimit)
     let scan = try json.withUnsafeBufferPointer { buffer throws(DecodeError) in
       try JSONScanner.scan(buffer)
