@@ -1,13 +1,35 @@
 import CeleryPayload
+import RedisWire
 
 /// The internal parsers the fuzz targets in `Fuzzing/` drive, and nothing else.
 ///
 /// Reachable only with `@_spi(Fuzzing) import TaskWatch`: they are not part of
 /// the library's API and may change with the parsers. Parsers that are public
 /// already (``BackendURL/parse(_:certificateRequirement:)``,
-/// ``RedisReplyParser``, ``TaskMeta/decode(_:)``) are fuzzed through their
-/// public entry points instead.
+/// ``TaskMeta/decode(_:)``) are fuzzed through their public entry points
+/// instead.
 @_spi(Fuzzing) public enum FuzzingEntryPoints {
+  /// The reply reader every connection uses (`RedisReplyParser`), with each
+  /// reply written out in full as text, since `RedisReply` is not public.
+  public final class ReplyReader {
+    private let parser = RedisReplyParser()
+
+    /// Creates a reader with nothing buffered.
+    public init() {}
+
+    /// Appends bytes as received from a server.
+    public func feed(_ bytes: [UInt8]) {
+      parser.feed(bytes)
+    }
+
+    /// The next complete reply (every field, nested replies included), or
+    /// `nil` while more bytes are needed.
+    /// - Throws: when the bytes are not RESP; the reader is unusable after it.
+    public func next() throws -> String? {
+      try parser.next().map { String(reflecting: $0) }
+    }
+  }
+
   /// The content types of every compression kombu offers, as Celery 5.7 writes
   /// them in a compressed payload's marker.
   public static let compressionContentTypes = [

@@ -1,11 +1,11 @@
 import FuzzSupport
-import TaskWatch
+@_spi(Fuzzing) import TaskWatch
 
 /// Reply parsing: the bytes a Redis server (or anything that answers on its
 /// port) sends. The input is parsed whole, then again fed in pieces cut at
 /// points chosen from the input; both must give the same replies and fail (or
-/// wait for more) at the same place. `RedisReplyParser` is the reader every
-/// connection uses, so this follows it when the reader is replaced.
+/// wait for more) at the same place. `FuzzingEntryPoints.ReplyReader` wraps
+/// the reader every connection uses, so this follows it when it is replaced.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzReplies(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   let input = FuzzInput(data, size)
@@ -26,12 +26,12 @@ public func fuzzReplies(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
 /// What a parser made of a stream: the replies, then whether it failed.
 struct ParseOutcome: Equatable {
-  var replies: [RedisReply] = []
+  var replies: [String] = []
   var failed = false
 }
 
 private func parse(_ pieces: [ArraySlice<UInt8>]) -> ParseOutcome {
-  let parser = RedisReplyParser()
+  let parser = FuzzingEntryPoints.ReplyReader()
   var outcome = ParseOutcome()
   for piece in pieces {
     parser.feed(Array(piece))
