@@ -29,7 +29,7 @@
 /// least one input byte, a container's count is checked against the bytes
 /// left before anything is done, and no output is copied more than twice.
 /// - strings that are not valid UTF-8 are repaired with U+FFFD.
-struct MessagePackJSON {
+package struct MessagePackJSON {
   /// Deepest nesting of arrays and maps accepted, as on the JSON path.
   static let maximumDepth = 512
 
@@ -48,7 +48,7 @@ struct MessagePackJSON {
   /// - Throws: ``DecodeError/invalidMessagePack(_:)`` for truncated or
   ///   malformed input, nesting deeper than ``maximumDepth``, or bytes after
   ///   the document.
-  static func convert(_ payload: [UInt8]) throws(DecodeError) -> [UInt8] {
+  package static func convert(_ payload: [UInt8]) throws(DecodeError) -> [UInt8] {
     try payload.withUnsafeBufferPointer { buffer throws(DecodeError) in
       var converter = MessagePackJSON(buffer)
       try converter.convertValue(depth: 0)

@@ -12,9 +12,9 @@
 /// (``DecompressedOutput``).
 import Decompression
 
-enum PayloadDecompression {
+package enum PayloadDecompression {
   /// The content type kombu writes for its `zlib` and `gzip` compressions.
-  static let zlibContentType = "application/x-gzip"
+  package static let zlibContentType = "application/x-gzip"
 
   /// The largest decompressed payload accepted: far above any real result
   /// (Redis caps a value at 512 MB), and a bound on what a decompression bomb
@@ -43,7 +43,7 @@ enum PayloadDecompression {
   /// - Throws: ``DecodeError/unsupportedCompression(_:)`` for a content
   ///   type kombu does not write, ``DecodeError/invalidCompressedPayload(_:)``
   ///   for a corrupt or truncated body or one that decompresses beyond `limit`.
-  static func decompress(
+  package static func decompress(
     _ body: ArraySlice<UInt8>, contentType: String, limit: Int = maximumDecompressedSize
   ) throws(DecodeError) -> [UInt8] {
     guard let decoder = decoder(for: contentType) else { throw .unsupportedCompression(methodName(of: contentType)) }

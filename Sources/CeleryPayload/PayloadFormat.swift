@@ -4,7 +4,7 @@
 /// inflated first) and turns "not JSON" into an error that names the
 /// serializer the worker really used, so the user knows which Celery setting
 /// to change.
-enum PayloadFormat: Equatable {
+package enum PayloadFormat: Equatable {
   case json
   case pickle
   case msgpack
@@ -16,7 +16,7 @@ enum PayloadFormat: Equatable {
 
   /// The marker Celery 5.7 puts before a compressed payload:
   /// `\x00celery-compressed\x00<content-type>\x00`.
-  static let compressionMarker = Array("\u{0}celery-compressed\u{0}".utf8)
+  package static let compressionMarker = Array("\u{0}celery-compressed\u{0}".utf8)
 
   /// Classifies a payload by its leading bytes.
   static func sniff(_ payload: [UInt8]) -> PayloadFormat {

@@ -43,7 +43,13 @@ public struct TaskMeta: Sendable, Equatable {
   /// - Throws: ``DecodeError`` naming what the payload looks like when it is not
   ///   a JSON object with a string `status`.
   public static func decode(_ payload: [UInt8]) throws(DecodeError) -> TaskMeta {
-    let json = try jsonBytes(of: payload)
+    try decode(payload, decompressionLimit: PayloadDecompression.maximumDecompressedSize)
+  }
+
+  /// ``decode(_:)`` with another cap on a compressed payload's inflated size
+  /// (the fuzz targets use a small one, see `FuzzingEntryPoints`).
+  package static func decode(_ payload: [UInt8], decompressionLimit: Int) throws(DecodeError) -> TaskMeta {
+    let json = try jsonBytes(of: payload, decompressionLimit: decompressionLimit)
     let scan = try json.withUnsafeBufferPointer { buffer throws(DecodeError) in
       try JSONScanner.scan(buffer)
     }
@@ -83,9 +89,14 @@ public struct TaskMeta: Sendable, Equatable {
   /// Turns any supported payload encoding into JSON bytes: JSON as it is (no
   /// copy), msgpack converted (``MessagePackJSON``), and Celery 5.7's
   /// compressed payloads inflated first (``PayloadDecompression``).
-  /// - Parameter compressionAllowed: false for an inflated body, since Celery
-  ///   compresses once.
-  static func jsonBytes(of payload: [UInt8], compressionAllowed: Bool = true) throws(DecodeError) -> [UInt8] {
+  /// - Parameters:
+  ///   - compressionAllowed: false for an inflated body, since Celery
+  ///     compresses once.
+  ///   - decompressionLimit: the largest inflated body accepted, in bytes.
+  static func jsonBytes(
+    of payload: [UInt8], compressionAllowed: Bool = true,
+    decompressionLimit: Int = PayloadDecompression.maximumDecompressedSize
+  ) throws(DecodeError) -> [UInt8] {
     switch PayloadFormat.sniff(payload) {
     case .json, .unknown:
       return payload
@@ -97,7 +108,8 @@ public struct TaskMeta: Sendable, Equatable {
       throw .unsupportedSerializer("YAML")
     case .compressed(let contentType, let bodyOffset):
       guard compressionAllowed else { throw .invalidCompressedPayload("it is compressed twice") }
-      let body = try PayloadDecompression.decompress(payload[bodyOffset...], contentType: contentType)
+      let body = try PayloadDecompression.decompress(
+        payload[bodyOffset...], contentType: contentType, limit: decompressionLimit)
       return try jsonBytes(of: body, compressionAllowed: false)
     }
   }
