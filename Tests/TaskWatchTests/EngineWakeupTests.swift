@@ -2,7 +2,7 @@ import Foundation
 import Glibc
 import Testing
 
-@testable import TaskWatch
+@testable import RedisWire
 
 /// The engine's wake-up without a server: a pipe whose readiness ends a
 /// `poll()` that would otherwise wait, and nothing else.
@@ -46,13 +46,27 @@ struct EngineWakeupTests {
       wakeup.cancel()
     }
     var entry = pollfd(fd: socket.readEnd, events: Int16(POLLIN), revents: 0)
-    #expect(throws: ConsumerError.interrupted) { _ = try wakeup.poll(&entry, milliseconds: -1) }
+    #expect(throws: WakeupError.cancelled) { _ = try wakeup.poll(&entry, milliseconds: -1) }
     #expect(ContinuousClock.now - started < .seconds(5))
     #expect(wakeup.isCancelled)
     // The byte is never read: the wake-up stays readable.
-    #expect(throws: ConsumerError.interrupted) { _ = try wakeup.poll(&entry, milliseconds: -1) }
-    #expect(throws: ConsumerError.interrupted) { try wakeup.sleep(until: .after(seconds: 60)) }
+    #expect(throws: WakeupError.cancelled) { _ = try wakeup.poll(&entry, milliseconds: -1) }
+    #expect(throws: WakeupError.cancelled) { try wakeup.sleep(until: .after(seconds: 60)) }
     wakeup.cancel()
+  }
+
+  @Test("SystemCall.poll with a wake-up: the descriptor's readiness before a cancellation, .woken after it")
+  func systemCallPollReportsWoken() throws {
+    let wakeup = try EngineWakeup()
+    let socket = Pipe()
+    let events = Int16(POLLIN)
+    #expect(SystemCall.poll(socket.readEnd, for: events, until: .after(seconds: 0.02), wakeup: wakeup) == .timedOut)
+    var byte: UInt8 = 7
+    #expect(write(socket.writeEnd, &byte, 1) == 1)
+    #expect(SystemCall.poll(socket.readEnd, for: events, until: .after(seconds: 1), wakeup: wakeup) == .ready(events))
+    wakeup.cancel()
+    // The wake-up wins even over a descriptor that is ready too.
+    #expect(SystemCall.poll(socket.readEnd, for: events, until: .after(seconds: 60), wakeup: wakeup) == .woken)
   }
 
   @Test("sleep waits until its deadline when nothing cancels it")

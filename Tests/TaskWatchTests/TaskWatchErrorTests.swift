@@ -1,5 +1,7 @@
 import Testing
 
+@testable import CeleryPayload
+@testable import RedisWire
 @testable import TaskWatch
 
 @Suite("TaskWatchError: one code per kind of failure, the cause kept")
@@ -15,6 +17,7 @@ struct TaskWatchErrorTests {
       (ConsumerError.unavailable(endpoint: "h:1", seconds: 30, lastError: Self.lost), .unavailable),
       (ConsumerError.deadlinePassed, .timedOut),
       (ConsumerError.interrupted, .cancelled),
+      (WakeupError.cancelled, .cancelled),
       (UndecodableResultError(taskID: "t", reason: .unsupportedSerializer("pickle")), .unreadableResult),
       (DecodeError.invalidJSON("x"), .unreadableResult),
       (TLSSetupError(file: "/ca.pem", reason: "missing"), .invalidConfiguration),

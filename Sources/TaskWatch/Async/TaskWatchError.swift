@@ -50,7 +50,7 @@ public struct TaskWatchError: Error, Sendable, CustomStringConvertible {
   public let code: Code
   /// The task the failure concerns, when it concerns one (an unreadable result).
   public let taskID: String?
-  /// The error that caused this one (``ConsumerError``, ``RedisError``,
+  /// The error that caused this one (``ConsumerError``, `RedisError`,
   /// ``UndecodableResultError``, `DecodingError`, …), if any.
   public let underlyingError: (any Error & Sendable)?
   private let message: String
@@ -99,6 +99,8 @@ public struct TaskWatchError: Error, Sendable, CustomStringConvertible {
       self.init(.invalidConfiguration, error.description, underlyingError: error)
     case let error as UnknownMasterError:
       self.init(.invalidConfiguration, error.description, underlyingError: error)
+    case is WakeupError:
+      self = .cancelledWait
     default:
       self.init(.unavailable, String(describing: error))
     }

@@ -95,7 +95,7 @@ public struct WatchEvents: AsyncSequence, Sendable {
       let deadline = timeout.map { Deadline.after($0) }
       var started: EngineWakeup?
       do throws(TaskWatchError) {
-        let wakeup = try EngineWakeup()
+        let wakeup = try Self.makeWakeup()
         let engine = WatchEngine(
           taskIDs: taskIDs, configuration: configuration, deadline: deadline, channel: channel, wakeup: wakeup)
         try EngineThread.start { engine.run() }
@@ -104,6 +104,17 @@ public struct WatchEvents: AsyncSequence, Sendable {
         channel.finish(error)
       }
       wakeup = started
+    }
+
+    /// The engine's wake-up pipe.
+    /// - Throws: ``TaskWatchError/Code-swift.struct/unavailable`` when the
+    ///   system has no descriptor to spare (`pipe`'s error is in the message).
+    private static func makeWakeup() throws(TaskWatchError) -> EngineWakeup {
+      do {
+        return try EngineWakeup()
+      } catch {
+        throw TaskWatchError(.unavailable, "cannot make the watch's wake-up pipe: \(error)", underlyingError: error)
+      }
     }
 
     /// Cancels the engine and waits until it has closed its connections.

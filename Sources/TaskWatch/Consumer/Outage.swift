@@ -1,3 +1,5 @@
+import Glibc
+
 /// A loss of connection in progress, and the retry loop that ``BackendLink``
 /// runs to end it for every reader of the backend: jittered
 /// backoff, within the retry budget counted from the first failed attempt,

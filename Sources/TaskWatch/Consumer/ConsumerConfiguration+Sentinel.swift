@@ -1,0 +1,11 @@
+extension ConsumerConfiguration {
+  /// The server to connect to now: the URL's endpoint, or for a `sentinel://`
+  /// URL the master the sentinels name at this moment (asked on every call,
+  /// so each reconnect follows a failover).
+  func serverEndpoint() throws -> RedisEndpoint {
+    guard backend.usesSentinel else { return backend.endpoint }
+    var resolver = SentinelResolver(backend: backend, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+    resolver.wakeup = wakeup
+    return try resolver.masterEndpoint()
+  }
+}
