@@ -9,11 +9,12 @@ struct RunSummary {
   /// The status the process exits with.
   let exitStatus: ExitStatus
 
-  /// The summary as one line of JSON: total, counts per state (sorted by name),
-  /// the ids still unready, elapsed seconds and the exit code.
+  /// The summary as one line of JSON: total, counts per state (sorted by name;
+  /// an unreadable result counts as `UNREADABLE`), the ids still unready, the
+  /// ids whose stored result cannot be read, elapsed seconds and the exit code.
   var json: [UInt8] {
     var counts: [String: Int] = [:]
-    for status in statuses { counts[status.state.name, default: 0] += 1 }
+    for status in statuses { counts[status.shownState.name, default: 0] += 1 }
     var line = Array(#"{"type":"summary","total":"#.utf8) + Array(String(statuses.count).utf8)
     line += Array(#","states":{"#.utf8)
     for (position, name) in counts.keys.sorted().enumerated() {
@@ -22,7 +23,12 @@ struct RunSummary {
       line += Array(":\(counts[name]!)".utf8)
     }
     line += Array(#"},"unready":["#.utf8)
-    for (position, status) in statuses.filter({ !$0.state.isReady }).enumerated() {
+    for (position, status) in statuses.filter({ !$0.isReady }).enumerated() {
+      if position > 0 { line.append(UInt8(ascii: ",")) }
+      JSONText.appendString(status.taskID, to: &line)
+    }
+    line += Array(#"],"unreadable":["#.utf8)
+    for (position, status) in statuses.filter({ $0.unreadable != nil }).enumerated() {
       if position > 0 { line.append(UInt8(ascii: ",")) }
       JSONText.appendString(status.taskID, to: &line)
     }

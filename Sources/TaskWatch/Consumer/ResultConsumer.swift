@@ -22,6 +22,13 @@ import Glibc
 /// it (pub/sub ignores the database number); all confirmations of one drained
 /// batch share one pipelined MGET.
 ///
+/// A stored result that can never be decoded (pickle, YAML, a compression
+/// kombu does not write, bytes that are not a Celery result) ends that task's
+/// watch only: it is reported once as a change with
+/// ``StateChange/unreadable`` set, counts as ready with an unknown outcome,
+/// is unsubscribed, and the other tasks are watched on. An undecodable
+/// *published* message is only a diagnostic, and the task's key is re-read.
+///
 /// The class never prints and never exits; things worth telling the user are
 /// collected as ``ConsumerDiagnostic`` values (``takeDiagnostics()``). Not
 /// `Sendable`: one consumer belongs to one thread.
@@ -34,6 +41,8 @@ public final class ResultConsumer {
   private var unsubscribeQueue: [Int] = []
   private var diagnostics: [ConsumerDiagnostic] = []
   private var warnedUnconfirmed = false
+  /// Why each unreadable task's stored result cannot be read, by index (rare: a dictionary).
+  private var unreadableReasons: [Int: DecodeError] = [:]
   /// Changes applied just before a connection fault, returned after recovery.
   private var carriedChanges: [StateChange] = []
   /// Messages in flight during a fetch, held until known to be newer.
@@ -71,9 +80,12 @@ public final class ResultConsumer {
     (0..<table.count).map { index in
       TaskStatus(
         taskID: table.ids[index], state: table.states[index] ?? .pending,
-        isWatched: table.phases[index] == .watching)
+        isWatched: table.phases[index] == .watching, unreadable: unreadableReasons[index])
     }
   }
+
+  /// How many tasks ended the watch with a stored result that can never be read.
+  public var unreadableCount: Int { unreadableReasons.count }
 
   /// Returns and clears what the consumer noticed since the last call.
   public func takeDiagnostics() -> [ConsumerDiagnostic] {
@@ -105,8 +117,9 @@ public final class ResultConsumer {
   /// reported as a ``ConsumerDiagnostic/connectionLost(_:retryingFor:)``, and the
   /// snapshot arrives from a later ``drainEvents(timeout:)`` once it reconnects.
   /// - Returns: one snapshot change per new task, in the order given.
-  /// - Throws: ``RedisError`` for faults no reconnect can cure (authentication),
-  ///   ``UndecodableResultError`` for a stored result that can never be read.
+  /// - Throws: ``RedisError`` for faults no reconnect can cure (authentication).
+  ///   A stored result that can never be read is not thrown: that task's
+  ///   change has ``StateChange/unreadable`` set.
   public func consume(from taskIDs: [String]) throws -> [StateChange] {
     var changes = [StateChange]()
     try consume(from: taskIDs) { changes.append($0) }
@@ -308,8 +321,7 @@ public final class ResultConsumer {
       let index = indices[position]
       let change: StateChange?
       if case .bulk(let payload) = reply {
-        let meta = try decodeStored(payload, index: index)
-        change = apply(index, meta: meta, digest: ResultMessage.digest(of: payload), source: source, at: now)
+        change = applyStored(payload, index: index, source: source, at: now)
         if table.phases[index] == .watching {
           fence.cover(index, until: fenceNumber)
           covered = true
@@ -408,18 +420,15 @@ public final class ResultConsumer {
           }
           return
         }
-        let meta: TaskMeta
-        let digest: Int
+        let change: StateChange?
         if position < confirmations.count, Self.sameBytes(stored, confirmations[position].payload) {
           // The key holds the message's payload (the usual case): reuse its decoding.
-          (meta, digest) = (confirmations[position].meta, confirmations[position].digest)
+          let confirmation = confirmations[position]
+          change = apply(index, meta: confirmation.meta, digest: confirmation.digest, source: .message, at: now)
         } else {
-          meta = try decodeStored(stored, index: index)
-          digest = ResultMessage.digest(of: stored)
+          change = applyStored(stored, index: index, source: .message, at: now)
         }
-        if let change = apply(index, meta: meta, digest: digest, source: .message, at: now) {
-          changes.append(change)
-        }
+        if let change { changes.append(change) }
       }
     } catch {
       // Changes applied before the fault are reported after the reconnect.
@@ -479,12 +488,35 @@ public final class ResultConsumer {
       &unsubscribeQueue, worthwhile: table.watchingCount > 0, force: force, format: channelCommand)
   }
 
-  private func decodeStored(_ payload: [UInt8], index: Int) throws -> TaskMeta {
+  /// Decodes a stored payload and applies it; a payload that can never be
+  /// decoded ends the task's watch as unreadable instead.
+  private func applyStored(
+    _ payload: [UInt8], index: Int, source: StateChange.Source, at time: WallClockTime
+  ) -> StateChange? {
+    let digest = ResultMessage.digest(of: payload)
+    let meta: TaskMeta
     do {
-      return try TaskMeta.decode(payload)
+      meta = try TaskMeta.decode(payload)
     } catch {
-      throw UndecodableResultError(taskID: table.ids[index], reason: error)
+      return applyUnreadable(index, reason: error, digest: digest, source: source, at: time)
     }
+    return apply(index, meta: meta, digest: digest, source: source, at: time)
+  }
+
+  /// Ends the watch of a task whose stored result can never be read: ready
+  /// with an unknown outcome, unsubscribed, reported once.
+  private func applyUnreadable(
+    _ index: Int, reason: DecodeError, digest: Int, source: StateChange.Source, at time: WallClockTime
+  ) -> StateChange? {
+    guard table.phases[index] == .watching else { return nil }
+    let previous = table.states[index]
+    table.finishUnreadable(index, digest: digest)
+    unreadableReasons[index] = reason
+    unsubscribeQueue.append(index)
+    let source = source == .resync && previous == nil ? .snapshot : source
+    return StateChange(
+      taskID: table.ids[index], state: previous ?? .pending, previous: previous, source: source,
+      observedAt: time, meta: nil, unreadable: reason)
   }
 
   private func index(forChannel channel: [UInt8]) -> Int? {

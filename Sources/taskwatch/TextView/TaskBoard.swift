@@ -12,7 +12,7 @@ struct TaskRow: Equatable {
   let firstSeen: Double
   /// When it became ready (wall-clock seconds).
   var readyAt: Double?
-  /// `exc_type: exc_message` of a FAILURE or REVOKED.
+  /// `exc_type: exc_message` of a FAILURE or REVOKED; why an UNREADABLE result cannot be read.
   var failure: String?
 }
 
@@ -42,12 +42,13 @@ struct TaskBoard {
     } else {
       position = rows.count
       positions[change.taskID] = position
-      rows.append(TaskRow(taskID: change.taskID, state: change.state, firstSeen: time))
+      rows.append(TaskRow(taskID: change.taskID, state: change.shownState, firstSeen: time))
     }
-    rows[position].state = change.state
+    rows[position].state = change.shownState
     rows[position].progress = fields.flatMap(Self.progress(in:))
     if change.isReady && rows[position].readyAt == nil { rows[position].readyAt = time }
     rows[position].failure = change.state.isFailure ? Self.failure(in: fields) : nil
+    if let reason = change.unreadable { rows[position].failure = "\(reason.problem): \(reason.fix)" }
   }
 
   /// The meta's `result` member, whatever its type.
