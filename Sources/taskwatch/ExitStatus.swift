@@ -21,7 +21,8 @@ enum ExitStatus: Int32, CaseIterable {
     case .usage: return "usage: bad option, duration, URL or scheme, unusable TLS file, no task ids"
     case .undecodable:
       return "a stored result cannot be decoded (e.g. pickle): that task gets an unreadable line, the others "
-        + "are watched on, and 65 is the status once all are ready and none failed; --fail-fast stops at once"
+        + "are watched to the end, and 65 is the status once every task is ready and none failed; "
+        + "--fail-fast stops at once"
     case .unavailable:
       return "Redis unreachable for longer than --retry-for, or not securely (certificate, TLS handshake)"
     case .authentication: return "authentication refused (NOAUTH, WRONGPASS, NOPERM)"
