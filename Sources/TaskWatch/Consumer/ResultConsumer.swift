@@ -29,6 +29,12 @@ import Glibc
 /// is unsubscribed, and the other tasks are watched on. An undecodable
 /// *published* message is only a diagnostic, and the task's key is re-read.
 ///
+/// With ``ConsumerConfiguration/pendingHintAfter`` set, tasks still PENDING
+/// with nothing stored and no message after that long are looked into on a
+/// short-lived connection of their own (group key, other databases, id
+/// format), and one ``ConsumerDiagnostic/pendingHint(_:)`` per cause found is
+/// reported, at most once per cause.
+///
 /// The class never prints and never exits; things worth telling the user are
 /// collected as ``ConsumerDiagnostic`` values (``takeDiagnostics()``). Not
 /// `Sendable`: one consumer belongs to one thread.
@@ -43,6 +49,12 @@ public final class ResultConsumer {
   private var warnedUnconfirmed = false
   /// Why each unreadable task's stored result cannot be read, by index (rare: a dictionary).
   private var unreadableReasons: [Int: DecodeError] = [:]
+  /// Tasks added together, and when to look why those still PENDING are
+  /// (``ConsumerConfiguration/pendingHintAfter``), in the order added.
+  private var hintChecks: [(due: Deadline, tasks: Range<Int>)] = []
+  /// The causes already hinted at: one line per cause per run.
+  private var hintedCauses = Set<PendingHint.Cause>()
+  private static let taskHintCauses: Set<PendingHint.Cause> = [.groupID, .otherDatabase, .notCeleryID, .nothingStored]
   /// Changes applied just before a connection fault, returned after recovery.
   private var carriedChanges: [StateChange] = []
   /// Messages in flight during a fetch, held until known to be newer.
@@ -139,6 +151,11 @@ public final class ResultConsumer {
   public func consume(from taskIDs: [String], onChange body: (StateChange) -> Void) throws {
     table.reserve(taskIDs.count)
     let added = taskIDs.compactMap { table.add($0) }
+    if let first = added.first, let last = added.last, let after = configuration.pendingHintAfter, after > 0,
+      !hintedCauses.isSuperset(of: Self.taskHintCauses)
+    {
+      hintChecks.append((Deadline.after(seconds: after), first..<(last + 1)))
+    }
     guard let first = added.first, link.outage == nil else { return }
     try guarding {
       if !link.isConnected {
@@ -208,6 +225,7 @@ public final class ResultConsumer {
     let callDeadline = Deadline.after(seconds: timeout)
     var changes = carriedChanges
     carriedChanges.removeAll()
+    if link.outage == nil && link.isConnected { lookForPendingHints() }
     if link.outage == nil && !link.isConnected {
       guard table.watchingCount > 0 else {
         BackendLink.pause(until: callDeadline)
@@ -250,6 +268,28 @@ public final class ResultConsumer {
   /// (Celery's `on_after_fork`): the parent still owns the conversation.
   public func resetAfterFork() {
     stop()
+  }
+
+  // MARK: - Hints
+
+  /// Once tasks have been PENDING with nothing stored and no message for
+  /// ``ConsumerConfiguration/pendingHintAfter``, looks for why (on a
+  /// connection of its own, ``PendingProbe``) and queues one
+  /// ``ConsumerDiagnostic/pendingHint(_:)`` per cause not reported yet.
+  private func lookForPendingHints() {
+    guard let after = configuration.pendingHintAfter, let check = hintChecks.first, check.due.hasPassed else { return }
+    var pending = [String]()
+    while let check = hintChecks.first, check.due.hasPassed {
+      hintChecks.removeFirst()
+      for index in check.tasks where table.phases[index] == .watching && table.states[index] == .pending {
+        pending.append(table.ids[index])
+      }
+    }
+    let hints = PendingProbe(configuration: configuration).hints(for: pending, skipping: hintedCauses, seconds: after)
+    for hint in hints where hintedCauses.insert(hint.cause).inserted {
+      diagnostics.append(.pendingHint(hint))
+    }
+    if hintedCauses.isSuperset(of: Self.taskHintCauses) { hintChecks.removeAll() }
   }
 
   // MARK: - Protocol steps
