@@ -49,9 +49,10 @@ public enum PendingHint: Sendable, Equatable, CustomStringConvertible {
       if [8, 13, 18, 23].contains(position) {
         guard byte == UInt8(ascii: "-") else { return false }
       } else {
+        let lowered = byte | 0x20
         let isHex =
-          (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
-          || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte)
+          (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+          || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(lowered)
         guard isHex else { return false }
       }
     }
