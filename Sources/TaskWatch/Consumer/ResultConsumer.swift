@@ -489,6 +489,13 @@ public final class ResultConsumer {
       carriedChanges = changes
       throw error
     }
+    // A task whose stored key is unreadable too is reported once, by its change.
+    for change in changes where change.isUnreadable {
+      diagnostics.removeAll {
+        if case .undecodableMessage(let taskID, _) = $0 { return taskID == change.taskID }
+        return false
+      }
+    }
     return changes
   }
 
