@@ -39,9 +39,8 @@ public struct StateChange: Sendable, Equatable {
   /// True when the task's stored result can never be read (see ``unreadable``).
   public var isUnreadable: Bool { unreadable != nil }
 
-  /// Creates a change value.
-  /// - Parameter unreadable: why the stored result cannot be read, for an
-  ///   unreadable task's change; `nil` otherwise.
+  /// Creates a change value; `unreadable` says why the stored result cannot
+  /// be read, for an unreadable task's change, and is `nil` otherwise.
   public init(
     taskID: String, state: TaskState, previous: TaskState?, source: Source,
     observedAt: WallClockTime, meta: TaskMeta?, unreadable: DecodeError? = nil
