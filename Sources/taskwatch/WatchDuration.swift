@@ -29,7 +29,11 @@ struct WatchDuration: ExpressibleByArgument, Equatable, CustomStringConvertible 
   }
 
   /// The value as a user would write it back (`5m`, `1.5s`).
+  ///
+  /// Past 2^53 s (a `Double` no longer counts whole seconds, and `Int` may
+  /// overflow) the value is written in seconds as Swift prints it.
   var description: String {
+    guard seconds < 0x1p53 else { return "\(seconds)s" }
     if seconds >= 3600, seconds.truncatingRemainder(dividingBy: 3600) == 0 { return "\(Int(seconds / 3600))h" }
     if seconds >= 60, seconds.truncatingRemainder(dividingBy: 60) == 0 { return "\(Int(seconds / 60))m" }
     if seconds < 1, seconds > 0 { return "\(Int((seconds * 1000).rounded()))ms" }

@@ -28,6 +28,16 @@ struct WatchDurationTests {
     #expect(WatchDuration(seconds: 0.25).description == "250ms")
     #expect(WatchDuration(seconds: 90).description == "90s")
   }
+
+  // Found by the durations fuzz target (Fuzzing/): `--retry-for
+  // 90666666666666666666` crashed (Int overflow) when the "reconnecting (for
+  // up to …)" diagnostic described it.
+  @Test("a duration too long for Int is still described", arguments: ["90666666666666666666", "99999999999999999999h"])
+  func hugeDurationDescribed(text: String) throws {
+    let duration = try #require(WatchDuration(argument: text))
+    #expect(duration.description.hasSuffix("s"))
+    #expect(WatchDuration(seconds: 0x1p53 - 1).description == "9007199254740991s")
+  }
 }
 
 @Suite("Task id lists")

@@ -1,0 +1,1 @@
+../../../Sources/taskwatch/WatchDuration.swift

@@ -1,0 +1,1 @@
+../../../Sources/taskwatch/RFC3339Timestamp.swift
