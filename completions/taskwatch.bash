@@ -165,7 +165,7 @@ _taskwatch() {
     local -a repeating_flags=()
     local -a non_repeating_flags=(--all --once --fail-fast --no-verify -q --quiet --summary --no-result --version -h --help)
     local -a repeating_options=(--group --report)
-    local -a non_repeating_options=(-u --url --password-file --master-name --tls-ca --tls-cert --tls-key --tls-cert-reqs --tls-check-hostname --connect-timeout --key-prefix --global-keyprefix --count -t --timeout --retry-for --health-interval --format --color --heartbeat)
+    local -a non_repeating_options=(-u --url --password-file --master-name --tls-ca --tls-cert --tls-key --tls-cert-reqs --tls-check-hostname --connect-timeout --key-prefix --global-keyprefix --count -t --timeout --retry-for --health-interval --pending-hint-after --format --color --heartbeat)
     __taskwatch_offer_flags_options -1
 
     # Offer option value completions
@@ -220,6 +220,9 @@ _taskwatch() {
         return
         ;;
     '--health-interval')
+        return
+        ;;
+    '--pending-hint-after')
         return
         ;;
     '--format')

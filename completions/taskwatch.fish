@@ -20,7 +20,7 @@ function __taskwatch_parse_tokens -S
     set -l unparsed_tokens (__taskwatch_tokens -pc)
     switch $unparsed_tokens[1]
     case 'taskwatch'
-        __taskwatch_parse_subcommand -r 1 'u/url=' 'password-file=' 'master-name=' 'tls-ca=' 'tls-cert=' 'tls-key=' 'tls-cert-reqs=' 'tls-check-hostname=' 'connect-timeout=' 'key-prefix=' 'global-keyprefix=' 'group=+' 'all' 'count=' 't/timeout=' 'once' 'fail-fast' 'no-verify' 'retry-for=' 'health-interval=' 'q/quiet' 'summary' 'no-result' 'format=' 'color=' 'report=+' 'heartbeat=' 'version' 'h/help'
+        __taskwatch_parse_subcommand -r 1 'u/url=' 'password-file=' 'master-name=' 'tls-ca=' 'tls-cert=' 'tls-key=' 'tls-cert-reqs=' 'tls-check-hostname=' 'connect-timeout=' 'key-prefix=' 'global-keyprefix=' 'group=+' 'all' 'count=' 't/timeout=' 'once' 'fail-fast' 'no-verify' 'retry-for=' 'health-interval=' 'pending-hint-after=' 'q/quiet' 'summary' 'no-result' 'format=' 'color=' 'report=+' 'heartbeat=' 'version' 'h/help'
     end
 end
 
@@ -93,6 +93,7 @@ complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_op
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" no-verify' -l 'no-verify' -d 'Trust READY messages without confirming them from the stored key.'
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" retry-for' -l 'retry-for' -d 'Give up (exit 69) after this long without a working connection.' -rfka ''
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" health-interval' -l 'health-interval' -d 'PING an idle subscriber this often; no PONG within 2s counts as a dead link.' -rfka ''
+complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" pending-hint-after' -l 'pending-hint-after' -d 'Say why a task may be PENDING with nothing stored after this long (0 or off: never).' -rfka ''
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" q quiet' -s 'q' -l 'quiet' -d 'Print no state lines; the exit status is the answer.'
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" summary' -l 'summary' -d 'End with a {"type":"summary"} line.'
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" no-result' -l 'no-result' -d 'Leave result and traceback out of meta.'

@@ -19,15 +19,22 @@ public enum DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
   /// Readable, but not a saved group (`{"result": [[id, parent], [child, …]]}`).
   case notGroupMeta(String)
 
-  /// A one-line message for the user.
+  /// A one-line message for the user: what is wrong and, for a serializer
+  /// or compression taskwatch does not read, what to change.
   public var description: String {
     switch self {
+    case .unsupportedSerializer, .unsupportedCompression: return "\(problem): \(fix)"
+    default: return problem
+    }
+  }
+
+  /// What is wrong with the payload, without the fix.
+  public var problem: String {
+    switch self {
     case .unsupportedSerializer(let name):
-      return "payload looks like \(name), which taskwatch never executes: configure the worker with "
-        + "result_serializer=\"json\" (or \"msgpack\")"
+      return "payload looks like \(name), which taskwatch never executes"
     case .unsupportedCompression(let name):
-      return "payload is compressed with \(name), which taskwatch cannot decompress: configure the worker with "
-        + "one of kombu's result_compression methods (zlib, gzip, bzip2, lzma, brotli, zstd), or none"
+      return "payload is compressed with \(name), which taskwatch cannot decompress"
     case .invalidCompressedPayload(let detail):
       return "compressed payload cannot be decompressed: \(detail)"
     case .invalidJSON(let detail):
@@ -41,5 +48,33 @@ public enum DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
     case .notGroupMeta(let detail):
       return "payload is not a saved Celery group: \(detail)"
     }
+  }
+
+  /// What to change so that the result can be read.
+  public var fix: String {
+    switch self {
+    case .unsupportedSerializer:
+      return "configure the worker with result_serializer=\"json\" (or \"msgpack\")"
+    case .unsupportedCompression:
+      return "configure the worker with one of kombu's result_compression methods "
+        + "(zlib, gzip, bzip2, lzma, brotli, zstd), or none"
+    case .invalidCompressedPayload, .invalidJSON, .invalidMessagePack, .notTaskMeta, .notGroupMeta:
+      return "check that only Celery writes keys under this prefix (--key-prefix, --global-keyprefix) "
+        + "and that the worker's result_serializer is json or msgpack"
+    case .tooDeep:
+      return "read the stored bytes as they are (TaskMeta.json) instead of as a tree"
+    }
+  }
+
+  /// The serializer the payload is in, when that is why it cannot be read.
+  public var serializer: String? {
+    if case .unsupportedSerializer(let name) = self { return name }
+    return nil
+  }
+
+  /// The compression the payload is in, when that is why it cannot be read.
+  public var compression: String? {
+    if case .unsupportedCompression(let name) = self { return name }
+    return nil
   }
 }

@@ -217,6 +217,12 @@ struct WaitingOptions: ParsableArguments {
     help: ArgumentHelp(
       "PING an idle subscriber this often; no PONG within 2s counts as a dead link.", valueName: "duration"))
   var healthInterval = WatchDuration(seconds: 5)
+
+  @Option(
+    help: ArgumentHelp(
+      "Say why a task may be PENDING with nothing stored after this long (0 or off: never).",
+      valueName: "duration"))
+  var pendingHintAfter = PendingHintDelay(seconds: 10)
 }
 
 /// What goes to standard output.

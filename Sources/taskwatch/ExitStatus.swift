@@ -21,7 +21,10 @@ enum ExitStatus: Int32, CaseIterable {
     case .usage:
       return
         "usage: bad option, duration, URL or scheme, unusable TLS file, no task ids, a database the server does not have"
-    case .undecodable: return "a stored result cannot be decoded (e.g. pickle)"
+    case .undecodable:
+      return "a stored result cannot be decoded (e.g. pickle): that task gets an unreadable line, the others "
+        + "are watched to the end, and 65 is the status once every task is ready and none failed; "
+        + "--fail-fast stops at once"
     case .unavailable:
       return
         "Redis unreachable for longer than --retry-for, or when the --timeout deadline passes, or for the one look of --once; or not securely (certificate, TLS handshake, wrong scheme for the port)"
@@ -34,8 +37,8 @@ enum ExitStatus: Int32, CaseIterable {
 
   /// How a run ended, before it is turned into a status.
   enum Outcome {
-    /// No task is watched any more: each is ready.
-    case allReady(anyFailed: Bool)
+    /// No task is watched any more: each is ready (or its stored result is unreadable).
+    case allReady(anyFailed: Bool, anyUnreadable: Bool = false)
     /// `--fail-fast` saw a FAILURE or REVOKED.
     case failedFast
     /// The deadline passed (or `--once` found unready tasks).
@@ -53,7 +56,10 @@ enum ExitStatus: Int32, CaseIterable {
   /// The exit status for an outcome: the single place where errors become codes.
   static func forOutcome(_ outcome: Outcome) -> ExitStatus {
     switch outcome {
-    case .allReady(let anyFailed): return anyFailed ? .taskFailed : .success
+    // A FAILURE is a definite answer and outranks an unknown outcome; an
+    // unreadable result outranks only SUCCESS (DESIGN.md §6, precedence).
+    case .allReady(let anyFailed, let anyUnreadable):
+      return anyFailed ? .taskFailed : anyUnreadable ? .undecodable : .success
     case .failedFast: return .taskFailed
     case .timedOut, .groupsNotSaved: return .timedOut
     case .signalled(let signal): return signal == 15 ? .terminated : .interrupted

@@ -21,6 +21,8 @@ enum HelpText {
 
     Exit status:
     \(exitStatusTable)
+
+    When several apply, the first wins: 130/143, 77, 69, 124, 1, 65, 0.
     """
   }
 

@@ -36,6 +36,7 @@ struct NDJSONWriter {
   /// Appends one `{"type":"state",…}` line.
   mutating func write(_ change: StateChange) {
     guard !quiet else { return }
+    if let reason = change.unreadable { return writeUnreadable(change, reason) }
     append(#"{"type":"state","task_id":"#)
     JSONText.appendString(change.taskID, to: &buffer)
     if change.state != lastTransition.state || change.previous != lastTransition.previous
@@ -53,6 +54,36 @@ struct NDJSONWriter {
       append(",\"meta\":null}\n")
     }
     if buffer.count >= Self.chunkSize { writeBuffer() }
+  }
+
+  /// Appends the `{"type":"unreadable",…}` line of a task whose stored result
+  /// can never be read: its id, the serializer or compression when that is
+  /// the cause, the reason, the fix, and where and when it was read.
+  private mutating func writeUnreadable(_ change: StateChange, _ reason: DecodeError) {
+    append(#"{"type":"unreadable","task_id":"#)
+    JSONText.appendString(change.taskID, to: &buffer)
+    if let serializer = reason.serializer {
+      append(#","serializer":"#)
+      JSONText.appendString(serializer, to: &buffer)
+    }
+    if let compression = reason.compression {
+      append(#","compression":"#)
+      JSONText.appendString(compression, to: &buffer)
+    }
+    append(#","reason":"#)
+    JSONText.appendString(reason.problem, to: &buffer)
+    append(#","fix":"#)
+    JSONText.appendString(reason.fix, to: &buffer)
+    append(#","previous":"#)
+    if let previous = change.previous {
+      JSONText.appendString(previous.name, to: &buffer)
+    } else {
+      append("null")
+    }
+    buffer.append(contentsOf: Array(#","ready":true,"source":""#.utf8) + Array(change.source.rawValue.utf8))
+    append(#"","observed_at":"#)
+    timestamps.appendQuoted(change.observedAt, to: &buffer)
+    append("}\n")
   }
 
   /// `,"state":…,"previous":…,"ready":…,"source":"…","observed_at":`

@@ -18,29 +18,33 @@ struct RunSummary {
     let name: String?
     let excType: String?
     let excMessage: String?
+    /// Why its stored result cannot be read, and the fix, when it cannot.
+    let unreadable: String?
   }
 
-  /// Each task whose last state is not SUCCESS, in the order watched.
+  /// Each task whose last state is not SUCCESS, in the order watched; an
+  /// unreadable result is listed as `UNREADABLE`.
   var problems: [Problem] {
-    statuses.filter { $0.state != .success }.map { status in
+    statuses.filter { $0.shownState != .success }.map { status in
       let detail = record?.record(for: status.taskID)
       return Problem(
-        taskID: status.taskID, state: status.state, name: detail?.name, excType: detail?.excType,
-        excMessage: detail?.excMessage)
+        taskID: status.taskID, state: status.shownState, name: detail?.name, excType: detail?.excType,
+        excMessage: detail?.excMessage, unreadable: status.unreadable.map { "\($0.problem): \($0.fix)" })
     }
   }
 
   /// Tasks per state name.
   var counts: [String: Int] {
     var counts: [String: Int] = [:]
-    for status in statuses { counts[status.state.name, default: 0] += 1 }
+    for status in statuses { counts[status.shownState.name, default: 0] += 1 }
     return counts
   }
 
   /// The summary as one line of JSON: total, counts per state (sorted by
-  /// name), the ids still unready, each task that did not succeed
-  /// (`task_id`, `state`, and `name`, `exc_type`, `exc_message` when known),
-  /// elapsed seconds and the exit code.
+  /// name; an unreadable result counts as `UNREADABLE`), the ids still
+  /// unready, the ids whose stored result cannot be read, each task that did
+  /// not succeed (`task_id`, `state`, and `name`, `exc_type`, `exc_message`,
+  /// `reason` when known), elapsed seconds and the exit code.
   var json: [UInt8] {
     let counts = self.counts
     var line = Array(#"{"type":"summary","total":"#.utf8) + Array(String(statuses.count).utf8)
@@ -51,7 +55,12 @@ struct RunSummary {
       line += Array(":\(counts[name]!)".utf8)
     }
     line += Array(#"},"unready":["#.utf8)
-    for (position, status) in statuses.filter({ !$0.state.isReady }).enumerated() {
+    for (position, status) in statuses.filter({ !$0.isReady }).enumerated() {
+      if position > 0 { line.append(UInt8(ascii: ",")) }
+      JSONText.appendString(status.taskID, to: &line)
+    }
+    line += Array(#"],"unreadable":["#.utf8)
+    for (position, status) in statuses.filter({ $0.unreadable != nil }).enumerated() {
       if position > 0 { line.append(UInt8(ascii: ",")) }
       JSONText.appendString(status.taskID, to: &line)
     }
@@ -62,7 +71,11 @@ struct RunSummary {
       JSONText.appendString(problem.taskID, to: &line)
       line += Array(#","state":"#.utf8)
       JSONText.appendString(problem.state.name, to: &line)
-      for (key, value) in [("name", problem.name), ("exc_type", problem.excType), ("exc_message", problem.excMessage)] {
+      let fields = [
+        ("name", problem.name), ("exc_type", problem.excType), ("exc_message", problem.excMessage),
+        ("reason", problem.unreadable),
+      ]
+      for (key, value) in fields {
         guard let value else { continue }
         line += Array(",\"\(key)\":".utf8)
         JSONText.appendString(value, to: &line)
@@ -85,7 +98,7 @@ struct RunSummary {
         + (states.isEmpty ? "" : " (\(states))") + ", \(milliseconds)s, exit \(exitStatus.rawValue)"
     ]
     for problem in problems {
-      let failure = MetaFields.failureText(type: problem.excType, message: problem.excMessage)
+      let failure = problem.unreadable ?? MetaFields.failureText(type: problem.excType, message: problem.excMessage)
       lines.append(
         "  \(problem.state.name) \(TaskRecord.label(problem.taskID, name: problem.name))"
           + (failure.map { "  " + $0 } ?? ""))

@@ -152,7 +152,7 @@ struct TaskwatchCommand: ParsableCommand {
   /// The consumer's settings from the options and the environment.
   private func makeConfiguration() throws -> ConsumerConfiguration {
     let backend = try connection.resolvedBackend(environment: Environment.value(of:))
-    return ConsumerConfiguration(
+    var configuration = ConsumerConfiguration(
       backend: backend,
       keyNaming: KeyNaming(keyPrefix: keys.keyPrefix, globalKeyPrefix: keys.globalKeyPrefix),
       connectTimeout: connection.connectTimeout.seconds,
@@ -161,6 +161,8 @@ struct TaskwatchCommand: ParsableCommand {
       healthInterval: waiting.healthInterval.seconds,
       deadline: waiting.timeout.map { .after(seconds: $0.seconds) },
       isInterrupted: { SignalTrap.pending != nil })
+    configuration.pendingHintAfter = waiting.pendingHintAfter.seconds
+    return configuration
   }
 }
 

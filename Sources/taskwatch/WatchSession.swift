@@ -51,11 +51,19 @@ struct WatchSession {
   private mutating func watch(_ consumer: ResultConsumer) -> ExitStatus.Outcome {
     let deadline = configuration.deadline
     var anyFailed = false
+    var firstUnreadable: UndecodableResultError?
     var tasksReported = 0
     func record(_ change: StateChange) {
       writer.write(change)
       if change.previous == nil { tasksReported += 1 }
-      if change.isReady && change.state.isFailure { anyFailed = true }
+      if let reason = change.unreadable {
+        let error = UndecodableResultError(taskID: change.taskID, reason: reason)
+        // With --fail-fast the run ends with this error, which says it once.
+        if !failFast { writer.diagnose(error.description) }
+        if firstUnreadable == nil { firstUnreadable = error }
+      } else if change.isReady && change.state.isFailure {
+        anyFailed = true
+      }
     }
     defer { reportDiagnostics(consumer) }
     do {
@@ -68,7 +76,10 @@ struct WatchSession {
         for change in changes { record(change) }
         try writer.flush()
         if failFast && anyFailed { return .failedFast }
-        if consumer.watchingCount == 0 { return .allReady(anyFailed: anyFailed) }
+        if failFast, let firstUnreadable { return .failed(firstUnreadable) }
+        if consumer.watchingCount == 0 {
+          return .allReady(anyFailed: anyFailed, anyUnreadable: firstUnreadable != nil)
+        }
         if once && (tasksReported == taskIDs.count || consumer.connectionProblem != nil) { return .timedOut }
         if let signal = SignalTrap.pending { return .signalled(signal) }
         if let deadline, deadline.hasPassed { return .timedOut }

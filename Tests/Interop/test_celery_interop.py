@@ -11,6 +11,7 @@ import subprocess
 import time
 
 import pytest
+from celery import _state as celery_state
 from celery import group
 from celery.result import AsyncResult, GroupResult
 
@@ -62,6 +63,18 @@ def states_of(run, task_id):
 def send(task, queue, *args, task_id=None, **kwargs):
     return task.apply_async(args=args, kwargs=kwargs, queue=queue,
                             task_id=task_id or new_id())
+
+
+def send_unwatched(task, queue, *args, task_id=None, **kwargs):
+    """Send without the sender subscribing to the result's channel (Celery's
+    on_task_call does): a pickle worker's message left there would make the
+    sender's next get(), in any later test, raise kombu's DecodeError."""
+    before = celery_state.task_join_will_block()
+    celery_state._set_task_join_will_block(True)
+    try:
+        return send(task, queue, *args, task_id=task_id, **kwargs)
+    finally:
+        celery_state._set_task_join_will_block(before)
 
 
 def comparable(meta):
@@ -300,13 +313,54 @@ def test_compressed_results_are_decoded(tw, demo, rclient, queue):
 
 def test_pickle_result_is_refused_with_exit_65(tw, demo, rclient):
     tid = new_id()
-    send(demo.add, "pickle", 2, 3, task_id=tid)
+    send_unwatched(demo.add, "pickle", 2, 3, task_id=tid)
     wait_stored(rclient, "celery-task-meta-" + tid, lambda d: b"SUCCESS" in d)
     run = tw.run(tid)
     assert run.returncode == 65, run.describe()
     lines = [l for l in run.stderr_text.splitlines() if l.startswith("taskwatch:")]
     assert any("pickle" in l and 'result_serializer="json"' in l for l in lines), \
         run.describe()
+
+
+def test_one_pickle_result_among_json_ones_is_reported_and_the_rest_watched(tw, demo, rclient):
+    """A pickle worker's task ends its own watch with an "unreadable" line;
+    every JSON task is still watched to the end, and the run exits 65."""
+    pickled, first, slow = new_id(), new_id(), new_id()
+    run = tw.watch_then([pickled, first, slow], lambda: (
+        send_unwatched(demo.add, "pickle", 2, 3, task_id=pickled),
+        send(demo.add, "json", 1, 1, task_id=first),
+        send(demo.progress, "json", 3, delay=0.3, task_id=slow)), "--summary")
+    assert run.returncode == 65, run.describe()
+    check_state_lines(run, [first, slow])
+    assert states_of(run, first)[-1] == "SUCCESS"
+    assert final(run, first)["meta"]["result"] == 2
+    assert states_of(run, slow).count("PROGRESS") == 3, run.describe()
+    assert states_of(run, slow)[-1] == "SUCCESS"
+    unreadable = [o for o in run.objects if o.get("type") == "unreadable"]
+    assert len(unreadable) == 1, run.describe()
+    line = unreadable[0]
+    assert line["task_id"] == pickled and line["serializer"] == "pickle", line
+    assert 'result_serializer="json"' in line["fix"] and line["ready"] is True, line
+    assert states_of(run, pickled) == ["PENDING"]
+    # The pickle task was unreadable before the slow JSON task finished.
+    order = [(o.get("type"), o.get("task_id"), o.get("state")) for o in run.objects]
+    assert order.index(("unreadable", pickled, None)) < order.index(("state", slow, "SUCCESS")), order
+    summary = run.objects[-1]
+    assert summary["type"] == "summary" and summary["exit_code"] == 65, summary
+    assert summary["states"].get("UNREADABLE") == 1 and summary["unreadable"] == [pickled], summary
+    assert summary["unready"] == [], summary
+    stderr = [l for l in run.stderr_text.splitlines() if pickled in l]
+    assert len(stderr) == 1 and "pickle" in stderr[0], run.describe()
+
+
+def test_a_failure_outranks_an_unreadable_result(tw, demo, rclient):
+    pickled, bad = new_id(), new_id()
+    run = tw.watch_then([pickled, bad], lambda: (
+        send_unwatched(demo.add, "pickle", 2, 3, task_id=pickled),
+        send(demo.fail, "json", task_id=bad)))
+    assert run.returncode == 1, run.describe()
+    assert states_of(run, bad)[-1] == "FAILURE"
+    assert [o["task_id"] for o in run.objects if o.get("type") == "unreadable"] == [pickled]
 
 
 # --- snapshot, groups, deadlines ---------------------------------------------

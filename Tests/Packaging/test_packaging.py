@@ -143,7 +143,7 @@ def test_tarball_holds_the_binary_its_debug_info_and_the_docs(unpacked):
     build_id = lambda path: re.search(r"Build ID: (\w+)", run(["readelf", "-n", path]).stdout).group(1)  # noqa: E731
     assert build_id(binary) == build_id(os.path.join(directory, "taskwatch.debug"))
     assert ".debug_info" in run(["readelf", "-S", "-W", os.path.join(directory, "taskwatch.debug")]).stdout
-    assert run([binary, "--version"]).stdout.strip() == version
+    assert run([binary, "--version"]).stdout.strip() == "taskwatch " + version
 
 
 def test_binary_needs_only_the_c_library_and_the_glibc_the_readme_states(binary):
@@ -166,7 +166,7 @@ def test_runs_in_a_bare_root_filesystem(binary, unpacked, root, redis_server):
     chroot = AS_ROOT + ["chroot", root, "/taskwatch"]
 
     version = run(chroot + ["--version"])
-    assert (version.returncode, version.stdout.strip()) == (0, unpacked[1]), version.stderr
+    assert (version.returncode, version.stdout.strip()) == (0, "taskwatch " + unpacked[1]), version.stderr
     help_text = run(chroot + ["--help"])
     assert help_text.returncode == 0 and "USAGE:" in help_text.stdout, help_text.stderr
 
@@ -239,7 +239,7 @@ def test_deb_installs_into_a_bare_root_runs_and_removes(binary, unpacked, root):
                  "usr/share/doc/taskwatch/copyright"):
         assert os.path.isfile(os.path.join(root, path)), path
     version = run(AS_ROOT + ["chroot", root, "/usr/bin/taskwatch", "--version"])
-    assert (version.returncode, version.stdout.strip()) == (0, unpacked[1]), version.stderr
+    assert (version.returncode, version.stdout.strip()) == (0, "taskwatch " + unpacked[1]), version.stderr
 
     page = run(["man", "-l", os.path.join(root, "usr/share/man/man1/taskwatch.1.gz")],
                env=dict(os.environ, MANPAGER="cat", MANWIDTH="80"))

@@ -159,13 +159,44 @@ struct ResultConsumerTests {
     #expect(consumer.takeDiagnostics().count == 1)
   }
 
-  @Test("a stored result that cannot be decoded is an UndecodableResultError")
+  @Test("a stored result that cannot be decoded ends only its task's watch, as unreadable")
   func undecodableStored() throws {
-    let id = UUID().uuidString
-    try server.storeAndPublish(taskID: id, payload: [0x80, 0x04, 0x95, 0x10], store: true)
-    #expect(throws: UndecodableResultError.self) {
-      _ = try consumer().consume(from: [id])
-    }
+    let (pickled, done, waiting) = (UUID().uuidString, UUID().uuidString, UUID().uuidString)
+    try server.storeAndPublish(taskID: pickled, payload: [0x80, 0x04, 0x95, 0x10], store: true)
+    try server.run(["SET", "celery-task-meta-\(done)", payload(done, "SUCCESS")])
+    let consumer = consumer()
+    let changes = try consumer.consume(from: [pickled, done, waiting])
+    #expect(changes.map(\.taskID) == [pickled, done, waiting])
+    #expect(changes[0].unreadable == .unsupportedSerializer("pickle"))
+    #expect(changes[0].isReady && changes[0].isUnreadable && changes[0].meta == nil)
+    #expect(changes[0].state == .pending && changes[0].previous == nil && changes[0].source == .snapshot)
+    #expect(changes.dropFirst().allSatisfy { $0.unreadable == nil })
+    #expect(consumer.watchingCount == 1 && consumer.unreadableCount == 1)
+    #expect(consumer.statuses.map(\.unreadable) == [.unsupportedSerializer("pickle"), nil, nil])
+    #expect(consumer.statuses.map(\.isReady) == [true, true, false])
+    // The others are watched on, and the unreadable task's channel is left.
+    try server.storeAndPublish(taskID: waiting, json: payload(waiting, "SUCCESS"))
+    let later = try drain(consumer, count: 1)
+    #expect(later.map(\.taskID) == [waiting] && later.map(\.state) == [.success])
+    #expect(try server.subscriberCount(channel: "celery-task-meta-\(pickled)") == 0)
+  }
+
+  @Test("an undecodable message whose stored key is undecodable too: the task is unreadable, reported once")
+  func undecodableMessageThenKey() throws {
+    let (id, other) = (UUID().uuidString, UUID().uuidString)
+    let consumer = consumer()
+    _ = try consumer.consume(from: [id, other])
+    try server.storeAndPublish(taskID: id, json: payload(id, "STARTED"))
+    #expect(try drain(consumer, count: 1).map(\.state) == [.started])
+    try server.storeAndPublish(taskID: id, payload: Array("\u{0}celery-compressed\u{0}application/x-foo\u{0}x".utf8))
+    let changes = try drain(consumer, count: 1)
+    #expect(changes.map(\.taskID) == [id])
+    #expect(changes.first?.unreadable == .unsupportedCompression("application/x-foo"))
+    #expect(changes.first?.state == .started && changes.first?.previous == .started)
+    #expect(changes.first?.source == .message)
+    // The message's warning would say the same again: the change is the one report.
+    #expect(consumer.takeDiagnostics().isEmpty)
+    #expect(consumer.watchingCount == 1)
   }
 
   @Test("cancel(for:) unsubscribes and forgets the task's later messages")
@@ -198,13 +229,15 @@ struct ResultConsumerTests {
     try server.run(["SET", "celery-task-meta-\(ids[10])", "\u{80}\u{4}garbage"])
     try server.run(["SET", "celery-task-meta-\(ids[1_400])", payload(ids[1_400], "STARTED")])
     let consumer = consumer()
-    #expect(throws: UndecodableResultError.self) { _ = try consumer.consume(from: ids) }
-    try server.run(["SET", "celery-task-meta-\(ids[10])", payload(ids[10], "SUCCESS")])
-    // The snapshot stopped at ids[10]: later tasks have no state yet, so each
-    // reports its first one. Replies out of step would mix these up.
-    let changes = try consumer.refreshPending([ids[10], ids[1_400], ids[1_401]])
-    #expect(changes.map(\.taskID) == [ids[10], ids[1_400], ids[1_401]])
-    #expect(changes.map(\.state) == [.success, .started, .pending])
+    let changes = try consumer.consume(from: ids)
+    // Every task after the unreadable one has its own snapshot state: replies
+    // out of step would mix these up.
+    #expect(changes.map(\.taskID) == ids)
+    #expect(changes.filter(\.isUnreadable).map(\.taskID) == [ids[10]])
+    #expect(changes[1_400].state == .started && changes[1_401].state == .pending)
+    try server.run(["SET", "celery-task-meta-\(ids[1_401])", payload(ids[1_401], "SUCCESS")])
+    let refreshed = try consumer.refreshPending([ids[10], ids[1_400], ids[1_401]])
+    #expect(refreshed.map(\.taskID) == [ids[1_401]] && refreshed.map(\.state) == [.success])
   }
 
   @Test("a READY message is reported with what the stored key holds")

@@ -111,16 +111,41 @@ struct TaskWatcherTests {
     #expect(try server.subscriberCount(channel: "celery-task-meta-\(id)") == 0)
   }
 
-  @Test("a stored pickle result ends the watch with code unreadableResult naming the task")
-  func unreadable() async throws {
-    let id = UUID().uuidString
-    try server.storeAndPublish(taskID: id, payload: [0x80, 0x04, 0x95, 0x00])
-    let error = await #expect(throws: TaskWatchError.self) {
-      _ = try await watcher.results(for: [id], timeout: .seconds(10))
+  @Test("events: a stored pickle result is one unreadable change, and the other tasks are watched to the end")
+  func unreadableEvent() async throws {
+    let (pickled, live) = (UUID().uuidString, UUID().uuidString)
+    try server.storeAndPublish(taskID: pickled, payload: [0x80, 0x04, 0x95, 0x00])
+    var changes = [StateChange]()
+    for try await event in watcher.events(for: [pickled, live], timeout: .seconds(20)) {
+      guard case .change(let change) = event else { continue }
+      changes.append(change)
+      // Published only once the unreadable change is out: the watch went on past it.
+      if change.isUnreadable { try server.storeAndPublish(taskID: live, json: payload(live, "SUCCESS", result: "7")) }
     }
+    #expect(changes.map(\.taskID) == [pickled, live, live])
+    #expect(changes[0].unreadable == .unsupportedSerializer("pickle") && changes[0].isReady)
+    #expect(changes.map(\.state) == [.pending, .pending, .success])
+  }
+
+  @Test("results: a stored pickle result throws unreadableResult naming the task, once the others are ready")
+  func unreadable() async throws {
+    let (pickled, live) = (UUID().uuidString, UUID().uuidString)
+    try server.storeAndPublish(taskID: pickled, payload: [0x80, 0x04, 0x95, 0x00])
+    let publisher = publishWhenSubscribed(live, [("SUCCESS", "7")])
+    let error = await #expect(throws: TaskWatchError.self) {
+      _ = try await watcher.results(for: [live, pickled], timeout: .seconds(10))
+    }
+    try await publisher.value
     #expect(error?.code == .unreadableResult)
-    #expect(error?.taskID == id)
-    #expect(error?.underlyingError is UndecodableResultError)
+    #expect(error?.taskID == pickled)
+    #expect((error?.underlyingError as? UndecodableResultError)?.reason == .unsupportedSerializer("pickle"))
+    // The watch ended because every task was ready, not at the timeout, and
+    // its connections are closed (Redis drops the subscription as it reads the close).
+    let closed = Deadline.after(seconds: 5)
+    while try server.subscriberCount(channel: "celery-task-meta-\(live)") != 0 && !closed.hasPassed {
+      usleep(10_000)
+    }
+    #expect(try server.subscriberCount(channel: "celery-task-meta-\(live)") == 0)
   }
 
   @Test("a refused password ends the watch with code authenticationRefused")

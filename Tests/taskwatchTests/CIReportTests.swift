@@ -126,6 +126,36 @@ struct CIReportTests {
     #expect((cases[0]["time"] as? Double ?? 1) < 0.5)
   }
 
+  @Test("an unreadable result: UNREADABLE in --summary's not_succeeded, an <error> in JUnit, an ::error for GitHub")
+  func unreadable() throws {
+    let (ok, pickled) = (newID(), newID())
+    try store(ok, "SUCCESS")
+    try server.storeAndPublish(taskID: pickled, payload: [0x80, 0x04, 0x95, 0x2A, 0, 0, 0, 0, 0, 0, 0])
+    let file = temporaryFile("junit.xml")
+    defer { try? FileManager.default.removeItem(at: file) }
+    let result = try TaskwatchProcess.run([
+      "-u", server.url(), "--summary", "--report", "junit=\(file.path)", "--report", "github", ok, pickled,
+    ])
+    #expect(result.status == 65, "\(result.stderr)")
+    let summary = try #require(result.objects.last)
+    let problems = try #require(summary["not_succeeded"] as? [[String: Any]])
+    #expect(problems.count == 1)
+    #expect(problems.first?["task_id"] as? String == pickled && problems.first?["state"] as? String == "UNREADABLE")
+    #expect((problems.first?["reason"] as? String)?.contains(#"result_serializer="json""#) == true)
+    let report = try parseJUnit(file)
+    let attributes = try #require(report["attrs"] as? [String: String])
+    #expect(attributes["tests"] == "2" && attributes["failures"] == "0" && attributes["errors"] == "1")
+    let cases = try #require(report["cases"] as? [[String: Any]])
+    let error = try #require(cases.last?["error"] as? [String: Any])
+    #expect(error["type"] as? String == "UNREADABLE")
+    #expect(
+      (error["message"] as? String)?.hasPrefix("cannot read the stored result: payload looks like pickle") == true)
+    #expect(
+      result.stderr.split(separator: "\n").contains {
+        $0.hasPrefix("::error title=Celery task result unreadable::\(pickled) UNREADABLE: payload looks like pickle")
+      }, "\(result.stderr)")
+  }
+
   @Test("the JUnit report is written whatever the exit: 124 with unready tasks, 69 without Redis")
   func junitOnEveryExit() throws {
     let pending = newID()

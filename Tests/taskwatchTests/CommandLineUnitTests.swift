@@ -294,11 +294,45 @@ struct OutputFormattingTests {
       TaskStatus(taskID: "a", state: .success, isWatched: false),
       TaskStatus(taskID: "b", state: .pending, isWatched: true),
       TaskStatus(taskID: "c", state: .success, isWatched: false),
+      TaskStatus(taskID: "d", state: .started, isWatched: false, unreadable: .unsupportedSerializer("yaml")),
     ]
     let line = RunSummary(statuses: statuses, elapsedSeconds: 1.23456, exitStatus: .timedOut).json
     #expect(
       String(decoding: line, as: UTF8.self)
-        == #"{"type":"summary","total":3,"states":{"PENDING":1,"SUCCESS":2},"unready":["b"],"not_succeeded":[{"task_id":"b","state":"PENDING"}],"elapsed_s":1.235,"exit_code":124}"#
+        == #"{"type":"summary","total":4,"states":{"PENDING":1,"SUCCESS":2,"UNREADABLE":1},"unready":["b"],"#
+        + #""unreadable":["d"],"not_succeeded":[{"task_id":"b","state":"PENDING"},{"task_id":"d","state":"UNREADABLE","#
+        + #""reason":"payload looks like yaml, which taskwatch never executes: configure the worker with "#
+        + #"result_serializer=\"json\" (or \"msgpack\")"}],"elapsed_s":1.235,"exit_code":124}"#
     )
+  }
+
+  @Test("the unreadable line: serializer or compression, reason, fix, and where it was read")
+  func unreadableLine() {
+    let time = WallClockTime(seconds: 1_764_000_000, nanoseconds: 5_000_000)
+    var writer = NDJSONWriter()
+    for (reason, previous) in [
+      (DecodeError.unsupportedSerializer("pickle"), nil), (.unsupportedCompression("x/y"), TaskState.started),
+    ] {
+      writer.write(
+        StateChange(
+          taskID: "t", state: previous ?? .pending, previous: previous, source: .message, observedAt: time, meta: nil,
+          unreadable: reason))
+    }
+    let lines = String(decoding: writer.bufferedForTesting, as: UTF8.self).split(separator: "\n")
+    #expect(
+      lines.first.map(String.init)
+        == #"{"type":"unreadable","task_id":"t","serializer":"pickle","reason":"payload looks like pickle, "#
+        + #"which taskwatch never executes","fix":"configure the worker with result_serializer=\"json\" "#
+        + #"(or \"msgpack\")","previous":null,"ready":true,"source":"message","observed_at":"2025-11-24T16:00:00.005Z"}"#
+    )
+    #expect(lines.last?.hasPrefix(#"{"type":"unreadable","task_id":"t","compression":"x/y","reason":"#) == true)
+    #expect(lines.last?.contains(#""previous":"STARTED","ready":true"#) == true)
+  }
+
+  @Test("exit precedence: a FAILURE outranks an unreadable result, which outranks SUCCESS")
+  func unreadablePrecedence() {
+    #expect(ExitStatus.forOutcome(.allReady(anyFailed: true, anyUnreadable: true)) == .taskFailed)
+    #expect(ExitStatus.forOutcome(.allReady(anyFailed: false, anyUnreadable: true)) == .undecodable)
+    #expect(ExitStatus.forOutcome(.allReady(anyFailed: false)) == .success)
   }
 }

@@ -181,14 +181,72 @@ struct EndToEndTests {
     }
   }
 
-  @Test("a pickle result stored for the task exits 65 and names the serializer")
+  private static let pickle: [UInt8] = [0x80, 0x04, 0x95, 0x2A, 0, 0, 0, 0, 0, 0, 0]
+
+  @Test("a pickle result is one unreadable line; the other tasks are watched to the end, then exit 65")
   func pickle() throws {
-    let id = newID()
-    try server.storeAndPublish(taskID: id, payload: [0x80, 0x04, 0x95, 0x2A, 0, 0, 0, 0, 0, 0, 0])
-    let result = try TaskwatchProcess.run(["-u", server.url(), id])
+    let (pickled, done, live) = (newID(), newID(), newID())
+    try server.storeAndPublish(taskID: pickled, payload: Self.pickle)
+    try store(done, "SUCCESS")
+    let process = try startWatching(["-u", server.url(), "--summary", pickled, done, live], channelOf: live)
+    #expect(process.waitForLines(3, seconds: 10))
+    try server.storeAndPublish(taskID: live, json: payload(live, "STARTED"))
+    #expect(process.waitForLines(4, seconds: 10))
+    try server.storeAndPublish(taskID: live, json: payload(live, "SUCCESS"))
+    let result = try process.finish()
     #expect(result.status == 65)
-    #expect(result.stderr.contains("pickle"))
-    #expect(result.stderr.contains(#"result_serializer="json""#))
+    let objects = result.objects
+    #expect(objects.map { $0["type"] as? String } == ["unreadable", "state", "state", "state", "state", "summary"])
+    let line = objects[0]
+    #expect(line["task_id"] as? String == pickled && line["serializer"] as? String == "pickle")
+    #expect(line["reason"] as? String == "payload looks like pickle, which taskwatch never executes")
+    #expect(line["fix"] as? String == #"configure the worker with result_serializer="json" (or "msgpack")"#)
+    #expect(line["ready"] as? Bool == true && line["source"] as? String == "snapshot" && line["previous"] is NSNull)
+    #expect(result.states(of: done) == ["SUCCESS"])
+    #expect(result.states(of: live) == ["PENDING", "STARTED", "SUCCESS"])
+    let summary = objects[5]
+    #expect((summary["states"] as? [String: Int]) == ["UNREADABLE": 1, "SUCCESS": 2])
+    #expect(summary["unreadable"] as? [String] == [pickled] && summary["unready"] as? [String] == [])
+    #expect(summary["exit_code"] as? Int == 65)
+    #expect(
+      result.stderr
+        == "taskwatch: cannot read the stored result of task \(pickled): payload looks like pickle, which taskwatch "
+        + #"never executes: configure the worker with result_serializer="json" (or "msgpack")"# + "\n")
+  }
+
+  @Test("a FAILURE outranks an unreadable result (exit 1); --timeout outranks it (124)")
+  func unreadablePrecedence() throws {
+    let (pickled, failed, waiting) = (newID(), newID(), newID())
+    try server.storeAndPublish(taskID: pickled, payload: Self.pickle)
+    try store(failed, "FAILURE")
+    let failure = try TaskwatchProcess.run(["-u", server.url(), pickled, failed])
+    #expect(failure.status == 1)
+    #expect(failure.objects.map { $0["type"] as? String } == ["unreadable", "state"])
+    let timeout = try TaskwatchProcess.run(["-u", server.url(), "--timeout", "300ms", pickled, waiting])
+    #expect(timeout.status == 124)
+    let once = try TaskwatchProcess.run(["-u", server.url(), "--once", pickled])
+    #expect(once.status == 65)
+  }
+
+  @Test("--fail-fast stops at the first unreadable result with 65, the others unready")
+  func unreadableFailFast() throws {
+    let (waiting, pickled) = (newID(), newID())
+    try server.storeAndPublish(taskID: pickled, payload: Self.pickle)
+    let result = try TaskwatchProcess.run(["-u", server.url(), "--fail-fast", "--summary", waiting, pickled])
+    #expect(result.status == 65)
+    #expect(result.objects.last?["unready"] as? [String] == [waiting])
+    #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.contains("pickle"))
+  }
+
+  @Test("--format text shows an unreadable task as UNREADABLE with the fix")
+  func unreadableText() throws {
+    let (pickled, done) = (newID(), newID())
+    try server.storeAndPublish(taskID: pickled, payload: Self.pickle)
+    try store(done, "SUCCESS")
+    let result = try TaskwatchProcess.run(["-u", server.url(), "--format", "text", pickled, done])
+    #expect(result.status == 65)
+    #expect(result.lines.first?.contains("\(pickled) UNREADABLE") == true, "\(result.stdout)")
+    #expect(result.stdout.contains(#"UNREADABLE \#(pickled)  payload looks like pickle"#), "\(result.stdout)")
   }
 
   @Test("an unreachable server is retried for --retry-for, then exit 69 with a readable line")

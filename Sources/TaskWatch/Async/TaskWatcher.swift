@@ -47,14 +47,29 @@ public struct TaskWatcher: Sendable {
   /// - Parameters:
   ///   - taskIDs: the tasks to wait for.
   ///   - timeout: how long to wait; `nil` waits until every task is ready.
+  ///
+  /// A task whose stored result can never be read (pickle, YAML, …) does not
+  /// cut the others short: the call waits until every other task is ready,
+  /// then throws `unreadableResult` naming the first such task in the order
+  /// given. To keep the other results too, iterate ``events(for:timeout:)``,
+  /// where that task's change has ``StateChange/unreadable`` set.
   /// - Throws: ``TaskWatchError``: `timedOut` when the timeout passes first,
-  ///   `cancelled` when the calling task is cancelled, and the watch's failures.
+  ///   `cancelled` when the calling task is cancelled, `unreadableResult`
+  ///   (with ``TaskWatchError/taskID`` and an ``UndecodableResultError``)
+  ///   once the others are ready, and the watch's failures.
   public func results(for taskIDs: [String], timeout: Duration? = nil) async throws(TaskWatchError) -> [TaskResult] {
     var ready = [String: TaskResult]()
+    var unreadable = [String: DecodeError]()
     for try await event in events(for: taskIDs, timeout: timeout) {
-      if case .change(let change) = event, change.isReady, let meta = change.meta {
+      guard case .change(let change) = event, change.isReady else { continue }
+      if let reason = change.unreadable {
+        unreadable[change.taskID] = reason
+      } else if let meta = change.meta {
         ready[change.taskID] = TaskResult(taskID: change.taskID, meta: meta)
       }
+    }
+    if let taskID = taskIDs.first(where: { unreadable[$0] != nil }) {
+      throw TaskWatchError(wrapping: UndecodableResultError(taskID: taskID, reason: unreadable[taskID]!))
     }
     return taskIDs.compactMap { ready[$0] }
   }

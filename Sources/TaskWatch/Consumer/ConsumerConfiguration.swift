@@ -20,6 +20,11 @@ public struct ConsumerConfiguration: Sendable {
   public var healthInterval: Double
   /// Seconds a PING may go unanswered before the link counts as dead.
   public var healthTimeout: Double
+  /// Seconds a task may stay PENDING with nothing stored and no message
+  /// before the consumer looks for a reason and reports it as a
+  /// ``ConsumerDiagnostic/pendingHint(_:)`` (once per cause); `nil` (the
+  /// library's default) never looks. The CLI's default is 10 s.
+  public var pendingHintAfter: Double? = nil
   /// The caller's overall deadline: reconnecting never goes past it.
   public var deadline: Deadline?
   /// Asked while waiting to reconnect or for confirmations; `true` makes the

@@ -10,6 +10,9 @@ public enum ConsumerDiagnostic: Sendable, Equatable, CustomStringConvertible {
   case connectionLost(RedisError, retryingFor: Double)
   /// The link is back: tasks were resubscribed and their stored results re-read.
   case reconnected(endpoint: String, afterSeconds: Double, resubscribed: Int)
+  /// A task (or a group) has stayed PENDING with nothing stored for
+  /// ``ConsumerConfiguration/pendingHintAfter``: a likely reason and its fix.
+  case pendingHint(PendingHint)
 
   private static func seconds(_ value: Double) -> String {
     value < 10 ? "\((value * 10).rounded() / 10)s" : "\(Int(value.rounded()))s"
@@ -30,6 +33,8 @@ public enum ConsumerDiagnostic: Sendable, Equatable, CustomStringConvertible {
     case .reconnected(let endpoint, let seconds, let count):
       return "reconnected to \(endpoint) after \(Self.seconds(seconds)); resubscribed \(count) "
         + (count == 1 ? "task" : "tasks") + " and re-read their results"
+    case .pendingHint(let hint):
+      return hint.description
     }
   }
 }

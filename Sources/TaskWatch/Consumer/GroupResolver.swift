@@ -7,7 +7,10 @@
 /// every group's channel and read the confirmations, only then MGET the keys
 /// (on a second connection), and take the groups still missing from their
 /// publish when it comes. Nested groups are stored inline
-/// and expanded by `SavedGroup`.
+/// and expanded by `SavedGroup`. Groups still unsaved after
+/// ``ConsumerConfiguration/pendingHintAfter`` get one
+/// ``PendingHint/groupNotSaved(groupID:count:seconds:)`` diagnostic (a chord's
+/// header group is never saved).
 ///
 /// Not `Sendable`: one resolver belongs to one thread.
 public final class GroupResolver {
@@ -99,6 +102,8 @@ public final class GroupResolver {
       report()
     }
 
+    let hintDue = configuration.pendingHintAfter.flatMap { $0 > 0 ? Deadline.after(seconds: $0) : nil }
+    var hinted = false
     var readOnce = false
     try guarding {
       try link.connect()
@@ -107,6 +112,11 @@ public final class GroupResolver {
     }
     while !shouldStop() {
       if readOnce && (!found.contains(nil) || deadline?.hasPassed == true) { break }
+      if !hinted, readOnce, let hintDue, hintDue.hasPassed, let after = configuration.pendingHintAfter {
+        hinted = true
+        let unsaved = groups.indices.filter { found[$0] == nil }
+        diagnose(.pendingHint(.groupNotSaved(groupID: groups[unsaved[0]], count: unsaved.count, seconds: after)))
+      }
       let slice = Deadline.earliest(.after(seconds: waitSlice), readOnce ? deadline : nil)
       if link.outage != nil {
         let recovered = try link.recover(until: slice) { (try readMissing(), found.filter { $0 == nil }.count) }

@@ -22,6 +22,19 @@ import Glibc
 /// it (pub/sub ignores the database number); all confirmations of one drained
 /// batch share one pipelined MGET.
 ///
+/// A stored result that can never be decoded (pickle, YAML, a compression
+/// kombu does not write, bytes that are not a Celery result) ends that task's
+/// watch only: it is reported once as a change with
+/// ``StateChange/unreadable`` set, counts as ready with an unknown outcome,
+/// is unsubscribed, and the other tasks are watched on. An undecodable
+/// *published* message is only a diagnostic, and the task's key is re-read.
+///
+/// With ``ConsumerConfiguration/pendingHintAfter`` set, tasks still PENDING
+/// with nothing stored and no message after that long are looked into on a
+/// short-lived connection of their own (group key, other databases, id
+/// format), and one ``ConsumerDiagnostic/pendingHint(_:)`` per cause found is
+/// reported, at most once per cause.
+///
 /// The class never prints and never exits; things worth telling the user are
 /// collected as ``ConsumerDiagnostic`` values (``takeDiagnostics()``). Not
 /// `Sendable`: one consumer belongs to one thread.
@@ -34,6 +47,14 @@ public final class ResultConsumer {
   private var unsubscribeQueue: [Int] = []
   private var diagnostics: [ConsumerDiagnostic] = []
   private var warnedUnconfirmed = false
+  /// Why each unreadable task's stored result cannot be read, by index (rare: a dictionary).
+  private var unreadableReasons: [Int: DecodeError] = [:]
+  /// Tasks added together, and when to look why those still PENDING are
+  /// (``ConsumerConfiguration/pendingHintAfter``), in the order added.
+  private var hintChecks: [(due: Deadline, tasks: Range<Int>)] = []
+  /// The causes already hinted at: one line per cause per run.
+  private var hintedCauses = Set<PendingHint.Cause>()
+  private static let taskHintCauses: Set<PendingHint.Cause> = [.groupID, .otherDatabase, .notCeleryID, .nothingStored]
   /// Changes applied just before a connection fault, returned after recovery.
   private var carriedChanges: [StateChange] = []
   /// Messages in flight during a fetch, held until known to be newer.
@@ -79,9 +100,12 @@ public final class ResultConsumer {
     (0..<table.count).map { index in
       TaskStatus(
         taskID: table.ids[index], state: table.states[index] ?? .pending,
-        isWatched: table.phases[index] == .watching)
+        isWatched: table.phases[index] == .watching, unreadable: unreadableReasons[index])
     }
   }
+
+  /// How many tasks ended the watch with a stored result that can never be read.
+  public var unreadableCount: Int { unreadableReasons.count }
 
   /// Returns and clears what the consumer noticed since the last call.
   public func takeDiagnostics() -> [ConsumerDiagnostic] {
@@ -113,8 +137,9 @@ public final class ResultConsumer {
   /// reported as a ``ConsumerDiagnostic/connectionLost(_:retryingFor:)``, and the
   /// snapshot arrives from a later ``drainEvents(timeout:)`` once it reconnects.
   /// - Returns: one snapshot change per new task, in the order given.
-  /// - Throws: `RedisError` for faults no reconnect can cure (authentication),
-  ///   ``UndecodableResultError`` for a stored result that can never be read.
+  /// - Throws: `RedisError` for faults no reconnect can cure (authentication).
+  ///   A stored result that can never be read is not thrown: that task's
+  ///   change has ``StateChange/unreadable`` set.
   public func consume(from taskIDs: [String]) throws -> [StateChange] {
     var changes = [StateChange]()
     try consume(from: taskIDs) { changes.append($0) }
@@ -134,6 +159,11 @@ public final class ResultConsumer {
   public func consume(from taskIDs: [String], onChange body: (StateChange) -> Void) throws {
     table.reserve(taskIDs.count)
     let added = taskIDs.compactMap { table.add($0) }
+    if let first = added.first, let last = added.last, let after = configuration.pendingHintAfter, after > 0,
+      !hintedCauses.isSuperset(of: Self.taskHintCauses)
+    {
+      hintChecks.append((Deadline.after(seconds: after), first..<(last + 1)))
+    }
     guard let first = added.first, link.outage == nil else { return }
     try guarding(firstAttempt: !hasConnected) {
       if !link.isConnected {
@@ -204,6 +234,7 @@ public final class ResultConsumer {
     let callDeadline = Deadline.after(seconds: timeout)
     var changes = carriedChanges
     carriedChanges.removeAll()
+    if link.outage == nil && link.isConnected { lookForPendingHints() }
     if link.outage == nil && !link.isConnected {
       guard table.watchingCount > 0 else {
         try BackendLink.pause(until: callDeadline, wakeup: configuration.wakeup)
@@ -246,6 +277,28 @@ public final class ResultConsumer {
   /// (Celery's `on_after_fork`): the parent still owns the conversation.
   public func resetAfterFork() {
     stop()
+  }
+
+  // MARK: - Hints
+
+  /// Once tasks have been PENDING with nothing stored and no message for
+  /// ``ConsumerConfiguration/pendingHintAfter``, looks for why (on a
+  /// connection of its own, ``PendingProbe``) and queues one
+  /// ``ConsumerDiagnostic/pendingHint(_:)`` per cause not reported yet.
+  private func lookForPendingHints() {
+    guard let after = configuration.pendingHintAfter, let check = hintChecks.first, check.due.hasPassed else { return }
+    var pending = [String]()
+    while let check = hintChecks.first, check.due.hasPassed {
+      hintChecks.removeFirst()
+      for index in check.tasks where table.phases[index] == .watching && table.states[index] == .pending {
+        pending.append(table.ids[index])
+      }
+    }
+    let hints = PendingProbe(configuration: configuration).hints(for: pending, skipping: hintedCauses, seconds: after)
+    for hint in hints where hintedCauses.insert(hint.cause).inserted {
+      diagnostics.append(.pendingHint(hint))
+    }
+    if hintedCauses.isSuperset(of: Self.taskHintCauses) { hintChecks.removeAll() }
   }
 
   // MARK: - Protocol steps
@@ -322,8 +375,7 @@ public final class ResultConsumer {
       let index = indices[position]
       let change: StateChange?
       if case .bulk(let payload) = reply {
-        let meta = try decodeStored(payload, index: index)
-        change = apply(index, meta: meta, digest: ResultMessage.digest(of: payload), source: source, at: now)
+        change = applyStored(payload, index: index, source: source, at: now)
         if table.phases[index] == .watching {
           fence.cover(index, until: fenceNumber)
           covered = true
@@ -422,23 +474,27 @@ public final class ResultConsumer {
           }
           return
         }
-        let meta: TaskMeta
-        let digest: Int
+        let change: StateChange?
         if position < confirmations.count, Self.sameBytes(stored, confirmations[position].payload) {
           // The key holds the message's payload (the usual case): reuse its decoding.
-          (meta, digest) = (confirmations[position].meta, confirmations[position].digest)
+          let confirmation = confirmations[position]
+          change = apply(index, meta: confirmation.meta, digest: confirmation.digest, source: .message, at: now)
         } else {
-          meta = try decodeStored(stored, index: index)
-          digest = ResultMessage.digest(of: stored)
+          change = applyStored(stored, index: index, source: .message, at: now)
         }
-        if let change = apply(index, meta: meta, digest: digest, source: .message, at: now) {
-          changes.append(change)
-        }
+        if let change { changes.append(change) }
       }
     } catch {
       // Changes applied before the fault are reported after the reconnect.
       carriedChanges = changes
       throw error
+    }
+    // A task whose stored key is unreadable too is reported once, by its change.
+    for change in changes where change.isUnreadable {
+      diagnostics.removeAll {
+        if case .undecodableMessage(let taskID, _) = $0 { return taskID == change.taskID }
+        return false
+      }
     }
     return changes
   }
@@ -493,12 +549,35 @@ public final class ResultConsumer {
       &unsubscribeQueue, worthwhile: table.watchingCount > 0, force: force, format: channelCommand)
   }
 
-  private func decodeStored(_ payload: [UInt8], index: Int) throws -> TaskMeta {
+  /// Decodes a stored payload and applies it; a payload that can never be
+  /// decoded ends the task's watch as unreadable instead.
+  private func applyStored(
+    _ payload: [UInt8], index: Int, source: StateChange.Source, at time: WallClockTime
+  ) -> StateChange? {
+    let digest = ResultMessage.digest(of: payload)
+    let meta: TaskMeta
     do {
-      return try TaskMeta.decode(payload)
+      meta = try TaskMeta.decode(payload)
     } catch {
-      throw UndecodableResultError(taskID: table.ids[index], reason: error)
+      return applyUnreadable(index, reason: error, digest: digest, source: source, at: time)
     }
+    return apply(index, meta: meta, digest: digest, source: source, at: time)
+  }
+
+  /// Ends the watch of a task whose stored result can never be read: ready
+  /// with an unknown outcome, unsubscribed, reported once.
+  private func applyUnreadable(
+    _ index: Int, reason: DecodeError, digest: Int, source: StateChange.Source, at time: WallClockTime
+  ) -> StateChange? {
+    guard table.phases[index] == .watching else { return nil }
+    let previous = table.states[index]
+    table.finishUnreadable(index, digest: digest)
+    unreadableReasons[index] = reason
+    unsubscribeQueue.append(index)
+    let source = source == .resync && previous == nil ? .snapshot : source
+    return StateChange(
+      taskID: table.ids[index], state: previous ?? .pending, previous: previous, source: source,
+      observedAt: time, meta: nil, unreadable: reason)
   }
 
   private func index(forChannel channel: [UInt8]) -> Int? {

@@ -1,4 +1,10 @@
 /// One observed transition of one task: what the consumer delivers.
+///
+/// A task whose stored result can never be decoded (pickle, YAML, a
+/// compression kombu does not write, bytes that are not a Celery result) gets
+/// one change with ``unreadable`` set: it counts as ready but its outcome is
+/// unknown, its `state` is the last state read (PENDING if none), `meta` is
+/// `nil`, and the task is final for the run like any ready task.
 public struct StateChange: Sendable, Equatable {
   /// Where the consumer learned of the state.
   public enum Source: String, Sendable {
@@ -22,14 +28,22 @@ public struct StateChange: Sendable, Equatable {
   public let observedAt: WallClockTime
   /// The stored meta; `nil` for a PENDING task that has no stored result.
   public let meta: TaskMeta?
+  /// Why the task's stored result can never be read, for the one change that
+  /// reports it; `nil` for every readable state.
+  public let unreadable: DecodeError?
 
-  /// True when `state` is SUCCESS, FAILURE or REVOKED.
-  public var isReady: Bool { state.isReady }
+  /// True when `state` is SUCCESS, FAILURE or REVOKED, or the stored result is
+  /// ``unreadable`` (ready, outcome unknown).
+  public var isReady: Bool { state.isReady || unreadable != nil }
 
-  /// Creates a change value.
+  /// True when the task's stored result can never be read (see ``unreadable``).
+  public var isUnreadable: Bool { unreadable != nil }
+
+  /// Creates a change value; `unreadable` says why the stored result cannot
+  /// be read, for an unreadable task's change, and is `nil` otherwise.
   public init(
     taskID: String, state: TaskState, previous: TaskState?, source: Source,
-    observedAt: WallClockTime, meta: TaskMeta?
+    observedAt: WallClockTime, meta: TaskMeta?, unreadable: DecodeError? = nil
   ) {
     self.taskID = taskID
     self.state = state
@@ -37,5 +51,6 @@ public struct StateChange: Sendable, Equatable {
     self.source = source
     self.observedAt = observedAt
     self.meta = meta
+    self.unreadable = unreadable
   }
 }

@@ -6,11 +6,18 @@ public struct TaskStatus: Sendable, Equatable {
   public let state: TaskState
   /// Whether the consumer still waits for it.
   public let isWatched: Bool
+  /// Why its stored result can never be read, when it cannot: the task is
+  /// then ready with an unknown outcome, and `state` is the last state read.
+  public let unreadable: DecodeError?
+
+  /// True when the task is ready: its state is, or its result is unreadable.
+  public var isReady: Bool { state.isReady || unreadable != nil }
 
   /// Creates a status value.
-  public init(taskID: String, state: TaskState, isWatched: Bool) {
+  public init(taskID: String, state: TaskState, isWatched: Bool, unreadable: DecodeError? = nil) {
     self.taskID = taskID
     self.state = state
     self.isWatched = isWatched
+    self.unreadable = unreadable
   }
 }

@@ -186,6 +186,16 @@ struct TaskTable {
     }
   }
 
+  /// Ends the watch of a task whose stored result can never be read: ready,
+  /// outcome unknown, its last readable state kept.
+  mutating func finishUnreadable(_ index: Int, digest: Int) {
+    digests[index] = digest
+    if phases[index] == .watching {
+      phases[index] = .ready
+      watchingCount -= 1
+    }
+  }
+
   /// Stops watching a task that is not ready; returns whether it was watched.
   mutating func cancel(_ index: Int) -> Bool {
     guard phases[index] == .watching else { return false }

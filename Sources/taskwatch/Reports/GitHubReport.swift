@@ -17,9 +17,13 @@ struct GitHubReport {
 
   /// The workflow command lines, one per task that did not succeed.
   var annotations: [String] {
-    summary.statuses.filter { $0.state != .success }.map { status in
+    summary.statuses.filter { $0.shownState != .success }.map { status in
       let detail = record.record(for: status.taskID)
       let label = TaskRecord.label(status.taskID, name: detail?.name)
+      if let reason = status.unreadable {
+        let message = label + " UNREADABLE: \(reason.problem): \(reason.fix)"
+        return "::error title=\(Self.property("Celery task result unreadable"))::\(Self.data(message))"
+      }
       if status.state.isFailure {
         let text = detail.flatMap { MetaFields.failureText(type: $0.excType, message: $0.excMessage) }
         let message = label + " " + status.state.name + (text.map { ": " + $0 } ?? "")
@@ -34,17 +38,19 @@ struct GitHubReport {
   /// that did not succeed.
   var markdown: String {
     var counts: [String: Int] = [:]
-    for status in summary.statuses { counts[status.state.name, default: 0] += 1 }
+    for status in summary.statuses { counts[status.shownState.name, default: 0] += 1 }
     let states = counts.keys.sorted().map { "\(counts[$0]!) \($0)" }.joined(separator: ", ")
     var text = "### taskwatch: \(summary.statuses.count) tasks (\(states)), exit \(summary.exitStatus.rawValue)\n\n"
-    let problems = summary.statuses.filter { $0.state != .success }
+    let problems = summary.statuses.filter { $0.shownState != .success }
     guard !problems.isEmpty else { return text + "Every task reached SUCCESS.\n\n" }
     text += "| task | state | error |\n|---|---|---|\n"
     for status in problems.prefix(Self.maximumRows) {
       let detail = record.record(for: status.taskID)
-      let error = detail.flatMap { MetaFields.failureText(type: $0.excType, message: $0.excMessage) } ?? ""
+      let error =
+        status.unreadable.map { "\($0.problem): \($0.fix)" }
+        ?? detail.flatMap { MetaFields.failureText(type: $0.excType, message: $0.excMessage) } ?? ""
       text +=
-        "| \(Self.cell(TaskRecord.label(status.taskID, name: detail?.name))) | \(status.state.name) | \(Self.cell(error)) |\n"
+        "| \(Self.cell(TaskRecord.label(status.taskID, name: detail?.name))) | \(status.shownState.name) | \(Self.cell(error)) |\n"
     }
     if problems.count > Self.maximumRows { text += "\n… and \(problems.count - Self.maximumRows) more.\n" }
     return text + "\n"

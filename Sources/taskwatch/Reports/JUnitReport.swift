@@ -7,8 +7,10 @@ import TaskWatch
 /// One `<testsuite>` (inside `<testsuites>`), one `<testcase>` per task,
 /// named `name[id]` (or the id), its `time` the seconds from the start of the
 /// watch until it was ready (or until the end). FAILURE and REVOKED get a
-/// `<failure>` with the exception type, message and traceback; a task still
-/// unready at the end gets an `<error>` naming its state.
+/// `<failure>` with the exception type, message and traceback; a task whose
+/// stored result cannot be read gets an `<error>` of type `UNREADABLE` with
+/// the reason and the fix; a task still unready at the end gets an `<error>`
+/// naming its state.
 struct JUnitReport {
   /// The run's summary, with every task.
   let summary: RunSummary
@@ -36,6 +38,11 @@ struct JUnitReport {
           detail.flatMap { MetaFields.failureText(type: $0.excType, message: $0.excMessage) } ?? status.state.name
         cases += ">\n      <failure type=\"\(Self.escape(type))\" message=\"\(Self.escape(message))\">"
         cases += Self.escape(detail?.traceback ?? message, inAttribute: false) + "</failure>\n    </testcase>\n"
+      } else if let reason = status.unreadable {
+        errors += 1
+        let message = "cannot read the stored result: \(reason.problem): \(reason.fix)"
+        cases += ">\n      <error type=\"UNREADABLE\" message=\"\(Self.escape(message))\"/>\n"
+        cases += "    </testcase>\n"
       } else if !status.state.isReady {
         errors += 1
         let message = "still \(status.state.name) when taskwatch exited (\(summary.exitStatus.rawValue))"

@@ -127,9 +127,9 @@ struct LiveTable {
     render(rows, now: now, waited: waited) + failureLines(rows)
   }
 
-  /// One line per FAILURE or REVOKED task: `STATE id exc_type: exc_message`.
+  /// One line per FAILURE, REVOKED or UNREADABLE task: `STATE id exc_type: exc_message` (or why it cannot be read).
   func failureLines(_ rows: [TaskRow]) -> [String] {
-    rows.filter { $0.state.isFailure }.map { row in
+    rows.filter { $0.state.isFailure || $0.state == .unreadable }.map { row in
       var segments = [Segment(row.state.name, Self.style(of: row.state)), Segment(" " + row.taskID, .plain)]
       if let name = row.name { segments.append(Segment(" " + name, .plain)) }
       if let failure = row.failure { segments.append(Segment("  " + failure, .plain)) }
@@ -214,7 +214,10 @@ struct LiveTable {
         Segment(String(repeating: "#", count: filled) + String(repeating: "-", count: barWidth - filled), style))
       segments.append(Segment("] " + "\(Int((progress * 100).rounded(.down)))%".padded(to: 4, left: true), .plain))
     } else if let outcome = row.outcome, columns.detail >= Self.minimumDetail {
-      segments.append(Segment("  " + Self.shortened(outcome, to: columns.detail), row.state.isFailure ? style : .plain))
+      segments.append(
+        Segment(
+          "  " + Self.shortened(outcome, to: columns.detail),
+          row.state.isFailure || row.state == .unreadable ? style : .plain))
     }
     return fit(segments)
   }
@@ -275,7 +278,7 @@ struct LiveTable {
   static func style(of state: TaskState) -> Style {
     switch state {
     case .success: return .green
-    case .failure, .revoked: return .red
+    case .failure, .revoked, .unreadable: return .red
     case .retry: return .yellow
     case .pending: return .plain
     default: return .blue

@@ -23,7 +23,7 @@ struct PlainLineWriter: StateOutput {
     guard let row = board.row(for: change.taskID) else { return }
     var segments = [
       LiveTable.Segment(timestamps.string(for: change.observedAt) + " " + change.taskID + " ", .plain),
-      LiveTable.Segment(change.state.name, LiveTable.style(of: change.state)),
+      LiveTable.Segment(row.state.name, LiveTable.style(of: row.state)),
     ]
     if let previous = change.previous { segments.append(LiveTable.Segment(" (was \(previous.name))", .plain)) }
     if let progress = row.progress {

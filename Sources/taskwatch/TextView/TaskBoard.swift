@@ -12,7 +12,7 @@ struct TaskRow: Equatable {
   let firstSeen: Double
   /// When it became ready (wall-clock seconds).
   var readyAt: Double?
-  /// `exc_type: exc_message` of a FAILURE or REVOKED.
+  /// `exc_type: exc_message` of a FAILURE or REVOKED; why an UNREADABLE result cannot be read.
   var failure: String?
   /// The task's name, when the meta has one (Celery's `result_extended`).
   var name: String?
@@ -38,9 +38,9 @@ struct TaskRow: Equatable {
     self.doneBeforeStart = doneBeforeStart
   }
 
-  /// What the row shows after the time: the result of a SUCCESS, or the
-  /// exception of a FAILURE or REVOKED.
-  var outcome: String? { state.isFailure ? failure : (state == .success ? result : nil) }
+  /// What the row shows after the time: the result of a SUCCESS, the
+  /// exception of a FAILURE or REVOKED, or why an UNREADABLE result cannot be read.
+  var outcome: String? { state.isFailure || state == .unreadable ? failure : (state == .success ? result : nil) }
 }
 
 /// The rows of the human view, fed with state changes in the order they arrive.
@@ -72,12 +72,12 @@ struct TaskBoard {
     } else {
       position = rows.count
       positions[change.taskID] = position
-      rows.append(TaskRow(taskID: change.taskID, state: change.state, firstSeen: time))
+      rows.append(TaskRow(taskID: change.taskID, state: change.shownState, firstSeen: time))
       if change.isReady && change.source == .snapshot {
         rows[position].doneBeforeStart = fields?.dateDone.flatMap(CeleryDate.epochSeconds)
       }
     }
-    rows[position].state = change.state
+    rows[position].state = change.shownState
     rows[position].progress = fields?.result.flatMap(Self.progress(in:))
     if let name = fields?.name { rows[position].name = name }
     if change.isReady && rows[position].readyAt == nil { rows[position].readyAt = time }
@@ -85,6 +85,7 @@ struct TaskBoard {
     rows[position].result =
       change.state == .success
       ? fields?.result.map { String(MetaFields.text(of: $0).prefix(Self.resultLength)) } : nil
+    if let reason = change.unreadable { rows[position].failure = "\(reason.problem): \(reason.fix)" }
   }
 
   /// Celery's PROGRESS convention: `result` is `{"current": i, "total": n}`.
