@@ -70,7 +70,7 @@ enum ExitStatus: Int32, CaseIterable {
       case .deadlinePassed: return .timedOut
       case .interrupted: return .interrupted
       }
-    case is UndecodableResultError, is UndecodableGroupError, is DecodeError:
+    case is UndecodableResultError, is UndecodableGroupError, is DecodeError, is WorkflowTooLargeError:
       return .undecodable
     case let error as TLSSetupError:
       return error.isLibraryMissing ? .unavailable : .usage

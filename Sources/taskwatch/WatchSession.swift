@@ -34,7 +34,7 @@ struct WatchSession {
     case .timedOut where !once:
       let unready = consumer.watchingCount
       diagnostic =
-        "timed out after \(WatchDuration(seconds: timeout ?? 0)) with \(unready) of \(taskIDs.count) tasks unready"
+        "timed out after \(WatchDuration(seconds: timeout ?? 0)) with \(unready) of \(consumer.taskCount) tasks unready"
     default:
       diagnostic = nil
     }
@@ -64,7 +64,8 @@ struct WatchSession {
         try writer.flush()
         if failFast && anyFailed { return .failedFast }
         if consumer.watchingCount == 0 { return .allReady(anyFailed: anyFailed) }
-        if once && tasksReported == taskIDs.count { return .timedOut }
+        // With --children the snapshot covers every task found so far.
+        if once && tasksReported == consumer.taskCount { return .timedOut }
         if let signal = SignalTrap.pending { return .signalled(signal) }
         if let deadline, deadline.hasPassed { return .timedOut }
         changes = try consumer.drainEvents(timeout: SessionLoop.nextWait(before: deadline))

@@ -22,14 +22,22 @@ public struct StateChange: Sendable, Equatable {
   public let observedAt: WallClockTime
   /// The stored meta; `nil` for a PENDING task that has no stored result.
   public let meta: TaskMeta?
+  /// For a task found through a parent's `children`
+  /// (``ConsumerConfiguration/followChildren``): the task whose meta listed
+  /// it; `nil` for a task the caller gave.
+  public let parentID: String?
+  /// For a task found through `children`: the given task at the top of its
+  /// tree; `nil` for a task the caller gave.
+  public let rootID: String?
 
   /// True when `state` is SUCCESS, FAILURE or REVOKED.
   public var isReady: Bool { state.isReady }
 
-  /// Creates a change value.
+  /// Creates a change value; `parentID` and `rootID` only for a task found
+  /// through a parent's `children`.
   public init(
     taskID: String, state: TaskState, previous: TaskState?, source: Source,
-    observedAt: WallClockTime, meta: TaskMeta?
+    observedAt: WallClockTime, meta: TaskMeta?, parentID: String? = nil, rootID: String? = nil
   ) {
     self.taskID = taskID
     self.state = state
@@ -37,5 +45,7 @@ public struct StateChange: Sendable, Equatable {
     self.source = source
     self.observedAt = observedAt
     self.meta = meta
+    self.parentID = parentID
+    self.rootID = rootID
   }
 }
