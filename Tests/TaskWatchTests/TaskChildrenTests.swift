@@ -56,14 +56,16 @@ struct TaskChildrenTests {
     #expect(byFile["workflow-tuple-forms.stored.json"]?.childIDs.count == 6)
   }
 
-  @Test("metas with no children, or children [], list none; other shapes name no task", arguments: [
-    #"{"status":"SUCCESS","result":1}"#,
-    #"{"status":"SUCCESS","children": []}"#,
-    #"{"status":"SUCCESS","children":[ ]}"#,
-    #"{"status":"SUCCESS","children":null}"#,
-    #"{"status":"SUCCESS","children":[1,"x",[["a"]],[[null,null],null],[["",null],null]]}"#,
-    #"{"status":"SUCCESS","result":"\"children\": [1]","children":[]}"#,
-  ])
+  @Test(
+    "metas with no children, or children [], list none; other shapes name no task",
+    arguments: [
+      #"{"status":"SUCCESS","result":1}"#,
+      #"{"status":"SUCCESS","children": []}"#,
+      #"{"status":"SUCCESS","children":[ ]}"#,
+      #"{"status":"SUCCESS","children":null}"#,
+      #"{"status":"SUCCESS","children":[1,"x",[["a"]],[[null,null],null],[["",null],null]]}"#,
+      #"{"status":"SUCCESS","result":"\"children\": [1]","children":[]}"#,
+    ])
   func noChildren(json: String) throws {
     #expect(TaskChildren.ids(in: try TaskMeta.decode(Array(json.utf8))) == [])
   }

@@ -57,7 +57,7 @@ struct WatchEngine: Sendable {
       if wakeup.isCancelled { throw TaskWatchError.cancelledWait }
       if let deadline, deadline.hasPassed {
         throw TaskWatchError(
-          .timedOut, "\(consumer.watchingCount) of \(taskIDs.count) tasks still unready when the timeout passed")
+          .timedOut, "\(consumer.watchingCount) of \(consumer.taskCount) tasks still unready when the timeout passed")
       }
       let changes = try consumer.drainEvents(timeout: wakeup.waitSeconds(before: deadline))
       send(consumer.takeDiagnostics(), changes)
