@@ -106,6 +106,22 @@ struct FollowChildrenTests {
     #expect(try consumer(maximumTreeSize: 6).consume(from: [root]).count == 6)
   }
 
+  @Test("children listed by a payload read in the resync after stop() are followed once reconnected")
+  func childrenFromAResync() throws {
+    let (root, child) = (UUID().uuidString, UUID().uuidString)
+    let consumer = consumer()
+    #expect(try consumer.consume(from: [root]).map(\.state) == [.pending])
+    consumer.stop()
+    try store(child, "STARTED")
+    try store(root, "SUCCESS", children: [child])
+    let changes = try drain(consumer, until: { consumer.taskCount == 2 })
+    #expect(changes.map(\.taskID) == [root, child])
+    #expect(changes.map(\.source) == [.resync, .snapshot])
+    #expect(changes[1].parentID == root && consumer.watchingCount == 1)
+    try server.storeAndPublish(taskID: child, json: payload(child, "SUCCESS"))
+    #expect(try drain(consumer, until: { consumer.watchingCount == 0 }).map(\.state) == [.success])
+  }
+
   @Test("without followChildren, children are not read")
   func offByDefault() throws {
     let (root, child) = (UUID().uuidString, UUID().uuidString)
