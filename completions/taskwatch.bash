@@ -164,8 +164,8 @@ _taskwatch() {
 
     local -a repeating_flags=()
     local -a non_repeating_flags=(--all --once --fail-fast --children --no-verify -q --quiet --summary --no-result --version -h --help)
-    local -a repeating_options=(--group)
-    local -a non_repeating_options=(-u --url --password-file --master-name --tls-ca --tls-cert --tls-key --tls-cert-reqs --tls-check-hostname --connect-timeout --key-prefix --global-keyprefix --count -t --timeout --retry-for --health-interval --format --color)
+    local -a repeating_options=(--group --report)
+    local -a non_repeating_options=(-u --url --password-file --master-name --tls-ca --tls-cert --tls-key --tls-cert-reqs --tls-check-hostname --connect-timeout --key-prefix --global-keyprefix --count -t --timeout --retry-for --health-interval --format --color --heartbeat)
     __taskwatch_offer_flags_options -1
 
     # Offer option value completions
@@ -230,30 +230,14 @@ _taskwatch() {
         __taskwatch_add_completions -W 'auto'$'\n''always'$'\n''never'
         return
         ;;
-    esac
-
-    # Offer subcommand / subcommand argument completions
-    local -r subcommand="${unparsed_words[0]}"
-    unset 'unparsed_words[0]'
-    unparsed_words=("${unparsed_words[@]}")
-    case "${subcommand}" in
-    help)
-        # Offer subcommand argument completions
-        "_taskwatch_${subcommand}"
+    '--report')
+        __taskwatch_add_completions -W 'github'$'\n''junit='
+        return
         ;;
-    *)
-        # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'help' -- "${cur}"))
+    '--heartbeat')
+        return
         ;;
     esac
-}
-
-_taskwatch_help() {
-    repeating_flags=()
-    non_repeating_flags=(--version)
-    repeating_options=()
-    non_repeating_options=()
-    __taskwatch_offer_flags_options -1
 }
 
 complete -o filenames -F _taskwatch taskwatch

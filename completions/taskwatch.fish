@@ -20,11 +20,7 @@ function __taskwatch_parse_tokens -S
     set -l unparsed_tokens (__taskwatch_tokens -pc)
     switch $unparsed_tokens[1]
     case 'taskwatch'
-        __taskwatch_parse_subcommand -r 1 'u/url=' 'password-file=' 'master-name=' 'tls-ca=' 'tls-cert=' 'tls-key=' 'tls-cert-reqs=' 'tls-check-hostname=' 'connect-timeout=' 'key-prefix=' 'global-keyprefix=' 'group=+' 'all' 'count=' 't/timeout=' 'once' 'fail-fast' 'children' 'no-verify' 'retry-for=' 'health-interval=' 'q/quiet' 'summary' 'no-result' 'format=' 'color=' 'version' 'h/help'
-        switch $unparsed_tokens[1]
-        case 'help'
-            __taskwatch_parse_subcommand -r 1 'version'
-        end
+        __taskwatch_parse_subcommand -r 1 'u/url=' 'password-file=' 'master-name=' 'tls-ca=' 'tls-cert=' 'tls-key=' 'tls-cert-reqs=' 'tls-check-hostname=' 'connect-timeout=' 'key-prefix=' 'global-keyprefix=' 'group=+' 'all' 'count=' 't/timeout=' 'once' 'fail-fast' 'children' 'no-verify' 'retry-for=' 'health-interval=' 'q/quiet' 'summary' 'no-result' 'format=' 'color=' 'report=+' 'heartbeat=' 'version' 'h/help'
     end
 end
 
@@ -101,9 +97,9 @@ complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_op
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" q quiet' -s 'q' -l 'quiet' -d 'Print no state lines; the exit status is the answer.'
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" summary' -l 'summary' -d 'End with a {"type":"summary"} line.'
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" no-result' -l 'no-result' -d 'Leave result and traceback out of meta.'
-complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" format' -l 'format' -d 'auto (a live table on a terminal, JSON lines otherwise), json, or text.' -rfka 'auto json text'
-complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" color' -l 'color' -d 'Colour the text view: auto (honours NO_COLOR), always, never.' -rfka 'auto always never'
+complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" format' -l 'format' -d 'auto (a live table on a terminal, JSON lines otherwise), json, or text.' -rfka 'auto\t"live table on a terminal, JSON lines otherwise" json\t"one JSON object per state change" text\t"human view: live table, or plain lines on a pipe"'
+complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" color' -l 'color' -d 'Colour the text view: auto (honours NO_COLOR), always, never.' -rfka 'auto\t"on a terminal, unless NO_COLOR is set or TERM=dumb" always\t"always, even into a pipe" never\t"never"'
+complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch"' -l 'report' -d 'Also report the run for CI at exit: junit=FILE (JUnit XML) or github (annotations; on when GITHUB_ACTIONS=true). Repeatable.' -rfka 'github junit='
+complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" heartbeat' -l 'heartbeat' -d 'When stdout or stderr is not a terminal, print \'still waiting: …\' on stderr after this long without a change (0: never).' -rfka ''
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" version' -l 'version' -d 'Show the version.'
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" h help' -s 'h' -l 'help' -d 'Show help information.'
-complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_positional "taskwatch" -eq 1' -fa 'help' -d 'Show subcommand help information.'
-complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch help" version' -l 'version' -d 'Show the version.'

@@ -18,12 +18,15 @@ enum ExitStatus: Int32, CaseIterable {
     switch self {
     case .success: return "every task reached SUCCESS (also: stdout was closed by the reader)"
     case .taskFailed: return "every task is ready and at least one is FAILURE or REVOKED (or --fail-fast saw one)"
-    case .usage: return "usage: bad option, duration, URL or scheme, unusable TLS file, no task ids"
+    case .usage:
+      return
+        "usage: bad option, duration, URL or scheme, unusable TLS file, no task ids, a database the server does not have"
     case .undecodable: return "a stored result cannot be decoded (e.g. pickle)"
     case .unavailable:
-      return "Redis unreachable for longer than --retry-for, or not securely (certificate, TLS handshake)"
+      return
+        "Redis unreachable for longer than --retry-for, or when the --timeout deadline passes, or for the one look of --once; or not securely (certificate, TLS handshake, wrong scheme for the port)"
     case .authentication: return "authentication refused (NOAUTH, WRONGPASS, NOPERM)"
-    case .timedOut: return "--timeout passed with tasks unready; --once with unready tasks"
+    case .timedOut: return "--timeout passed with tasks unready and Redis reachable; --once with unready tasks"
     case .interrupted: return "interrupted by SIGINT"
     case .terminated: return "terminated by SIGTERM"
     }
@@ -72,6 +75,8 @@ enum ExitStatus: Int32, CaseIterable {
       }
     case is UndecodableResultError, is UndecodableGroupError, is DecodeError, is WorkflowTooLargeError:
       return .undecodable
+    case is NoConnection:
+      return .unavailable
     case let error as TLSSetupError:
       return error.isLibraryMissing ? .unavailable : .usage
     case is BackendURLError, is TaskIDList.Problem, is UsageProblem, is UnknownMasterError:

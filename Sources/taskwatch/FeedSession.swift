@@ -33,7 +33,10 @@ struct FeedSession {
     let started = Deadline.now
     let feed = BackendFeed(configuration: configuration)
     defer { feed.stop() }
-    let outcome = watch(feed)
+    var outcome = watch(feed)
+    if case .timedOut = outcome, let problem = feed.connectionProblem {
+      outcome = .failed(NoConnection(moment: .deadline(timeout ?? 0), everConnected: true, lastError: problem))
+    }
     var diagnostic: String?
     if case .timedOut = outcome {
       let unready = feed.statuses.filter(\.isWatched).count
@@ -48,7 +51,8 @@ struct FeedSession {
     let deadline = configuration.deadline
     var anyFailed = false
     func atDeadline() -> ExitStatus.Outcome {
-      feed.statuses.contains(where: \.isWatched) ? .timedOut : .allReady(anyFailed: anyFailed)
+      feed.statuses.contains(where: \.isWatched) || feed.connectionProblem != nil
+        ? .timedOut : .allReady(anyFailed: anyFailed)
     }
     defer { reportDiagnostics(feed) }
     do {
@@ -74,7 +78,7 @@ struct FeedSession {
 
   private mutating func reportDiagnostics(_ feed: BackendFeed) {
     for diagnostic in feed.takeDiagnostics() {
-      writer.diagnose(diagnostic.description)
+      writer.note(diagnostic)
     }
   }
 }

@@ -13,13 +13,26 @@ extension WatchSession {
   mutating func expandGroups(until deadline: Deadline?) throws -> ExitStatus.Outcome? {
     let resolver = GroupResolver(configuration: configuration)
     let resolution: GroupResolver.Resolution
+    // While disconnected, the fault: at the deadline, or for the one look
+    // of --once, Redis being down is the answer (69), not "not saved" (124).
+    var lost: RedisError?
+    let once = self.once
     do {
       resolution = try resolver.resolve(
-        groupIDs, until: once ? .now : deadline, shouldStop: { SignalTrap.pending != nil },
-        diagnose: { writer.diagnose(Self.groupWording($0)) })
+        groupIDs, until: once ? .now : deadline, shouldStop: { SignalTrap.pending != nil || (once && lost != nil) },
+        diagnose: { diagnostic in
+          switch diagnostic {
+          case .connectionLost(let error, _): lost = error
+          case .reconnected: lost = nil
+          default: break
+          }
+          if !(once && lost != nil) { writer.diagnose(Self.groupWording(diagnostic)) }
+        })
     } catch ConsumerError.deadlinePassed {
+      if let lost { throw NoConnection(moment: .deadline(timeout ?? 0), everConnected: false, lastError: lost) }
       return .groupsNotSaved(groupIDs)
     }
+    if once, let lost { throw NoConnection(moment: .once, everConnected: false, lastError: lost) }
     if let signal = SignalTrap.pending { return .signalled(signal) }
     guard resolution.unsavedGroupIDs.isEmpty else { return .groupsNotSaved(resolution.unsavedGroupIDs) }
     var seen = Set(taskIDs)

@@ -1,8 +1,5 @@
 /// Texts shown by `--help` and `--version`.
 enum HelpText {
-  /// The version `--version` prints.
-  static let version = "0.1.0"
-
   /// Widest line of the discussion. ArgumentParser rewraps longer lines at
   /// the terminal's width (80 when not a terminal) with no indent, which would
   /// break the examples and the exit-status table apart.

@@ -10,7 +10,7 @@ struct TaskwatchCommand: ParsableCommand {
     commandName: "taskwatch",
     abstract: "Watch Celery task results on Redis and exit when every task is ready.",
     discussion: HelpText.discussion,
-    version: HelpText.version
+    version: TaskwatchVersion.banner
   )
 
   @OptionGroup(title: "Connection")
@@ -28,10 +28,43 @@ struct TaskwatchCommand: ParsableCommand {
   @OptionGroup(title: "Output")
   var output: OutputOptions
 
+  @OptionGroup(title: "CI reports")
+  var reports: ReportOptions
+
   @Argument(help: ArgumentHelp("Task ids to watch; '-' reads them from standard input.", valueName: "task-id"))
   var taskIDs: [String] = []
 
+  /// Parses the arguments and runs, with taskwatch's own wording for what
+  /// the parser reports: a usage error is one `taskwatch: …` line and a
+  /// pointer to `--help` on standard error (exit 64), not the parser's
+  /// `Error:`/`Usage:` block; completion scripts come from
+  /// ``CompletionScript``.
+  static func main() {
+    let arguments = Array(CommandLine.arguments.dropFirst())
+    let command: TaskwatchCommand
+    do {
+      command = try parse(arguments)
+    } catch {
+      let code = exitCode(for: error)
+      guard code != .success else {
+        // --help, --version, --generate-completion-script.
+        let text =
+          CompletionScript.requestedShell(in: arguments).map(CompletionScript.generate(for:))
+          ?? fullMessage(for: error)
+        try? StandardStreams.writeAll(Array((text.hasSuffix("\n") ? text : text + "\n").utf8), to: STDOUT_FILENO)
+        Glibc.exit(0)
+      }
+      StandardStreams.diagnose(UsageMessage.line(for: message(for: error)))
+      try? StandardStreams.writeAll(Array("see 'taskwatch --help'\n".utf8), to: STDERR_FILENO)
+      Glibc.exit(code == .validationFailure ? ExitStatus.usage.rawValue : code.rawValue)
+    }
+    command.run()
+  }
+
   func validate() throws {
+    // There is no help subcommand (older completion scripts offered one): say
+    // so rather than watch a task named "help" until the timeout.
+    if taskIDs == ["help"] { throw ValidationError("there is no 'help' command: use --help") }
     if let timeout = waiting.timeout, timeout.seconds == 0 {
       throw ValidationError(
         "--timeout 0 would not wait at all; use --once to print the current states and exit")
@@ -55,7 +88,7 @@ struct TaskwatchCommand: ParsableCommand {
     }
   }
 
-  func run() throws {
+  func run() {
     SignalTrap.install()
     let status: ExitStatus
     do {
@@ -84,23 +117,39 @@ struct TaskwatchCommand: ParsableCommand {
   /// Resolves the environment and files after parsing and builds the session.
   private func makeSession() throws -> WatchSession {
     let configuration = try makeConfiguration()
-    let groupIDs = try TaskIDList.groupIDs(keys.groups)
+    let naming = configuration.keyNaming
+    let groupIDs = try TaskIDList.groupIDs(keys.groups, keyPrefix: naming.groupKeyPrefix)
     let ids = try TaskIDList(
-      arguments: taskIDs, readStandardInput: StandardStreams.readStandardInput, allowEmpty: !groupIDs.isEmpty
+      arguments: taskIDs, keyPrefix: naming.taskKeyPrefix, readStandardInput: StandardStreams.readStandardInput,
+      allowEmpty: !groupIDs.isEmpty
     ).ids
+    let (writer, summary) = makeWriter(expectedTasks: ids.count)
     return WatchSession(
       configuration: configuration, taskIDs: ids, groupIDs: groupIDs, timeout: waiting.timeout?.seconds,
-      once: waiting.once,
-      failFast: waiting.failFast, summary: output.summary,
-      writer: output.makeOutput(outputIsTerminal: Terminal.outputIsTerminal, environment: Environment.value(of:)))
+      once: waiting.once, failFast: waiting.failFast, summary: summary, writer: writer)
   }
 
   /// The session for `--all`.
   private func makeFeedSession() throws -> FeedSession {
-    FeedSession(
+    let (writer, summary) = makeWriter()
+    return FeedSession(
       configuration: try makeConfiguration(), count: feed.count, timeout: waiting.timeout?.seconds,
-      failFast: waiting.failFast, summary: output.summary,
-      writer: output.makeOutput(outputIsTerminal: Terminal.outputIsTerminal, environment: Environment.value(of:)))
+      failFast: waiting.failFast, summary: summary, writer: writer)
+  }
+
+  /// The output for the run, wrapped for the reports, and whether the
+  /// session must build the summary (for `--summary` or a report).
+  private func makeWriter(expectedTasks: Int? = nil) -> (writer: any StateOutput, summary: Bool) {
+    let requests = reports.requests(environment: Environment.value(of:))
+    let streamsAreTerminals = Terminal.outputIsTerminal && isatty(STDERR_FILENO) == 1
+    let heartbeat = reports.heartbeat.seconds > 0 && !streamsAreTerminals ? reports.heartbeat.seconds : nil
+    let inner = output.makeOutput(
+      outputIsTerminal: Terminal.outputIsTerminal, environment: Environment.value(of:), expectedTasks: expectedTasks)
+    guard output.summary || !requests.isEmpty || waiting.failFast || heartbeat != nil else { return (inner, false) }
+    let writer = ReportingOutput(
+      wrapping: inner, printSummary: output.summary, reports: requests, failFast: waiting.failFast,
+      heartbeat: heartbeat, stepSummaryPath: Environment.value(of: "GITHUB_STEP_SUMMARY"))
+    return (writer, output.summary || !requests.isEmpty)
   }
 
   /// The consumer's settings from the options and the environment.

@@ -26,7 +26,12 @@ struct WatchSession {
     let started = Deadline.now
     let consumer = ResultConsumer(configuration: configuration)
     defer { consumer.stop() }
-    let outcome = watch(consumer)
+    var outcome = watch(consumer)
+    if case .timedOut = outcome, let problem = consumer.connectionProblem {
+      outcome = .failed(
+        NoConnection(
+          moment: once ? .once : .deadline(timeout ?? 0), everConnected: consumer.hasConnected, lastError: problem))
+    }
     let diagnostic: String?
     switch outcome {
     case .groupsNotSaved(let groupIDs):
@@ -65,7 +70,7 @@ struct WatchSession {
         if failFast && anyFailed { return .failedFast }
         if consumer.watchingCount == 0 { return .allReady(anyFailed: anyFailed) }
         // With --children the snapshot covers every task found so far.
-        if once && tasksReported == consumer.taskCount { return .timedOut }
+        if once && (tasksReported == consumer.taskCount || consumer.connectionProblem != nil) { return .timedOut }
         if let signal = SignalTrap.pending { return .signalled(signal) }
         if let deadline, deadline.hasPassed { return .timedOut }
         changes = try consumer.drainEvents(timeout: SessionLoop.nextWait(before: deadline))
@@ -77,7 +82,9 @@ struct WatchSession {
 
   private mutating func reportDiagnostics(_ consumer: ResultConsumer) {
     for diagnostic in consumer.takeDiagnostics() {
-      writer.diagnose(diagnostic.description)
+      // --once makes one attempt: "reconnecting" would not be true.
+      if once, case .connectionLost = diagnostic { continue }
+      writer.note(diagnostic)
     }
   }
 }

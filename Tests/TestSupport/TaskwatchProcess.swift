@@ -20,6 +20,7 @@ public final class TaskwatchProcess: CapturedProcess, @unchecked Sendable {
     for name in [
       "TASKWATCH_URL", "CELERY_RESULT_BACKEND", "TASKWATCH_PASSWORD", "TASKWATCH_MASTER_NAME",
       "TASKWATCH_SENTINEL_PASSWORD", "TASKWATCH_TLS_CA", "TASKWATCH_TLS_CERT", "TASKWATCH_TLS_KEY", "NO_COLOR",
+      "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY",
     ] {
       env.removeValue(forKey: name)
     }

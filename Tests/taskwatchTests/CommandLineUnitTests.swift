@@ -44,11 +44,48 @@ struct TaskIDListTests {
     #expect(throws: TaskIDList.Problem.self) {
       try TaskIDList(arguments: ["-"], readStandardInput: { Array("\n \n".utf8) })
     }
-    for bad in ["a b", "a\u{7}b", "tab\there", "", "nl\n", "del\u{7F}", "nbsp\u{A0}x", "\u{2028}"] {
+    for bad in ["a\u{7}b", "", " ", "del\u{7F}", "nbsp\u{A0}x", "\u{2028}"] {
       #expect(throws: TaskIDList.Problem.self) { try TaskIDList(arguments: [bad], readStandardInput: { [] }) }
     }
     #expect(throws: TaskIDList.Problem.self) {
       try TaskIDList(arguments: ["-"], readStandardInput: { Array("ok\nbad\u{1b}[31m\n".utf8) })
+    }
+  }
+
+  @Test(
+    "ids as users paste them: commas, Python lists, quotes, key prefixes, comments",
+    arguments: [
+      (["a,b", "c"], "", ["a", "b", "c"]),
+      (["['a',", "'b']"], "", ["a", "b"]),
+      (["[\"a\", \"b\"]"], "", ["a", "b"]),
+      (["a b\tc"], "", ["a", "b", "c"]),
+      (["celery-task-meta-a", "a"], "", ["a"]),
+      (["-"], "['a', 'b',\n 'c']\n", ["a", "b", "c"]),
+      (["-"], "# deploy 42\na # export\n  # indented comment\nb,c\n#\n", ["a", "b", "c"]),
+      (["-"], "celery-task-meta-a\ncelery-task-meta-b\n", ["a", "b"]),
+      (["x#y"], "", ["x#y"]),
+    ])
+  func pasted(arguments: [String], standardInput: String, expected: [String]) throws {
+    let list = try TaskIDList(arguments: arguments, readStandardInput: { Array(standardInput.utf8) })
+    #expect(list.ids == expected)
+  }
+
+  @Test("the configured prefix is stripped, with --global-keyprefix; only a whole prefix, never the whole id")
+  func configuredPrefix() throws {
+    let naming = KeyNaming(keyPrefix: "results-", globalKeyPrefix: "myapp")
+    let list = try TaskIDList(
+      arguments: ["myapp_results-a", "results-b", "celery-task-meta-c", "myapp_results-"],
+      keyPrefix: naming.taskKeyPrefix, readStandardInput: { [] })
+    #expect(list.ids == ["a", "results-b", "celery-task-meta-c", "myapp_results-"])
+    #expect(
+      try TaskIDList.groupIDs(["celery-taskset-meta-g1,g2", "'g1'"], keyPrefix: KeyNaming().groupKeyPrefix)
+        == ["g1", "g2"])
+  }
+
+  @Test("only comments, brackets or commas on standard input is no ids")
+  func nothingLeft() {
+    #expect(throws: TaskIDList.Problem.self) {
+      try TaskIDList(arguments: ["-"], readStandardInput: { Array("# none yet\n[]\n,,\n".utf8) })
     }
   }
 
@@ -251,7 +288,7 @@ struct OutputFormattingTests {
     let line = RunSummary(statuses: statuses, elapsedSeconds: 1.23456, exitStatus: .timedOut).json
     #expect(
       String(decoding: line, as: UTF8.self)
-        == #"{"type":"summary","total":3,"states":{"PENDING":1,"SUCCESS":2},"unready":["b"],"elapsed_s":1.235,"exit_code":124}"#
+        == #"{"type":"summary","total":3,"states":{"PENDING":1,"SUCCESS":2},"unready":["b"],"not_succeeded":[{"task_id":"b","state":"PENDING"}],"elapsed_s":1.235,"exit_code":124}"#
     )
   }
 }

@@ -3,6 +3,8 @@ import TaskWatch
 import TestSupport
 import Testing
 
+@testable import taskwatch
+
 /// Runs the built `taskwatch` binary against a real redis-server and checks
 /// stdout lines, stderr and the exit status.
 @Suite("taskwatch end to end")
@@ -75,6 +77,20 @@ struct EndToEndTests {
       ["-u", server.url(), "-"], stdin: "\n" + ids.joined(separator: "\n") + "\n\n" + ids[0] + "\n")
     #expect(result.status == 0)
     #expect(result.objects.compactMap { $0["task_id"] as? String } == ids)
+  }
+
+  @Test("ids as pasted: a Python list, commas, key names from redis-cli --scan, # comments in a file")
+  func pastedIDs() throws {
+    let (a, b, c, d) = (newID(), newID(), newID(), newID())
+    for id in [a, b, c, d] { try store(id, "SUCCESS") }
+    let file = "# deploy 42\n['\(a)', '\(b)']\ncelery-task-meta-\(c)  # from redis-cli --scan\n"
+    let result = try TaskwatchProcess.run(["-u", server.url(), "\(d),\(a)", "-"], stdin: file)
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.objects.compactMap { $0["task_id"] as? String } == [d, a, b, c])
+    let prefixed = try TaskwatchProcess.run(
+      ["-u", server.url(), "--global-keyprefix", "app", "app_celery-task-meta-\(a)", "--once"])
+    #expect(prefixed.status == 124, "app_celery-task-meta-<id> is <id> under the app_ prefix: \(prefixed.stderr)")
+    #expect(prefixed.objects.first?["task_id"] as? String == a)
   }
 
   @Test("--once prints current states: 124 with unready tasks, 0 when all succeeded")
@@ -239,8 +255,13 @@ struct EndToEndTests {
       (["-u", "redis://127.0.0.1:1/0", "-t", "0", "x"], "use --once"),
       (["-u", "redis://127.0.0.1:1/0", "-t", "soon", "x"], "soon"),
       (["-u", "redis://127.0.0.1:1/0"], "no task ids given"),
-      (["-u", "redis://127.0.0.1:1/0", "bad id"], "invalid task id 'bad id': contains whitespace"),
+      (["-u", "redis://127.0.0.1:1/0", "bad\u{1}id"], #"invalid task id 'bad\u{01}id': contains a control character"#),
+      (["-u", "redis://127.0.0.1:1/0", "x", ""], "invalid task id '': empty"),
       (["--bogus", "x"], "--bogus"),
+      (["--fial-fast", "x"], "unknown option '--fial-fast'. Did you mean '--fail-fast'?"),
+      (["--format", "yaml", "x"], "the value 'yaml' is invalid for '--format <format>'"),
+      (["--count"], "missing value for '--count <n>'"),
+      (["help"], "there is no 'help' command: use --help"),
       (["-u", "sentinel://127.0.0.1:1", "x"], "a sentinel:// URL needs the master's name"),
       (["-u", "redis://127.0.0.1:1/0", "--master-name", "m", "x"], "--master-name needs a sentinel:// URL"),
     ])
@@ -249,12 +270,19 @@ struct EndToEndTests {
     #expect(result.status == 64)
     #expect(result.stderr.contains(fragment))
     #expect(result.stdout.isEmpty)
+    // One `taskwatch: …` line, then at most a pointer to --help: never the
+    // parser's multi-line `Error:`/`Usage:` block.
+    let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+    #expect(lines.first?.hasPrefix("taskwatch: ") == true, "\(result.stderr)")
+    #expect(lines.count == 1 || (lines.count == 2 && lines.last == "see 'taskwatch --help'"), "\(result.stderr)")
+    #expect(!result.stderr.contains("Error:") && !result.stderr.contains("Usage:"), "\(result.stderr)")
   }
 
   @Test("--version and --help")
   func versionAndHelp() throws {
     let version = try TaskwatchProcess.run(["--version"])
-    #expect(version.status == 0 && version.stdout == "0.1.0\n")
+    #expect(version.status == 0 && version.stdout == "taskwatch \(TaskwatchVersion.current)\n")
+    #expect(version.stdout.wholeMatch(of: /taskwatch 0\.\d+\.\d+\n/) != nil)
     let help = try TaskwatchProcess.run(["--help"])
     #expect(help.status == 0)
     #expect(help.stdout.contains("Exit status:"))

@@ -114,7 +114,7 @@ struct GroupEndToEndTests {
   @Test(
     "bad group ids are usage errors",
     arguments: [
-      (["--group", "bad id"], "invalid group id 'bad id': contains whitespace"),
+      (["--group", "bad\u{7F}id"], #"invalid group id 'bad\u{7F}id': contains a control character"#),
       (["--group", ""], "invalid group id '': empty"),
       (["--group"], "--group"),
     ])

@@ -137,6 +137,22 @@ extension ShellIntegrationTests {
       #expect(result.status == 0)
     }
 
+    @Test("the man page renders at 80 columns with groff (as man(1) does) without a warning, under a plain header")
+    func groffAt80Columns() throws {
+      // man-db renders for MANWIDTH=80 with a line length of 78 columns.
+      let result = try ShellCommand.run(
+        try ShellCommand.path(of: "groff"),
+        ["-ww", "-mandoc", "-Tutf8", "-rLL=78n", "-rLT=78n", Repository.url(RenderedManPage.path).path])
+      #expect(result.status == 0)
+      #expect(result.stderr.isEmpty, "groff:\n\(result.stderr)")
+      let lines = result.stdout.replacing(/.\u{8}/, with: "").split(separator: "\n")
+      #expect(lines.first?.contains("General Commands Manual") == true)
+      #expect(lines.first?.contains("BSD") == false, "\(lines.first ?? "")")
+      // No quotation inside a quotation (‘required (or ‘CERT_REQUIRED’)’).
+      let nested = lines.filter { $0.contains(/‘[^’]*‘/) }
+      #expect(nested.isEmpty, "nested quotes: \(nested)")
+    }
+
     @Test("the man page has the sections a reader looks for")
     func manSections() throws {
       let page = try RenderedManPage()
@@ -153,7 +169,7 @@ extension ShellIntegrationTests {
       for field in ["type", "task_id", "state", "previous", "ready", "source", "observed_at", "meta"] {
         #expect(output.contains("     \(field) "), "OUTPUT does not describe the field \(field)")
       }
-      for field in ["total", "states", "unready", "elapsed_s", "exit_code"] {
+      for field in ["total", "states", "unready", "not_succeeded", "elapsed_s", "exit_code"] {
         #expect(output.contains("     \(field) "), "OUTPUT does not describe the summary field \(field)")
       }
     }
@@ -251,7 +267,7 @@ extension ShellIntegrationTests {
 
     /// A text each recipe contains, which picks it out of the documents.
     enum Key {
-      static let ciWait = "--fail-fast - < deploy-ids.txt"
+      static let ciWait = "- < deploy-ids.txt > tasks.ndjson"
       static let failures = #"jq -c 'select(.state == "FAILURE")'"#
       static let result = "jq -r 'select(.ready) | .meta.result'"
       static let progress = #"select(.state == "PROGRESS")"#
@@ -292,8 +308,12 @@ extension ShellIntegrationTests {
         try failing.write("deploy-ids.txt", [done, failed, pending].joined(separator: "\n") + "\n")
         let failure = try failing.run(script)
         #expect(failure.status == 1, "\(failure.stderr)")
-        #expect(failure.stderr == "\(failed) FAILURE ValueError\n")
+        #expect(
+          failure.stderr
+            == "taskwatch: --fail-fast: \(failed) FAILURE: ValueError: boom\n\(failed) FAILURE ValueError\n\(pending) PENDING\n"
+        )
         #expect(try failing.read("tasks.ndjson").contains(#""state":"FAILURE""#))
+        #expect(try failing.read("tasks.xml").contains("<testsuite name=\"taskwatch\" tests=\"3\" failures=\"1\""))
 
         let passing = try Workspace(server: server)
         try passing.write("deploy-ids.txt", "\(done)\n")

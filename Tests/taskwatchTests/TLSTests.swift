@@ -201,21 +201,37 @@ struct TLSTests {
     #expect(((snapshot.objects.last?["meta"] as? [String: Any])?["result"] as? String)?.count == 1 << 20)
   }
 
-  @Test("the wrong port for the scheme: each way round fails with a hint at the fix (69)")
+  @Test("the wrong port for the scheme: each way round is found at the first attempt, 69 at once with the fix")
   func schemeAndPortMismatch() throws {
     let redis = try TLSRedisServer()
-    let plainToTLS = try TaskwatchProcess.run(
-      ["-u", "redis://127.0.0.1:\(redis.tlsPort)/0", "--retry-for", "1s", "--once", "x"])
+    // No --once and no short --retry-for: the run must end by itself, without waiting out the 30 s budget.
+    var started = Date()
+    let plainToTLS = try TaskwatchProcess.run(["-u", "redis://127.0.0.1:\(redis.tlsPort)/0", "x"])
     #expect(plainToTLS.status == 69)
-    #expect(plainToTLS.stderr.contains("if this is a TLS port, use rediss://"), "\(plainToTLS.stderr)")
+    #expect(Date().timeIntervalSince(started) < 3, "redis:// on a TLS port took \(Date().timeIntervalSince(started)) s")
+    #expect(plainToTLS.stderr.contains("this port speaks TLS: use a rediss:// URL"), "\(plainToTLS.stderr)")
+    #expect(plainToTLS.stderr.split(separator: "\n").count == 1, "\(plainToTLS.stderr)")
+    started = Date()
     let tlsToPlain = try TaskwatchProcess.run([
-      "-u", "rediss://127.0.0.1:\(redis.server.port)/0?ssl_cert_reqs=none", "--connect-timeout", "1s",
-      "--retry-for", "1s", "--once", "x",
+      "-u", "rediss://127.0.0.1:\(redis.server.port)/0?ssl_cert_reqs=none", "--connect-timeout", "1s", "x",
     ])
     #expect(tlsToPlain.status == 69)
     #expect(
-      tlsToPlain.stderr.contains("plain redis:// port") || tlsToPlain.stderr.contains("did not answer in TLS"),
-      "\(tlsToPlain.stderr)")
+      Date().timeIntervalSince(started) < 3.5, "rediss:// on a plain port took \(Date().timeIntervalSince(started)) s")
+    #expect(tlsToPlain.stderr.contains("this is a plain redis:// port"), "\(tlsToPlain.stderr)")
+    #expect(tlsToPlain.stderr.split(separator: "\n").count == 1, "\(tlsToPlain.stderr)")
+  }
+
+  @Test("--timeout bounds the TLS handshake: rediss:// on a plain port with --timeout 1s ends within 2 s")
+  func timeoutBoundsHandshake() throws {
+    let redis = try TLSRedisServer()
+    let started = Date()
+    let result = try TaskwatchProcess.run([
+      "-u", "rediss://127.0.0.1:\(redis.server.port)/0?ssl_cert_reqs=none", "--timeout", "1s", "x",
+    ])
+    let elapsed = Date().timeIntervalSince(started)
+    #expect(result.status == 69, "\(result.stderr)")
+    #expect(elapsed < 2, "the default 5 s connect timeout was not cut to --timeout: \(elapsed) s")
   }
 
   @Test("TLS configuration errors are usage errors (64), before connecting")

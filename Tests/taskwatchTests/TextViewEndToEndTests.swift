@@ -19,48 +19,9 @@ struct TextViewEndToEndTests {
     #"{"status": "\#(state)", "result": \#(result), "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"}"#
   }
 
-  /// A tmux server of our own (`-L` with our PID and a random part), killed
-  /// only through its own socket.
-  private final class Tmux {
-    let socket = "taskwatch-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-
-    /// Runs one tmux command. Only `capture-pane` output is read: a
-    /// `new-session` starts the tmux server, which would inherit a pipe.
-    @discardableResult
-    func run(_ arguments: [String], capture: Bool = false, seconds: Double = 10) throws -> String {
-      let child = try ChildProcess(
-        "/usr/bin/tmux", ["-L", socket, "-f", "/dev/null"] + arguments, captureOutput: capture)
-      guard let status = child.wait(seconds: seconds) else {
-        child.signal(SIGKILL)
-        _ = child.wait(seconds: 5)
-        throw TestSupportError("tmux \(arguments.first ?? "") did not finish within \(seconds) s")
-      }
-      guard status == 0 else { throw TestSupportError("tmux \(arguments) exited \(status)") }
-      // A pane capture is a screenful, far below a pipe's capacity.
-      return capture ? String(decoding: child.stdout!.readDataToEndOfFile(), as: UTF8.self) : ""
-    }
-
-    /// Waits until the pane shows every one of `needles`; returns the last capture.
-    func waitForScreen(containing needles: [String], seconds: Double = 15) throws -> String {
-      let deadline = Deadline.after(seconds: seconds)
-      var screen = ""
-      while !deadline.hasPassed {
-        screen = try run(["capture-pane", "-p", "-t", "view"], capture: true)
-        if needles.allSatisfy(screen.contains) { return screen }
-        usleep(50_000)
-      }
-      return screen
-    }
-
-    deinit {
-      _ = try? run(["kill-server"])
-      if ProcessInfo.processInfo.environment["TMUX_TMPDIR"] == nil { unlink("/tmp/tmux-\(getuid())/\(socket)") }
-    }
-  }
-
   @Test("in a terminal: a live row with a progress bar, redrawn on resize; the final state stays on screen")
   func liveTableInTmux() throws {
-    guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux") else {
+    guard Tmux.isInstalled else {
       Issue.record("tmux is not installed (run scripts/setup)")
       return
     }
@@ -93,6 +54,144 @@ struct TextViewEndToEndTests {
     #expect(rows.first?.contains("SUCCESS") == true)
     #expect(final.contains("1 task: 1 SUCCESS"))
     #expect(final.contains("skipped an undecodable message"), "the diagnostic stays on screen:\n\(final)")
+  }
+
+  /// Stores `count` tasks the way a busy deploy looks: done long ago,
+  /// failed, started, reporting progress, and queued. Returns the ids.
+  private func storeBusyDeploy(count: Int = 300) throws -> [String] {
+    let ids = (0..<count).map { _ in newID() }
+    let connection = try server.connection()
+    for (index, id) in ids.enumerated() {
+      let json: String
+      switch index {
+      case 0..<126:
+        json =
+          #"{"status": "SUCCESS", "result": \#(index), "traceback": null, "children": [], "date_done": "2026-01-01T00:00:00+00:00", "task_id": "\#(id)", "name": "tasks.add"}"#
+      case 126..<128:
+        json =
+          #"{"status": "FAILURE", "result": {"exc_type": "ValueError", "exc_message": ["bad row \#(index)"]}, "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)", "name": "tasks.import_csv"}"#
+      case 128..<148:
+        json =
+          #"{"status": "STARTED", "result": {"pid": 1}, "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"}"#
+      case 148..<150: json = progress(id, index - 147, of: 4)
+      default: continue
+      }
+      connection.append(["SET", "celery-task-meta-\(id)", json])
+    }
+    try connection.flush(until: .after(seconds: 10))
+    _ = try connection.replies(count: 150, until: .after(seconds: 10), operation: "SET")
+    return ids
+  }
+
+  @Test("300 tasks at 80x24: frames of at most 23 lines redrawn in place, the scrollback does not grow")
+  func manyTasksInPlace() throws {
+    guard Tmux.isInstalled else {
+      Issue.record("tmux is not installed (run scripts/setup)")
+      return
+    }
+    let ids = try storeBusyDeploy()
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("taskwatch-300-\(UUID().uuidString)")
+    try ids.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(at: file) }
+    let tmux = Tmux()
+    try tmux.start(
+      "env TERM=xterm-256color '\(TaskwatchProcess.executable)' -u '\(server.url())' -t 60 - < '\(file.path)'",
+      width: 80, height: 24)
+    let first = try tmux.waitForScreen(containing: ["300 tasks", "waited 1s"])
+    let history = try tmux.historySize()
+    // At least three redraws (the clock ticks every second) and one transition.
+    try server.storeAndPublish(taskID: ids[200], json: progress(ids[200], 1, of: 2))
+    let later = try tmux.waitForScreen(containing: ["waited 4s"])
+    #expect(try tmux.historySize() == history, "the scrollback grew while the table was live")
+    #expect(history == 0, "the first frame fitted the screen")
+    for screen in [first, later] {
+      let lines = screen.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+      let drawn = lines.filter { !$0.isEmpty }
+      #expect(drawn.count <= 23, "\(screen)")
+      #expect(drawn.allSatisfy { $0.count < 80 }, "\(screen)")
+      #expect(drawn.first?.hasPrefix("TASK ") == true, "\(screen)")
+      // Failures, then the running tasks (reporting ones first), then the counted rest.
+      #expect(drawn[1].hasPrefix("tasks.import_csv ") && drawn[1].contains("FAILURE  "), "\(screen)")
+      #expect(drawn[1].hasSuffix("ValueError: bad row 126"), "\(screen)")
+      #expect(drawn[3].contains(" PROGRESS "), "\(screen)")
+      #expect(drawn[drawn.count - 2].contains("pending, +126 done"), "\(screen)")
+      #expect(drawn.last?.hasPrefix("300 tasks: 2 FAILURE, ") == true, "\(screen)")
+      #expect(drawn.last?.contains("  waited ") == true, "\(screen)")
+    }
+    #expect(later.contains("+149 pending, +126 done"), "one pending task became PROGRESS:\n\(later)")
+  }
+
+  @Test("a task already done when the watch starts shows its own age")
+  func ageOfDoneTasks() throws {
+    guard Tmux.isInstalled else {
+      Issue.record("tmux is not installed (run scripts/setup)")
+      return
+    }
+    let id = newID()
+    try server.run([
+      "SET", "celery-task-meta-\(id)",
+      #"{"status": "SUCCESS", "result": "s3://reports/1.pdf", "traceback": null, "children": [], "date_done": "2026-01-01T00:00:00+00:00", "task_id": "\#(id)", "name": "tasks.report"}"#,
+    ])
+    let pending = newID()
+    let tmux = Tmux()
+    try tmux.start(
+      "env TERM=xterm-256color '\(TaskwatchProcess.executable)' -u '\(server.url())' -t 30 \(id) \(pending)",
+      width: 100, height: 20)
+    let screen = try tmux.waitForScreen(containing: ["tasks.report \(id.prefix(8))", " ago  s3://reports/1.pdf"])
+    #expect(screen.contains(" ago  s3://reports/1.pdf"), "\(screen)")
+    #expect(screen.contains("d"), "months ago, in days:\n\(screen)")
+  }
+
+  @Test("TERM=dumb gets plain lines, no cursor movement")
+  func dumbTerminal() throws {
+    guard Tmux.isInstalled else {
+      Issue.record("tmux is not installed (run scripts/setup)")
+      return
+    }
+    let id = newID()
+    try server.run(["SET", "celery-task-meta-\(id)", finished(id, "SUCCESS")])
+    let log = FileManager.default.temporaryDirectory.appendingPathComponent("taskwatch-dumb-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: log) }
+    let tmux = Tmux()
+    // script(1) records every byte written to the terminal.
+    try tmux.start(
+      "env TERM=dumb script -q -c \"'\(TaskwatchProcess.executable)' -u '\(server.url())' \(id)\" '\(log.path)'; sleep 30",
+      width: 80, height: 24)
+    let screen = try tmux.waitForScreen(containing: ["1 task: 1 SUCCESS"])
+    #expect(screen.contains(" \(id) SUCCESS"), "\(screen)")
+    let bytes = try Data(contentsOf: log)
+    #expect(
+      !bytes.contains(0x1B),
+      "escape sequences on a dumb terminal: \(String(decoding: bytes, as: UTF8.self).debugDescription)")
+  }
+
+  @Test("the footer counts the ids given while connecting, and says so while reconnecting")
+  func connectionInFooter() throws {
+    guard Tmux.isInstalled else {
+      Issue.record("tmux is not installed (run scripts/setup)")
+      return
+    }
+    let closed = try Tmux()
+    try closed.start(
+      "env TERM=xterm-256color '\(TaskwatchProcess.executable)' -u redis://127.0.0.1:\(try FreePort.pick())/0 -t 20 a b c",
+      width: 80, height: 24)
+    let connecting = try closed.waitForScreen(containing: ["3 tasks: connecting  waited"])
+    #expect(connecting.contains("3 tasks: connecting  waited"), "\(connecting)")
+
+    let proxy = try FaultProxy(upstreamPort: server.port)
+    let id = newID()
+    let tmux = Tmux()
+    try tmux.start(
+      "env TERM=xterm-256color '\(TaskwatchProcess.executable)' -u '\(proxy.url())' -t 30 \(id)", width: 80, height: 24)
+    _ = try tmux.waitForScreen(containing: ["1 task: 1 PENDING"])
+    proxy.setMode(.refuse)
+    let lost = try tmux.waitForScreen(containing: ["reconnecting  1 task: 1 PENDING"])
+    #expect(lost.contains("reconnecting  1 task: 1 PENDING"), "\(lost)")
+    proxy.setMode(.forward)
+    let back = try tmux.waitForScreen {
+      $0.contains("reconnected") && $0.contains("1 task: 1 PENDING") && !$0.contains("reconnecting  1 task")
+    }
+    #expect(back.contains("1 task: 1 PENDING"), "\(back)")
   }
 
   @Test("--format text to a pipe: one plain line per transition, no escape codes, failures listed at the end")

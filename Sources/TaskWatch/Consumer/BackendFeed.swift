@@ -79,8 +79,13 @@ public final class BackendFeed {
   /// - Throws: ``RedisError`` for faults no retry can cure (authentication).
   public func start() throws {
     guard link.outage == nil else { return }
-    try guarding { _ = try connectAndResync() }
+    try guarding(firstAttempt: true) { _ = try connectAndResync() }
   }
+
+  /// While the feed is disconnected and retrying: the fault that broke the
+  /// connection, or of the last failed attempt to restore it; `nil` while
+  /// connected.
+  public var connectionProblem: RedisError? { link.outage?.lastError }
 
   /// Waits up to `timeout` seconds for messages and applies every one that is
   /// buffered (up to a batch); reconnects and resyncs first after a fault,
@@ -121,10 +126,13 @@ public final class BackendFeed {
 
   /// Runs `step`; a connection fault starts an outage that a later
   /// ``drainEvents(timeout:)`` recovers from.
-  private func guarding(_ step: () throws -> Void) throws {
+  /// - Parameter firstAttempt: the feed's first connection, whose fault may
+  ///   show that the URL's scheme does not fit the port: that is final.
+  private func guarding(firstAttempt: Bool = false, _ step: () throws -> Void) throws {
     do {
       try step()
     } catch let error as RedisError where error.isConnectionFault {
+      if firstAttempt, let mismatch = configuration.tlsModeMismatch(after: error) { throw mismatch }
       link.lose(error)
       fence.abandon(through: link.fencesSent)
     }

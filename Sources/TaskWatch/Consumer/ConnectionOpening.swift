@@ -16,7 +16,11 @@ extension ConsumerConfiguration {
     to endpoint: RedisEndpoint, selecting database: Int?, until deadline: Deadline
   ) throws -> RedisConnection {
     let tls = try backend.tls.map { settings throws(TLSSetupError) in try TLSClientContext.shared(for: settings) }
-    let connection = try RedisConnection(endpoint: endpoint, tls: tls, connectTimeout: connectTimeout)
+    // The overall deadline bounds the connect and the TLS handshake too.
+    let remaining = self.deadline.map { max($0.remainingSeconds, 0.001) } ?? connectTimeout
+    let deadline = self.deadline.map { min($0, deadline) } ?? deadline
+    let connection = try RedisConnection(
+      endpoint: endpoint, tls: tls, connectTimeout: min(connectTimeout, remaining))
     if let password = backend.password {
       let arguments = ["AUTH"] + (backend.username.map { [$0] } ?? []) + [password]
       if case .error(let message) = try connection.command(arguments, until: deadline) {

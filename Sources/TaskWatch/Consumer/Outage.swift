@@ -9,7 +9,8 @@ struct Outage {
   let since: Deadline
   private var attempts = 1
   private var nextAttempt: Deadline
-  private var lastError: RedisError
+  /// The fault that began the outage, or of the last failed attempt.
+  private(set) var lastError: RedisError
   /// Set once an attempt succeeded: the connection is back.
   private(set) var isOver = false
 

@@ -91,6 +91,14 @@ public final class ResultConsumer {
   /// Whether both connections are up.
   public var isStarted: Bool { link.isConnected }
 
+  /// Whether the consumer has ever been connected and subscribed.
+  public private(set) var hasConnected = false
+
+  /// While the consumer is disconnected and retrying: the fault that broke
+  /// the connection, or of the last failed attempt to restore it; `nil` while
+  /// connected (and before the first attempt).
+  public var connectionProblem: RedisError? { link.outage?.lastError }
+
   /// Every task ever watched, in the order it was added, with its last state.
   public var statuses: [TaskStatus] {
     (0..<table.count).map { index in
@@ -152,7 +160,7 @@ public final class ResultConsumer {
     table.reserve(taskIDs.count)
     let added = taskIDs.compactMap { table.add($0) }
     guard let first = added.first, link.outage == nil else { return }
-    try guarding {
+    try guarding(firstAttempt: !hasConnected) {
       if !link.isConnected {
         // Stopped (or never started): the tasks watched before come back too.
         try link.connect()
@@ -162,6 +170,7 @@ public final class ResultConsumer {
       }
       try flushUnsubscribes(force: true)
       try subscribe(added, coveredBySnapshot: { $0 >= first })
+      hasConnected = true
       try refresh(added, source: .snapshot, body)
       try flushUnsubscribes()
     }
@@ -279,10 +288,14 @@ public final class ResultConsumer {
 
   /// Runs `step`; a connection fault starts an outage that a later
   /// ``drainEvents(timeout:)`` recovers from.
-  private func guarding(_ step: () throws -> Void) throws {
+  /// - Parameter firstAttempt: the first connection of the consumer, whose
+  ///   fault may show that the URL's scheme does not fit the port: that is
+  ///   final (see ``ConsumerConfiguration/tlsModeMismatch(after:)``).
+  private func guarding(firstAttempt: Bool = false, _ step: () throws -> Void) throws {
     do {
       try step()
     } catch let error as RedisError where error.isConnectionFault {
+      if firstAttempt, let mismatch = configuration.tlsModeMismatch(after: error) { throw mismatch }
       lose(error)
     }
   }
@@ -302,6 +315,7 @@ public final class ResultConsumer {
   private func resubscribeAndResync() throws -> [StateChange] {
     let watched = watchedIndices()
     try subscribe(watched, coveredBySnapshot: { _ in true })
+    hasConnected = true
     let changes = try refresh(watched, source: .resync)
     try flushUnsubscribes()
     return changes

@@ -10,6 +10,15 @@ enum OutputFormat: String, CaseIterable, ExpressibleByArgument {
   /// The human view: a live table on a terminal, plain lines elsewhere.
   case text
 
+  /// One line on what the value means, for completions.
+  var summary: String {
+    switch self {
+    case .auto: return "live table on a terminal, JSON lines otherwise"
+    case .json: return "one JSON object per state change"
+    case .text: return "human view: live table, or plain lines on a pipe"
+    }
+  }
+
   /// The format after `auto` is decided by whether standard output is a terminal.
   func resolved(outputIsTerminal: Bool) -> OutputFormat {
     self == .auto ? (outputIsTerminal ? .text : .json) : self
@@ -24,6 +33,15 @@ enum ColorChoice: String, CaseIterable, ExpressibleByArgument {
   case always
   /// Never colour.
   case never
+
+  /// One line on what the value means, for completions.
+  var summary: String {
+    switch self {
+    case .auto: return "on a terminal, unless NO_COLOR is set or TERM=dumb"
+    case .always: return "always, even into a pipe"
+    case .never: return "never"
+    }
+  }
 
   /// Whether to emit colour escapes.
   /// - Parameters:

@@ -4,11 +4,16 @@ extension OutputOptions {
   /// - Parameters:
   ///   - outputIsTerminal: `isatty(1)`, which decides `--format auto` and `--color auto`.
   ///   - environment: looks up `NO_COLOR` and `TERM`.
-  func makeOutput(outputIsTerminal: Bool, environment: (String) -> String?) -> any StateOutput {
+  ///   - expectedTasks: the number of ids given, which the live view counts while connecting.
+  func makeOutput(outputIsTerminal: Bool, environment: (String) -> String?, expectedTasks: Int? = nil)
+    -> any StateOutput
+  {
     let color = color.enabled(outputIsTerminal: outputIsTerminal, environment: environment)
     switch format.resolved(outputIsTerminal: outputIsTerminal) {
     case .text where !quiet:
-      return outputIsTerminal ? TerminalView(color: color) : PlainLineWriter(color: color)
+      // A dumb terminal cannot move the cursor: it gets the plain lines a pipe gets.
+      guard outputIsTerminal, environment("TERM") != "dumb" else { return PlainLineWriter(color: color) }
+      return TerminalView(color: color, expectedTasks: expectedTasks)
     default:
       var writer = NDJSONWriter()
       writer.omitResult = noResult

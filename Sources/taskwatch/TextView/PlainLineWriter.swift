@@ -39,10 +39,12 @@ struct PlainLineWriter: StateOutput {
     try StandardStreams.writeAll(buffer, to: descriptor)
   }
 
-  /// Ends with the footer (counts per state, time waited) and the failures.
+  /// Ends with the footer (counts per state, time waited) and the failures,
+  /// and with `--summary` the summary's text lines.
   mutating func finish(summary: RunSummary?) throws(StandardStreams.OutputClosed) {
     append(table.footer(board.rows, waited: TerminalView.wallSeconds() - started))
     for line in table.failureLines(board.rows) { append(line) }
+    for line in summary?.textLines ?? [] { append(line) }
     try flush()
   }
 

@@ -15,9 +15,18 @@ protocol StateOutput {
   /// Prints a `taskwatch: …` diagnostic on standard error while the run goes
   /// on, so a view that redraws in place can make room for it.
   mutating func diagnose(_ message: String)
+  /// Takes what the consumer noticed (a lost link, a recovery, a skipped
+  /// message): a view may show the connection's state; every output prints it
+  /// as a diagnostic.
+  mutating func note(_ diagnostic: ConsumerDiagnostic)
 }
 
 extension StateOutput {
+  /// Prints the diagnostic.
+  mutating func note(_ diagnostic: ConsumerDiagnostic) {
+    diagnose(diagnostic.description)
+  }
+
   /// Writes the diagnostic to standard error.
   mutating func diagnose(_ message: String) {
     StandardStreams.diagnose(message)

@@ -14,18 +14,48 @@ struct TaskRow: Equatable {
   var readyAt: Double?
   /// `exc_type: exc_message` of a FAILURE or REVOKED.
   var failure: String?
+  /// The task's name, when the meta has one (Celery's `result_extended`).
+  var name: String?
+  /// The result of a SUCCESS as short text.
+  var result: String?
+  /// `date_done` (wall-clock seconds) of a task that was already ready when
+  /// first seen: its row shows its own age.
+  var doneBeforeStart: Double?
+
+  /// Creates a row; the optional parts start empty.
+  init(
+    taskID: String, state: TaskState, progress: Double? = nil, firstSeen: Double, readyAt: Double? = nil,
+    failure: String? = nil, name: String? = nil, result: String? = nil, doneBeforeStart: Double? = nil
+  ) {
+    self.taskID = taskID
+    self.state = state
+    self.progress = progress
+    self.firstSeen = firstSeen
+    self.readyAt = readyAt
+    self.failure = failure
+    self.name = name
+    self.result = result
+    self.doneBeforeStart = doneBeforeStart
+  }
+
+  /// What the row shows after the time: the result of a SUCCESS, or the
+  /// exception of a FAILURE or REVOKED.
+  var outcome: String? { state.isFailure ? failure : (state == .success ? result : nil) }
 }
 
 /// The rows of the human view, fed with state changes in the order they arrive.
 ///
-/// Only this view reads into `meta` (with ``JSONTree``); the NDJSON path
-/// never parses it. Foundation's `JSONSerialization` did this before: importing
-/// Foundation linked ICU and its data into every build and cost start-up time
-/// on every run, for a view most runs never show.
+/// Only this view (and the reports) read into `meta` (with ``JSONTree``); the
+/// NDJSON path never parses it. Foundation's `JSONSerialization` did this
+/// before: importing Foundation linked ICU and its data into every build and
+/// cost start-up time on every run, for a view most runs never show.
 struct TaskBoard {
   /// The rows, in the order the tasks were first seen.
   private(set) var rows: [TaskRow] = []
   private var positions: [String: Int] = [:]
+
+  /// Longest result text kept for a row.
+  static let resultLength = 200
 
   /// The row of `taskID`, if it was seen.
   func row(for taskID: String) -> TaskRow? {
@@ -35,7 +65,7 @@ struct TaskBoard {
   /// Applies one change: adds the task or updates its row.
   mutating func apply(_ change: StateChange) {
     let time = Double(change.observedAt.seconds) + Double(change.observedAt.nanoseconds) / 1e9
-    let fields = change.meta.flatMap { Self.result(of: $0.json) }
+    let fields = change.meta.map { MetaFields(json: $0.json) }
     let position: Int
     if let existing = positions[change.taskID] {
       position = existing
@@ -43,16 +73,18 @@ struct TaskBoard {
       position = rows.count
       positions[change.taskID] = position
       rows.append(TaskRow(taskID: change.taskID, state: change.state, firstSeen: time))
+      if change.isReady && change.source == .snapshot {
+        rows[position].doneBeforeStart = fields?.dateDone.flatMap(CeleryDate.epochSeconds)
+      }
     }
     rows[position].state = change.state
-    rows[position].progress = fields.flatMap(Self.progress(in:))
+    rows[position].progress = fields?.result.flatMap(Self.progress(in:))
+    if let name = fields?.name { rows[position].name = name }
     if change.isReady && rows[position].readyAt == nil { rows[position].readyAt = time }
-    rows[position].failure = change.state.isFailure ? Self.failure(in: fields) : nil
-  }
-
-  /// The meta's `result` member, whatever its type.
-  private static func result(of json: [UInt8]) -> JSONTree? {
-    (try? JSONTree.parse(json))?["result"]
+    rows[position].failure = change.state.isFailure ? fields?.failure : nil
+    rows[position].result =
+      change.state == .success
+      ? fields?.result.map { String(MetaFields.text(of: $0).prefix(Self.resultLength)) } : nil
   }
 
   /// Celery's PROGRESS convention: `result` is `{"current": i, "total": n}`.
@@ -63,34 +95,9 @@ struct TaskBoard {
     return min(max(current / total, 0), 1)
   }
 
-  /// `exc_type: exc_message` from a failure's `result`, or `nil` without `exc_type`.
-  static func failure(in result: JSONTree?) -> String? {
-    guard case .string(let type)? = result?["exc_type"] else { return nil }
-    let message: String
-    switch result?["exc_message"] {
-    case nil, .null?: message = ""
-    case .array(let parts)?: message = parts.map(text(of:)).joined(separator: ", ")
-    case let other?: message = text(of: other)
-    }
-    return message.isEmpty ? type : "\(type): \(message)"
-  }
-
   /// A JSON number as a Double; booleans are not numbers here.
   private static func number(_ value: JSONTree?) -> Double? {
     guard case .number(let text)? = value else { return nil }
     return Double(text)
-  }
-
-  /// A value as the view prints it: strings bare, anything else as compact JSON-like text.
-  private static func text(of value: JSONTree) -> String {
-    switch value {
-    case .string(let text): return text
-    case .number(let text): return text
-    case .bool(let flag): return flag ? "true" : "false"
-    case .null: return "null"
-    case .array(let elements): return "[" + elements.map(text(of:)).joined(separator: ", ") + "]"
-    case .object(let members):
-      return "{" + members.map { "\($0.key): \(text(of: $0.value))" }.joined(separator: ", ") + "}"
-    }
   }
 }

@@ -16,10 +16,13 @@ struct TerminalView: StateOutput {
   private var changed = true
   private var resized = false
   private var lastDrawn = 0.0
+  private var status = LiveTable.Status(connection: .connecting)
 
   /// Creates the view for a terminal on `descriptor` and starts listening for resizes.
-  init(color: Bool, descriptor: Int32 = STDOUT_FILENO) {
+  /// - Parameter expectedTasks: the number of ids given, counted in the footer while connecting.
+  init(color: Bool, expectedTasks: Int? = nil, descriptor: Int32 = STDOUT_FILENO) {
     self.color = color
+    status.expectedTasks = expectedTasks
     self.descriptor = descriptor
     size = Terminal.size(of: descriptor)
     ResizeTrap.install()
@@ -27,7 +30,18 @@ struct TerminalView: StateOutput {
 
   mutating func write(_ change: StateChange) {
     board.apply(change)
+    if status.connection == .connecting { status.connection = .connected }
     changed = true
+  }
+
+  /// Shows the connection's state in the footer, then prints the diagnostic.
+  mutating func note(_ diagnostic: ConsumerDiagnostic) {
+    switch diagnostic {
+    case .connectionLost: status.connection = board.rows.isEmpty ? .connecting : .reconnecting
+    case .reconnected: status.connection = .connected
+    default: break
+    }
+    diagnose(diagnostic.description)
   }
 
   /// Redraws when something changed (at most ten times a second, so a busy
@@ -37,15 +51,15 @@ struct TerminalView: StateOutput {
     noteResize()
     let now = Self.wallSeconds()
     guard resized || (changed && now - lastDrawn >= 0.1) || now - lastDrawn >= 1 else { return }
-    try draw(table.render(board.rows, now: now, waited: now - started))
+    try draw(table.render(board.rows, now: now, waited: now - started, status: status))
   }
 
-  /// Draws the final table and lists the failures under it. With
-  /// `--summary`, the footer already is the summary.
+  /// Draws the final table and lists the failures under it, then with
+  /// `--summary` the summary's text lines.
   mutating func finish(summary: RunSummary?) throws(StandardStreams.OutputClosed) {
     noteResize()
     let now = Self.wallSeconds()
-    try draw(table.finalLines(board.rows, now: now, waited: now - started))
+    try draw(table.finalLines(board.rows, now: now, waited: now - started) + (summary?.textLines ?? []))
   }
 
   /// Erases the table, prints the diagnostic where it was and redraws the
@@ -81,8 +95,13 @@ struct TerminalView: StateOutput {
     } else if drawnLines > 0 {
       text += "\u{1B}[\(drawnLines)A"
     }
-    text += "\r\u{1B}[J"
-    for line in lines { text += line + "\n" }
+    // Each line overwrites the old one and clears its own rest (EL), and
+    // only what a shorter frame leaves below is erased (ED): erasing the whole
+    // frame from its top-left corner made tmux file the screen into its
+    // history at every redraw (23 lines a second at 80x24).
+    text += "\r"
+    for line in lines { text += line + "\u{1B}[K\n" }
+    if lines.count < drawnLines { text += "\u{1B}[J" }
     try StandardStreams.writeAll(Array(text.utf8), to: descriptor)
     drawnLines = lines.count
     changed = false

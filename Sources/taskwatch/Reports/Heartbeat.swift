@@ -1,0 +1,39 @@
+import TaskWatch
+
+/// The `still waiting: …` line on standard error after a quiet minute, for
+/// CI logs where no live view shows that taskwatch is alive
+/// (`--heartbeat`, on when standard output or standard error is not a terminal).
+struct Heartbeat {
+  /// Seconds without a change before a line.
+  let interval: Double
+  private var next: Deadline
+  private var changed = false
+
+  /// Starts the clock.
+  init(interval: Double) {
+    self.interval = interval
+    next = .after(seconds: interval)
+  }
+
+  /// A change was seen: the quiet interval starts again at the next
+  /// ``line(_:)`` (a flag here, so a burst does not read the clock per change).
+  mutating func noteChange() {
+    changed = true
+  }
+
+  /// The line to print now, if a quiet interval has passed; called before
+  /// every wait.
+  mutating func line(_ record: RunRecord) -> String? {
+    if changed {
+      changed = false
+      next = .after(seconds: interval)
+      return nil
+    }
+    guard next.hasPassed else { return nil }
+    next = .after(seconds: interval)
+    let unready = record.unreadyCounts
+    let total = unready.reduce(0) { $0 + $1.count }
+    let parts = unready.map { "\($0.count) \($0.state.name)" }.joined(separator: ", ")
+    return "still waiting: \(total) unready" + (parts.isEmpty ? "" : " (\(parts))")
+  }
+}
