@@ -37,6 +37,24 @@ struct ChildrenOptionTests {
     #expect(summary["states"] as? [String: Int] == ["SUCCESS": 2, "FAILURE": 1])
   }
 
+  @Test("--report junit covers the tree: a testcase per task, found ones grouped by their root, the failure named")
+  func junitCoversTheTree() throws {
+    let (root, child, grandchild) = (newID(), newID(), newID())
+    try store(root, "SUCCESS", children: [child])
+    try store(child, "SUCCESS", children: [grandchild])
+    try store(grandchild, "FAILURE")
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("children-\(newID()).xml")
+    defer { try? FileManager.default.removeItem(at: file) }
+    let result = try TaskwatchProcess.run(["-u", server.url(), "--children", "--report", "junit=\(file.path)", root])
+    #expect(result.status == 1)
+    let xml = try String(contentsOf: file, encoding: .utf8)
+    #expect(xml.contains(#"<testsuites name="taskwatch" tests="3" failures="1" errors="0""#))
+    #expect(xml.contains(#"<testcase classname="taskwatch" name="\#(root)""#))
+    #expect(xml.contains(#"<testcase classname="taskwatch.\#(root)" name="\#(child)""#))
+    #expect(xml.contains(#"<testcase classname="taskwatch.\#(root)" name="\#(grandchild)""#))
+    #expect(xml.components(separatedBy: "<failure ").count == 2)
+  }
+
   @Test("without --children the same ids end at the parent's SUCCESS")
   func offByDefault() throws {
     let (root, child) = (newID(), newID())

@@ -102,9 +102,11 @@ public final class ResultConsumer {
   /// Every task ever watched, in the order it was added, with its last state.
   public var statuses: [TaskStatus] {
     (0..<table.count).map { index in
-      TaskStatus(
+      let family = lineage.isEmpty ? nil : lineage[index]
+      return TaskStatus(
         taskID: table.ids[index], state: table.states[index] ?? .pending,
-        isWatched: table.phases[index] == .watching)
+        isWatched: table.phases[index] == .watching, parentID: family.map { table.ids[$0.parent] },
+        rootID: family.map { table.ids[$0.root] })
     }
   }
 
