@@ -179,7 +179,12 @@ def test_a_failing_chain_with_fail_fast_exits_1_at_the_failure(tw, demo, celery_
 
 
 def test_msgpack_results_are_followed(tw, demo, msgpack_reader):
-    root, run = watch_tree(tw, demo, demo.spawn, "msgpack", args=(3, 0.1))
+    # Sent by the msgpack reader: the demo client (JSON) would be subscribed
+    # to the root's channel and fail to decode its msgpack messages later.
+    root = new_id()
+    run = tw.watch_then(
+        [root], lambda: msgpack_reader.send_task("demoapp.spawn", args=(3, 0.1), queue="msgpack", task_id=root),
+        "--children")
     assert run.returncode == 0, run.describe()
     check_tree(run, msgpack_reader, root, 4)
 
