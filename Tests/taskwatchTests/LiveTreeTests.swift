@@ -63,6 +63,30 @@ struct LiveTreeTests {
       ])
   }
 
+  @Test("the deepest families fold first: a level is folded whole only when that was not enough")
+  func deepestFirst() throws {
+    var rows = [row("root", .success)]
+    for child in 0..<4 {
+      rows.append(row("c\(child)", .success, parent: "root"))
+    }
+    for child in 0..<4 {
+      for grandchild in 0..<4 { rows.append(row("c\(child).\(grandchild)", .success, parent: "c\(child)")) }
+    }
+    let lines = try #require(TaskTree.lines(rows, capacity: 11))
+    #expect(lines.count == 11)
+    let children = lines.compactMap { line -> String? in
+      if case .task(let row, 1) = line { return row.taskID }
+      return nil
+    }
+    #expect(children == ["c0", "c1", "c2"])
+    let grandchildFolds = lines.filter {
+      if case .folded([TaskTree.FoldedCount(name: "done", count: 3)], 2) = $0 { return true }
+      return false
+    }
+    #expect(grandchildFolds.count == 3)
+    #expect(lines.last == .folded([TaskTree.FoldedCount(name: "done", count: 5)], depth: 1))
+  }
+
   @Test("a flat watch (no parent ids) is not a tree and renders as before")
   func flat() {
     #expect(!TaskTree.isTree([row("a", .success), row("b", .started)]))

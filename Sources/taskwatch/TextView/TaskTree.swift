@@ -7,8 +7,10 @@ import TaskWatch
 ///
 /// Children are folded done first, then waiting, then running, failed last,
 /// the latest seen first; folding a task folds its own children with it. The
-/// largest families fold first, and each keeps at least one child visible,
-/// so every parent still shows what is going on beneath it.
+/// deepest families fold first (the largest first among equals), so a level
+/// is folded whole only when folding below it was not enough, and each
+/// family keeps at least one child visible, so every parent still shows what
+/// is going on beneath it.
 enum TaskTree {
   /// One line of the tree.
   enum Line: Equatable {
@@ -40,11 +42,14 @@ enum TaskTree {
     var hidden = [Bool](repeating: false, count: rows.count)
     var lineCount = rows.count
     if lineCount > capacity {
-      // The largest families first; the roots count as one family.
-      let families = shape.families.filter { $0.value.count > 1 }.sorted {
-        $0.value.count != $1.value.count ? $0.value.count > $1.value.count : $0.key < $1.key
+      // The deepest families first, then the largest; the roots are one family.
+      let families = shape.families.filter { $0.value.count > 1 }.map {
+        (key: $0.key, value: $0.value, depth: shape.depths[$0.value[0]])
+      }.sorted {
+        if $0.depth != $1.depth { return $0.depth > $1.depth }
+        return $0.value.count != $1.value.count ? $0.value.count > $1.value.count : $0.key < $1.key
       }
-      for (_, members) in families where lineCount > capacity {
+      for (_, members, _) in families where lineCount > capacity {
         let candidates = members.sorted { a, b in
           let (ra, rb) = (Self.rank(rows[a].state), Self.rank(rows[b].state))
           return ra != rb ? ra < rb : a > b
@@ -93,13 +98,32 @@ enum TaskTree {
     /// Children by the parent's position (``rootFamily`` for the roots), in
     /// the order first seen.
     var families: [Int: [Int]] = [:]
+    /// Levels below the root, by position.
+    var depths: [Int] = []
 
     init(_ rows: [TaskRow]) {
       var positions: [String: Int] = [:]
       for (position, row) in rows.enumerated() { positions[row.taskID] = position }
+      var parents = [Int](repeating: Self.rootFamily, count: rows.count)
       for (position, row) in rows.enumerated() {
         let parent = row.parentID.flatMap { positions[$0] } ?? Self.rootFamily
+        parents[position] = parent
         families[parent, default: []].append(position)
+      }
+      // A task is found after the task that listed it, so its parent's depth
+      // is known; the bound guards against a cycle in rows given by hand.
+      depths = [Int](repeating: 0, count: rows.count)
+      for position in rows.indices {
+        var (depth, next) = (0, parents[position])
+        while next != Self.rootFamily && depth <= rows.count {
+          if next < position {
+            depth += depths[next] + 1
+            break
+          }
+          depth += 1
+          next = parents[next]
+        }
+        depths[position] = depth
       }
     }
 
