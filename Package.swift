@@ -1,9 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Linux only (Debian bookworm with Swift 6, as the README says): the sources
+// import Glibc, so no Apple platform is claimed.
 let package = Package(
   name: "taskwatch",
-  platforms: [.macOS(.v13)],
   products: [
     .library(name: "TaskWatch", targets: ["TaskWatch"]),
     .executable(name: "taskwatch", targets: ["taskwatch"]),
@@ -14,9 +15,13 @@ let package = Package(
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
   ],
   targets: [
+    // No pkgConfig: hiredis.pc's -D_FILE_OFFSET_BITS=64 made every build of a
+    // dependent package warn "prohibited flag(s)". Debian's headers are under
+    // /usr/include/hiredis (shim.h includes <hiredis/hiredis.h>) and the
+    // library is on the default path, so the modulemap's `link "hiredis"` is
+    // all it takes; `providers` still names the apt package.
     .systemLibrary(
       name: "CHiredis",
-      pkgConfig: "hiredis",
       providers: [.apt(["libhiredis-dev"])]
     ),
     // OpenSSL's headers (libssl-dev) at build time; the library itself is
@@ -33,9 +38,25 @@ let package = Package(
     .systemLibrary(name: "CLzma", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
     .systemLibrary(name: "CBrotli", pkgConfig: "libbrotlidec", providers: [.apt(["libbrotli-dev"])]),
     .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+    // The layers, each a target so the compiler checks the arrows:
+    // RedisWire (the only importer of hiredis and OpenSSL) and CeleryPayload
+    // (Celery's payload rules: no Redis, no C; its decompressors are in
+    // Decompression) under TaskWatch, the consumer library.
+    .target(
+      name: "RedisWire",
+      dependencies: ["CHiredis", "COpenSSL"]
+    ),
+    .target(
+      name: "Decompression",
+      dependencies: ["CZlib", "CBzip2", "CLzma", "CBrotli", "CZstd"]
+    ),
+    .target(
+      name: "CeleryPayload",
+      dependencies: ["Decompression"]
+    ),
     .target(
       name: "TaskWatch",
-      dependencies: ["CHiredis", "COpenSSL", "CZlib", "CBzip2", "CLzma", "CBrotli", "CZstd"]
+      dependencies: ["RedisWire", "CeleryPayload"]
     ),
     .executableTarget(
       name: "taskwatch",
@@ -46,16 +67,16 @@ let package = Package(
     ),
     .target(
       name: "TestSupport",
-      dependencies: ["TaskWatch"],
+      dependencies: ["TaskWatch", "RedisWire", "CeleryPayload"],
       path: "Tests/TestSupport"
     ),
     .testTarget(
       name: "TaskWatchTests",
-      dependencies: ["TaskWatch", "TestSupport", "CZlib"]
+      dependencies: ["TaskWatch", "RedisWire", "CeleryPayload", "Decompression", "TestSupport", "CZlib"]
     ),
     .testTarget(
       name: "taskwatchTests",
-      dependencies: ["taskwatch", "TaskWatch", "TestSupport"]
+      dependencies: ["taskwatch", "TaskWatch", "RedisWire", "CeleryPayload", "TestSupport"]
     ),
   ],
   swiftLanguageModes: [.v6]

@@ -2,6 +2,8 @@ import Foundation
 import TestSupport
 import Testing
 
+@testable import CeleryPayload
+@testable import RedisWire
 @testable import TaskWatch
 
 /// The engine's protocol steps one at a time, against a real redis-server.

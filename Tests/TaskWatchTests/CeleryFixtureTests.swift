@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import CeleryPayload
+@testable import RedisWire
 @testable import TaskWatch
 
 /// One file of `Tests/Fixtures/celery` as `manifest.json` describes it.

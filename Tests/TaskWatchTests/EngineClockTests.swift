@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import CeleryPayload
+@testable import RedisWire
 @testable import TaskWatch
 
 /// The engine's timing steps without a server: the health clock and the

@@ -1,5 +1,7 @@
 import Testing
 
+@testable import CeleryPayload
+@testable import RedisWire
 @testable import TaskWatch
 
 /// The fence's rules on scripted sequences, no server: what arrives on the

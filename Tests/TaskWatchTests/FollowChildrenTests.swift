@@ -2,6 +2,8 @@ import Foundation
 import TestSupport
 import Testing
 
+@testable import CeleryPayload
+@testable import RedisWire
 @testable import TaskWatch
 
 /// `followChildren` against a real redis-server: the cases no well-behaved

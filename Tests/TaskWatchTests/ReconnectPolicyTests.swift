@@ -1,5 +1,7 @@
 import Testing
 
+@testable import CeleryPayload
+@testable import RedisWire
 @testable import TaskWatch
 
 @Suite("ReconnectPolicy")

@@ -2,6 +2,8 @@ import Foundation
 import TestSupport
 import Testing
 
+@testable import CeleryPayload
+@testable import RedisWire
 @testable import TaskWatch
 
 @Suite("RedisConnection against a real redis-server")
@@ -84,5 +86,42 @@ struct RedisConnectionTests {
     }
     let acl = try RedisConnection(endpoint: own.endpoint, connectTimeout: 2)
     try acl.authenticate(username: "default", password: "s3cret", until: .after(seconds: 2))
+  }
+}
+
+@Suite("RedisServer (the test harness)")
+struct RedisServerTests {
+  @Test("a port taken between picking and binding: the server starts again on another one")
+  func portTaken() throws {
+    // A listening socket holds a loopback port, as a racing process would.
+    let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    #expect(holder >= 0)
+    defer { close(holder) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let listening = withUnsafeMutablePointer(to: &address) { pointer in
+      pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        bind(holder, $0, length) == 0 && listen(holder, 1) == 0 && getsockname(holder, $0, &length) == 0
+      }
+    }
+    #expect(listening)
+    let taken = Int(UInt16(bigEndian: address.sin_port))
+    var picked: [Int] = []
+    let server = try RedisServer(pickingPortsWith: {
+      picked.append(picked.isEmpty ? taken : try FreePort.pick())
+      return picked.last!
+    })
+    #expect(picked.count == 2)
+    #expect(picked.first == taken)
+    #expect(server.port == picked.last)
+    #expect(try server.run(["PING"]) == .status("PONG"))
+  }
+
+  @Test("a fixed port that is taken is not replaced: the start fails")
+  func fixedPortTaken() throws {
+    let holder = try RedisServer()
+    #expect(throws: TestSupportError.self) { _ = try RedisServer(port: holder.port) }
   }
 }

@@ -1,5 +1,7 @@
 import Testing
 
+@testable import CeleryPayload
+@testable import RedisWire
 @testable import TaskWatch
 
 @Suite("RESP parsing (no server)")
@@ -24,22 +26,66 @@ struct RedisReplyParserTests {
       ])
   }
 
-  @Test("a pub/sub message split across reads is assembled")
-  func splitMessage() throws {
-    let wire = Array("*3\r\n$7\r\nmessage\r\n$5\r\nchan1\r\n$12\r\n{\"status\":1}\r\n".utf8)
+  /// Every reply kind, with what the reader must make of it.
+  static let wholeReplies: [(wire: String, reply: RedisReply)] = [
+    ("+OK\r\n", .status("OK")),
+    ("-WRONGPASS invalid username-password pair\r\n", .error("WRONGPASS invalid username-password pair")),
+    (":-42\r\n", .integer(-42)),
+    ("$5\r\nab\r\nc\r\n", .bulk(Array("ab\r\nc".utf8))),
+    ("$-1\r\n", .null),
+    ("*-1\r\n", .null),
+    ("*0\r\n", .array([])),
+    (
+      "*3\r\n$7\r\nmessage\r\n$5\r\nchan1\r\n$12\r\n{\"status\":1}\r\n",
+      .array([.bulk(Array("message".utf8)), .bulk(Array("chan1".utf8)), .bulk(Array("{\"status\":1}".utf8))])
+    ),
+    (
+      "*4\r\n$8\r\npmessage\r\n$3\r\nc-*\r\n$3\r\nc-1\r\n$0\r\n\r\n",
+      .array([.bulk(Array("pmessage".utf8)), .bulk(Array("c-*".utf8)), .bulk(Array("c-1".utf8)), .bulk([])])
+    ),
+    ("*2\r\n*2\r\n:1\r\n$-1\r\n*0\r\n", .array([.array([.integer(1), .null]), .array([])])),
+  ]
+
+  @Test("a reply split at every offset comes out whole, once", arguments: 0..<wholeReplies.count)
+  func splitAtEveryOffset(_ index: Int) throws {
+    let (text, expected) = Self.wholeReplies[index]
+    let wire = Array(text.utf8)
+    for split in 1..<wire.count {
+      let parser = RedisReplyParser()
+      parser.feed(Array(wire[..<split]))
+      #expect(try parser.next() == nil, "complete after \(split) of \(wire.count) bytes")
+      parser.feed(Array(wire[split...]))
+      #expect(try parser.next() == expected)
+      #expect(try parser.next() == nil)
+    }
+  }
+
+  @Test("every reply fed one byte at a time, back to back")
+  func byteByByte() throws {
+    let wire = Self.wholeReplies.flatMap { Array($0.wire.utf8) }
     let parser = RedisReplyParser()
     var replies = [RedisReply]()
-    for offset in stride(from: 0, to: wire.count, by: 3) {
-      parser.feed(Array(wire[offset..<min(offset + 3, wire.count)]))
+    for byte in wire {
+      parser.feed([byte])
       while let reply = try parser.next() { replies.append(reply) }
     }
-    #expect(replies.count == 1)
-    guard case .message(let channel, let payload) = PubSubEvent(replies[0]) else {
-      Issue.record("not a message")
-      return
+    #expect(replies == Self.wholeReplies.map(\.reply))
+  }
+
+  @Test("pub/sub kinds come back as the shared arrays")
+  func sharedKinds() throws {
+    let parser = RedisReplyParser()
+    parser.feed(Array("*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\np\r\n*2\r\n$4\r\npong\r\n$0\r\n\r\n".utf8))
+    for kind in [RedisReply.PubSubKind.message, RedisReply.PubSubKind.pong] {
+      guard case .array(let parts) = try parser.next(), case .bulk(let bytes) = parts[0] else {
+        Issue.record("not an array starting with a bulk string")
+        return
+      }
+      #expect(bytes == kind)
+      bytes.withUnsafeBufferPointer { mine in
+        kind.withUnsafeBufferPointer { shared in #expect(mine.baseAddress == shared.baseAddress) }
+      }
     }
-    #expect(channel == Array("chan1".utf8))
-    #expect(payload == Array("{\"status\":1}".utf8))
   }
 
   @Test("bulk strings are binary-safe")
@@ -50,15 +96,52 @@ struct RedisReplyParserTests {
   }
 
   @Test(
-    "malformed input is a protocol error",
+    "malformed input is a protocol error, with hiredis's words",
     arguments: [
-      "?what\r\n", ":12a\r\n", ":\r\n", "$-2\r\n", "*-5\r\n", ":99999999999999999999\r\n",
-      "$536870913\r\n", "*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n",
+      ("?what\r\n", "got \"?\" as reply type byte"), (":12a\r\n", "bad integer value"),
+      (":\r\n", "bad integer value"), ("$-2\r\n", "bulk string length out of range"),
+      ("*-5\r\n", "multi-bulk length out of range"), (":99999999999999999999\r\n", "bad integer value"),
+      ("$x\r\n", "bad bulk string length"),
+      // hiredis 0.14 would wait for all 512 MB + 1 bytes, and for the CR of an endless length.
+      ("$536870913\r\n", "bulk string length 536870913 out of range"),
+      ("$123456789012345678901234", "bad bulk string length"),
+      // Seven levels are accepted; hiredis 0.14 would take an eighth.
+      ("*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n", "arrays nested deeper than 7"),
     ])
-  func malformed(_ wire: String) {
+  func malformed(_ wire: String, _ reason: String) {
     let parser = RedisReplyParser()
     parser.feed(Array(wire.utf8))
+    #expect(throws: RedisError.connectionLost(endpoint: "reader", reason: "protocol error: " + reason)) {
+      try parser.next()
+    }
+    // A reader that failed stays failed.
+    parser.feed(Array("+OK\r\n".utf8))
     #expect(throws: RedisError.self) { try parser.next() }
+  }
+
+  @Test("arrays nested seven deep are accepted")
+  func deepestNesting() throws {
+    let replies = try parse([String(repeating: "*1\r\n", count: 7) + ":1\r\n"])
+    var expected = RedisReply.integer(1)
+    for _ in 0..<7 { expected = .array([expected]) }
+    #expect(replies == [expected])
+  }
+
+  @Test("a bulk string at the length limit is waited for, not refused")
+  func bulkAtLimit() throws {
+    let parser = RedisReplyParser()
+    parser.feed(Array("$536870912\r\nabc".utf8))
+    #expect(try parser.next() == nil)
+  }
+
+  @Test("a bulk string far larger than a slice, fed at once, comes out whole")
+  func largeBulk() throws {
+    let value = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+    let parser = RedisReplyParser()
+    parser.feed(Array("$3000000\r\n".utf8) + value + Array("\r\n:5\r\n".utf8))
+    #expect(try parser.next() == .bulk(value))
+    #expect(try parser.next() == .integer(5))
+    #expect(try parser.next() == nil)
   }
 
   @Test("empty, null and nested values; integers at the limits")
@@ -100,25 +183,25 @@ struct RedisReplyParserTests {
 
   @Test("a long stream read while it arrives: every message, in order")
   func stream() throws {
-    var parser = RESPParser()
+    var reader = HiredisReader()
     var received = 0
     var chunk = [UInt8]()
     for index in 0..<20_000 {
       chunk += Array("*3\r\n$7\r\nmessage\r\n$4\r\nchan\r\n$\(String(index).count)\r\n\(index)\r\n".utf8)
       if chunk.count > 5_000 || index == 19_999 {
-        // Half now, half later: replies straddle the feeds.
+        // Half now, half later: replies straddle the reads.
         let half = chunk.count / 2
         for piece in [chunk[..<half], chunk[half...]] {
-          let space = parser.writableSpace()
+          let space = reader.writableSpace()
           #expect(space.count >= piece.count)
           piece.withUnsafeBytes { space.copyMemory(from: $0) }
-          parser.didWrite(piece.count)
-          while let reply = try parser.next() {
-            guard case .message(_, let payload) = PubSubEvent(reply) else {
-              Issue.record("not a message: \(reply)")
-              return
-            }
-            #expect(payload == Array(String(received).utf8))
+          reader.didWrite(piece.count)
+          while let reply = try reader.next() {
+            #expect(
+              reply
+                == .array([
+                  .bulk(RedisReply.PubSubKind.message), .bulk(Array("chan".utf8)), .bulk(Array(String(received).utf8)),
+                ]))
             received += 1
           }
         }
@@ -126,7 +209,7 @@ struct RedisReplyParserTests {
       }
     }
     #expect(received == 20_000)
-    #expect(parser.bufferedByteCount == 0)
+    #expect(reader.bufferedByteCount == 0)
   }
 }
 

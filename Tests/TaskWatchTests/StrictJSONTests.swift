@@ -1,5 +1,7 @@
 import Testing
 
+@testable import CeleryPayload
+@testable import RedisWire
 @testable import TaskWatch
 
 /// The output contract for payloads: every meta that goes out is strict JSON

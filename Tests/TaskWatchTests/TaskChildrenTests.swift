@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import CeleryPayload
 @testable import TaskWatch
 
 /// One stored meta of `Tests/Fixtures/celery/workflows`, with the ids Celery's

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import CeleryPayload
+@testable import RedisWire
 @testable import TaskWatch
 
 @Suite("TaskResult and TaskMeta's typed fields, on payloads captured from Celery")

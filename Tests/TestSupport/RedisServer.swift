@@ -7,7 +7,7 @@ import TaskWatch
 /// server is stopped by the PID this object recorded.
 public final class RedisServer: @unchecked Sendable {
   /// The loopback port it listens on.
-  public let port: Int
+  public private(set) var port: Int
   /// Its working directory (dump files, logs).
   public let directory: URL
   private let extraArguments: [String]
@@ -21,14 +21,40 @@ public final class RedisServer: @unchecked Sendable {
   /// The endpoint, for ``RedisConnection``.
   public var endpoint: RedisEndpoint { .tcp(host: "127.0.0.1", port: port) }
 
-  /// Starts a server with extra `redis-server` arguments (e.g. `["--requirepass", "s3cret"]`).
-  public init(extraArguments: [String] = [], port: Int? = nil) throws {
+  /// Starts a server with extra `redis-server` arguments (e.g. `["--requirepass", "s3cret"]`),
+  /// on `port`, or else on a free port (see ``init(extraArguments:pickingPortsWith:)``).
+  public convenience init(extraArguments: [String] = [], port: Int? = nil) throws {
+    if let port {
+      try self.init(extraArguments: extraArguments, pickingPortsWith: { port }, attempts: 1)
+    } else {
+      try self.init(extraArguments: extraArguments, pickingPortsWith: FreePort.pick)
+    }
+  }
+
+  /// Starts a server on a port from `pickPort`, and again on another one
+  /// while the port turns out to be taken, up to `attempts` times.
+  ///
+  /// ``FreePort`` frees the port it found before `redis-server` binds it, and
+  /// meanwhile any outgoing connection may get it as its local port: then
+  /// the server exits at start ("Address already in use").
+  public init(
+    extraArguments: [String] = [], pickingPortsWith pickPort: () throws -> Int, attempts: Int = 5
+  ) throws {
     self.extraArguments = extraArguments
-    self.port = try port ?? FreePort.pick()
+    port = try pickPort()
     directory = FileManager.default.temporaryDirectory.appendingPathComponent(
       "taskwatch-redis-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    try start()
+    for attempt in 1... {
+      do {
+        try start()
+        return
+      } catch {
+        guard attempt < attempts, portWasTaken() else { throw error }
+        try? FileManager.default.removeItem(at: logFile)
+        port = try pickPort()
+      }
+    }
   }
 
   /// A handle on a server someone else started and stops (`scripts/test`):
@@ -80,7 +106,7 @@ public final class RedisServer: @unchecked Sendable {
   }
 
   /// A fresh command connection to database `database`.
-  public func connection(database: Int = 0, password: String? = nil) throws -> RedisConnection {
+  package func connection(database: Int = 0, password: String? = nil) throws -> RedisConnection {
     let connection = try RedisConnection(endpoint: endpoint, connectTimeout: 2)
     if let password { try connection.authenticate(username: nil, password: password, until: .after(seconds: 2)) }
     if database != 0 { try connection.select(database: database, until: .after(seconds: 2)) }
@@ -89,7 +115,7 @@ public final class RedisServer: @unchecked Sendable {
 
   /// Runs one command on a new connection and returns the reply.
   @discardableResult
-  public func run(_ arguments: [String], database: Int = 0, password: String? = nil) throws -> RedisReply {
+  package func run(_ arguments: [String], database: Int = 0, password: String? = nil) throws -> RedisReply {
     try connection(database: database, password: password).command(arguments, until: .after(seconds: 5))
   }
 
@@ -131,14 +157,38 @@ public final class RedisServer: @unchecked Sendable {
     return false
   }
 
+  /// The server's log (`--logfile`).
+  private var logFile: URL { directory.appendingPathComponent("redis.log") }
+
+  /// Whether the server's log says it could not bind its port.
+  private func portWasTaken() -> Bool {
+    guard let log = try? String(contentsOf: logFile, encoding: .utf8) else { return false }
+    return log.contains("Address already in use")
+  }
+
   private func waitUntilReady(password: String?) throws {
     let deadline = Deadline.after(seconds: 10)
     while !deadline.hasPassed {
       if let process, !process.isRunning { throw TestSupportError("redis-server exited at start (port \(port))") }
-      if let reply = try? run(["PING"], password: password), reply == .status("PONG") { return }
+      if answers(password: password) { return }
       usleep(10_000)
     }
     throw TestSupportError("redis-server on port \(port) did not answer PING within 10 s")
+  }
+
+  /// Whether the server on ``port`` answers, and is the process started
+  /// here (`INFO server` names its PID): another one may hold the port.
+  /// Every step has a short deadline, as a socket that accepts and never
+  /// answers may hold the port too.
+  private func answers(password: String?) -> Bool {
+    guard let connection = try? RedisConnection(endpoint: endpoint, connectTimeout: 0.5) else { return false }
+    let deadline = Deadline.after(seconds: 0.5)
+    if let password, (try? connection.authenticate(username: nil, password: password, until: deadline)) == nil {
+      return false
+    }
+    guard let process else { return (try? connection.command(["PING"], until: deadline)) == .status("PONG") }
+    guard let info = try? connection.command(["INFO", "server"], until: deadline).text else { return false }
+    return info.contains("process_id:\(process.pid)\r\n")
   }
 
   private static func password(in arguments: [String]) -> String? {

@@ -102,7 +102,7 @@ public final class SentinelCluster: @unchecked Sendable {
 
   /// Runs one command on sentinel `index`.
   @discardableResult
-  public func runOnSentinel(_ index: Int, _ arguments: [String]) throws -> RedisReply {
+  package func runOnSentinel(_ index: Int, _ arguments: [String]) throws -> RedisReply {
     let connection = try RedisConnection(
       endpoint: .tcp(host: "127.0.0.1", port: sentinelPorts[index]), tls: tlsContext, connectTimeout: 2)
     return try connection.command(arguments, until: .after(seconds: 5))

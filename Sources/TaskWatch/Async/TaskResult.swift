@@ -13,7 +13,7 @@
 public struct TaskResult: Sendable, Equatable {
   /// The task's id.
   public let taskID: String
-  /// The stored meta: ``TaskMeta/json`` has its bytes (valid JSON, one line).
+  /// The stored meta: `TaskMeta.json` has its bytes (valid JSON, one line).
   public let meta: TaskMeta
   /// The task's return value (SUCCESS), exception (FAILURE, REVOKED) or
   /// custom meta; `nil` when Celery stored none (`None`).

@@ -51,7 +51,7 @@ public struct TaskWatchError: Error, Sendable, CustomStringConvertible {
   public let code: Code
   /// The task the failure concerns, when it concerns one (an unreadable result).
   public let taskID: String?
-  /// The error that caused this one (``ConsumerError``, ``RedisError``,
+  /// The error that caused this one (``ConsumerError``, `RedisError`,
   /// ``UndecodableResultError``, `DecodingError`, …), if any.
   public let underlyingError: (any Error & Sendable)?
   private let message: String

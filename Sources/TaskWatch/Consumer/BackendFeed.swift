@@ -76,7 +76,7 @@ public final class BackendFeed {
   /// When Redis cannot be reached, the fault is reported as a
   /// ``ConsumerDiagnostic/connectionLost(_:retryingFor:)`` and
   /// ``drainEvents(timeout:)`` keeps retrying.
-  /// - Throws: ``RedisError`` for faults no retry can cure (authentication).
+  /// - Throws: `RedisError` for faults no retry can cure (authentication).
   public func start() throws {
     guard link.outage == nil else { return }
     try guarding(firstAttempt: true) { _ = try connectAndResync() }
@@ -93,7 +93,7 @@ public final class BackendFeed {
   /// (or without ``start()``) it connects first.
   /// - Returns: the changes, in the order the messages arrived.
   /// - Throws: ``ConsumerError`` when the retry budget or the deadline is
-  ///   spent or the caller interrupts, ``RedisError`` for faults no retry can cure.
+  ///   spent or the caller interrupts, `RedisError` for faults no retry can cure.
   public func drainEvents(timeout: Double) throws -> [StateChange] {
     let callDeadline = Deadline.after(seconds: timeout)
     if link.outage != nil {

@@ -20,7 +20,7 @@ import Glibc
 /// Channels are named by the reader: the engine deals in handles (a reader's
 /// own indices) and asks the reader to format the commands for them, so a
 /// batch of 1,000 channels becomes one command with no intermediate strings.
-/// Every error reply goes through ``RedisError/reply(_:to:from:)-(ServerError,_,_)``.
+/// Every error reply goes through `RedisError.reply(_:to:from:)`.
 /// Not `Sendable`: one link belongs to one thread.
 final class BackendLink {
   /// The settings of the reader that owns the link.
@@ -129,8 +129,7 @@ final class BackendLink {
   /// Waits until `deadline` without a connection (between retries, or for a
   /// reader with nothing to do); a signal cuts the wait short.
   static func pause(until deadline: Deadline) {
-    let milliseconds = deadline.remainingPollMilliseconds
-    if milliseconds > 0 { _ = poll(nil, 0, milliseconds) }
+    SystemCall.sleep(until: deadline)
   }
 
   private func checkInterrupted() throws {
@@ -257,7 +256,7 @@ final class BackendLink {
   /// and results go to the new one meanwhile), then PINGs.
   /// - Returns: the replies; empty when none came in time or there is no
   ///   connection.
-  /// - Throws: ``RedisError/connectionLost(endpoint:reason:)`` when a PING
+  /// - Throws: `RedisError.connectionLost(endpoint:reason:)` when a PING
   ///   went unanswered or the master moved, and whatever the connection throws.
   func read(maximum: Int, until callDeadline: Deadline) throws -> [RedisReply] {
     guard let subscriber else { return [] }
@@ -290,7 +289,7 @@ final class BackendLink {
   /// without `+ping`, which proves the link alive all the same), or an
   /// error that ends the stream.
   /// - Returns: the number of the fence this reply answers, if it does.
-  /// - Throws: the funnelled ``RedisError`` for an error reply no PING awaits.
+  /// - Throws: the funnelled `RedisError` for an error reply no PING awaits.
   func absorb(_ event: PubSubEvent, command: String) throws -> UInt32? {
     switch event {
     case .pong:

@@ -5,7 +5,7 @@ extension ConsumerConfiguration {
   /// password is set (after the TLS handshake for a TLS backend), a `ROLE`
   /// check when the server was found through the sentinels (a demoted master
   /// is a fault), and `SELECT` for the command connection. Error replies go
-  /// through ``RedisError/reply(_:to:from:)-(ServerError,_,_)``: a refused
+  /// through `RedisError.reply(_:to:from:)`: a refused
   /// password is an authentication failure, `LOADING` a transient fault, a
   /// database number the server does not have a configuration error.
   /// - Parameters:

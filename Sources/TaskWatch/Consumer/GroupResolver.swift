@@ -7,7 +7,7 @@
 /// every group's channel and read the confirmations, only then MGET the keys
 /// (on a second connection), and take the groups still missing from their
 /// publish when it comes. Nested groups are stored inline
-/// and expanded by ``SavedGroup``.
+/// and expanded by `SavedGroup`.
 ///
 /// Not `Sendable`: one resolver belongs to one thread.
 public final class GroupResolver {
@@ -46,7 +46,7 @@ public final class GroupResolver {
   ///     ever. A deadline already passed still reads what is stored.
   ///   - shouldStop: asked between waits (and after a signal interrupts
   ///     one); `true` ends the wait at once.
-  /// - Throws: ``RedisError`` for faults no retry can cure (authentication),
+  /// - Throws: `RedisError` for faults no retry can cure (authentication),
   ///   ``ConsumerError`` when the retry budget or the overall deadline is
   ///   spent, ``UndecodableGroupError`` for a group payload that cannot be read.
   public func resolve(_ groupIDs: [String], until deadline: Deadline?, shouldStop: () -> Bool) throws

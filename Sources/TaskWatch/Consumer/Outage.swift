@@ -47,8 +47,7 @@ struct Outage {
       if let deadline = configuration.deadline, deadline.hasPassed { throw ConsumerError.deadlinePassed }
       var wake = min(nextAttempt, budgetEnd, callDeadline)
       if let deadline = configuration.deadline { wake = min(wake, deadline) }
-      let milliseconds = wake.remainingPollMilliseconds
-      if milliseconds > 0 { _ = poll(nil, 0, milliseconds) }  // a signal cuts the sleep short
+      SystemCall.sleep(until: wake)  // a signal cuts the sleep short
       guard nextAttempt.hasPassed else {
         if callDeadline.hasPassed { return nil }
         continue

@@ -13,20 +13,20 @@ enum PubSubEvent {
   /// Anything else: `unsubscribe` confirmations.
   case other
 
-  /// The kinds of pub/sub replies, as bytes. ``RESPParser`` returns these very
-  /// arrays for them, so a reply costs no allocation for its kind and `==`
-  /// here finds the shared buffer at once.
-  static let messageKind = Array("message".utf8)
+  /// The kinds of pub/sub replies, as bytes: the reader's shared arrays
+  /// (`RedisReply.PubSubKind`), so a reply costs no allocation for its kind
+  /// and `==` here finds the shared buffer at once.
+  static let messageKind = RedisReply.PubSubKind.message
   /// See ``messageKind``.
-  static let subscribeKind = Array("subscribe".utf8)
+  static let subscribeKind = RedisReply.PubSubKind.subscribe
   /// See ``messageKind``.
-  static let unsubscribeKind = Array("unsubscribe".utf8)
+  static let unsubscribeKind = RedisReply.PubSubKind.unsubscribe
   /// The kind of a pattern subscription's message.
-  static let patternMessageKind = Array("pmessage".utf8)
+  static let patternMessageKind = RedisReply.PubSubKind.patternMessage
   /// The kind of a pattern subscription's confirmation.
-  static let patternSubscribeKind = Array("psubscribe".utf8)
+  static let patternSubscribeKind = RedisReply.PubSubKind.patternSubscribe
   /// The kind of a PING's answer on a subscribed connection.
-  static let pongKind = Array("pong".utf8)
+  static let pongKind = RedisReply.PubSubKind.pong
 
   /// Classifies a RESP2 reply read from a subscribed connection (inlined:
   /// it runs once per message).

@@ -140,7 +140,7 @@ public final class ResultConsumer {
   /// reported as a ``ConsumerDiagnostic/connectionLost(_:retryingFor:)``, and the
   /// snapshot arrives from a later ``drainEvents(timeout:)`` once it reconnects.
   /// - Returns: one snapshot change per new task, in the order given.
-  /// - Throws: ``RedisError`` for faults no reconnect can cure (authentication),
+  /// - Throws: `RedisError` for faults no reconnect can cure (authentication),
   ///   ``UndecodableResultError`` for a stored result that can never be read.
   public func consume(from taskIDs: [String]) throws -> [StateChange] {
     var changes = [StateChange]()

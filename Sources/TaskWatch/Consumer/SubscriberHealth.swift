@@ -25,7 +25,7 @@ struct SubscriberHealth {
 
   /// Runs the check that fell due: sends the PING with `ping`, or declares
   /// the link dead if the one sent is overdue.
-  /// - Throws: ``RedisError/connectionLost(endpoint:reason:)`` when a PING
+  /// - Throws: `RedisError.connectionLost(endpoint:reason:)` when a PING
   ///   went unanswered, and whatever `ping` throws.
   mutating func check(
     _ configuration: ConsumerConfiguration, endpoint: RedisEndpoint, ping: () throws -> Void

@@ -2,10 +2,10 @@ import CZstd
 
 /// kombu's `zstd` compression (`compression.zstd`, or `backports.zstd`
 /// before Python 3.14), through libzstd.
-enum ZstdDecoder {
+package enum ZstdDecoder {
   /// Decompresses every frame of `body`, as Python's `zstd.decompress` does.
-  /// - Throws: ``DecodeError/invalidCompressedPayload(_:)``.
-  static func decompress(_ body: UnsafeBufferPointer<UInt8>, limit: Int) throws(DecodeError) -> [UInt8] {
+  /// - Throws: ``DecompressionError/invalidCompressedPayload(_:)``.
+  package static func decompress(_ body: UnsafeBufferPointer<UInt8>, limit: Int) throws(DecompressionError) -> [UInt8] {
     guard let context = ZSTD_createDCtx() else {
       throw .invalidCompressedPayload("zstd could not start (out of memory)")
     }

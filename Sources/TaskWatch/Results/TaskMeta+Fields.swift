@@ -1,5 +1,5 @@
 /// Typed access to the fields of a task's meta. Each accessor parses
-/// ``TaskMeta/json`` again; to read several fields, parse once with
+/// `TaskMeta.json` again; to read several fields, parse once with
 /// ``TaskResult`` (or ``document``) and read from that.
 extension TaskMeta {
   /// The whole meta as a JSON value.
@@ -30,7 +30,7 @@ extension TaskMeta {
   public var children: [JSONValue] { TaskFields(document).children }
 }
 
-/// The fields of one parsed meta, shared by ``TaskMeta``'s accessors and ``TaskResult``.
+/// The fields of one parsed meta, shared by `TaskMeta`'s accessors and ``TaskResult``.
 struct TaskFields {
   let result: JSONValue?
   let exception: TaskException?

@@ -2,14 +2,14 @@ import CLzma
 
 /// kombu's `lzma` compression (Python's `lzma.compress`, an xz container;
 /// the older `.lzma` format is read too), through liblzma.
-enum XZDecoder {
+package enum XZDecoder {
   /// The most memory the decoder may use: far above what any xz preset
   /// needs (preset 9 decodes in 65 MB).
   static let memoryLimit: UInt64 = 256 * 1024 * 1024
 
   /// Decompresses concatenated xz streams, as Python's `lzma.decompress` does.
-  /// - Throws: ``DecodeError/invalidCompressedPayload(_:)``.
-  static func decompress(_ body: UnsafeBufferPointer<UInt8>, limit: Int) throws(DecodeError) -> [UInt8] {
+  /// - Throws: ``DecompressionError/invalidCompressedPayload(_:)``.
+  package static func decompress(_ body: UnsafeBufferPointer<UInt8>, limit: Int) throws(DecompressionError) -> [UInt8] {
     var stream = lzma_stream()
     // LZMA_CONCATENATED (0x08; a UINT32_C macro Swift does not import).
     guard lzma_auto_decoder(&stream, memoryLimit, 0x08) == LZMA_OK else {

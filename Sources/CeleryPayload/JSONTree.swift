@@ -1,7 +1,7 @@
 /// A parsed JSON document, for the small payloads read in full (saved
 /// groups, and a meta's `result` in the human view). The consumer never
 /// parses task metas with it: they are scanned, not parsed (`JSONScanner`).
-public enum JSONTree: Sendable {
+package enum JSONTree: Sendable {
   /// An object's members, in document order.
   case object([(key: String, value: JSONTree)])
   /// An array's elements.
@@ -19,21 +19,21 @@ public enum JSONTree: Sendable {
   /// depth (`JSONScanner`), but a tree is freed recursively, so a deeper
   /// one is refused with ``DecodeError/tooDeep(_:)`` rather than risk the
   /// stack.
-  public static let maximumDepth = 10_000
+  package static let maximumDepth = 10_000
 
   /// Parses one JSON document (RFC 8259, whitespace around it allowed, and
   /// Python's `NaN`/`Infinity`/`-Infinity`, read as the strings taskwatch
   /// prints for them).
   /// - Throws: ``DecodeError/invalidJSON(_:)``, or
   ///   ``DecodeError/tooDeep(_:)`` beyond ``maximumDepth``.
-  public static func parse(_ bytes: [UInt8]) throws(DecodeError) -> JSONTree {
+  package static func parse(_ bytes: [UInt8]) throws(DecodeError) -> JSONTree {
     _ = try bytes.withUnsafeBufferPointer { buffer throws(DecodeError) in try JSONScanner.validate(buffer) }
     var builder = Builder(bytes: bytes)
     return try builder.build()
   }
 
   /// The value of the first member named `key`, when this is an object.
-  public subscript(key: String) -> JSONTree? {
+  package subscript(key: String) -> JSONTree? {
     guard case .object(let members) = self else { return nil }
     return members.first(where: { $0.key == key })?.value
   }

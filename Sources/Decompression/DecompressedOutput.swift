@@ -24,11 +24,11 @@ enum DecompressedOutput {
   ///   - method: the name errors give the stream ("zlib", "bzip2", …).
   ///   - estimate: a first guess of the output size.
   ///   - limit: the largest output accepted, in bytes.
-  /// - Throws: ``DecodeError/invalidCompressedPayload(_:)``.
+  /// - Throws: ``DecompressionError/invalidCompressedPayload(_:)``.
   static func collect(
     method: String, estimate: Int, limit: Int,
     _ step: (UnsafeMutablePointer<UInt8>, Int) -> (written: Int, step: Step)
-  ) throws(DecodeError) -> [UInt8] {
+  ) throws(DecompressionError) -> [UInt8] {
     var output = [UInt8](repeating: 0, count: min(max(estimate, 16 * 1024), limit + 1))
     var produced = 0
     while true {
@@ -58,7 +58,7 @@ enum DecompressedOutput {
   }
 
   /// The error for output beyond `limit`.
-  static func tooLarge(_ limit: Int) -> DecodeError {
+  static func tooLarge(_ limit: Int) -> DecompressionError {
     .invalidCompressedPayload("it decompresses to more than \(describe(bytes: limit)), the most taskwatch accepts")
   }
 

@@ -10,6 +10,8 @@
 ///
 /// Every method shares one cap on the decompressed size
 /// (``DecompressedOutput``).
+import Decompression
+
 enum PayloadDecompression {
   /// The content type kombu writes for its `zlib` and `gzip` compressions.
   static let zlibContentType = "application/x-gzip"
@@ -22,7 +24,7 @@ enum PayloadDecompression {
   /// The decoder for a content type kombu writes.
   private static func decoder(
     for contentType: String
-  ) -> ((UnsafeBufferPointer<UInt8>, Int) throws(DecodeError) -> [UInt8])? {
+  ) -> ((UnsafeBufferPointer<UInt8>, Int) throws(DecompressionError) -> [UInt8])? {
     switch contentType {
     case zlibContentType: return ZlibDecoder.decompress
     case "application/x-bz2": return Bzip2Decoder.decompress
@@ -46,7 +48,13 @@ enum PayloadDecompression {
   ) throws(DecodeError) -> [UInt8] {
     guard let decoder = decoder(for: contentType) else { throw .unsupportedCompression(methodName(of: contentType)) }
     guard !body.isEmpty else { throw .invalidCompressedPayload("the compressed body is empty (truncated)") }
-    return try body.withUnsafeBufferPointer { buffer throws(DecodeError) in try decoder(buffer, limit) }
+    do {
+      return try body.withUnsafeBufferPointer { buffer throws(DecompressionError) in try decoder(buffer, limit) }
+    } catch {
+      switch error {
+      case .invalidCompressedPayload(let reason): throw .invalidCompressedPayload(reason)
+      }
+    }
   }
 
   /// A name the user recognises for a content type taskwatch cannot

@@ -50,29 +50,20 @@ final class SocketTransport: Transport {
   }
 
   func read(into buffer: UnsafeMutableRawBufferPointer) -> TransportResult {
-    while true {
-      let count = Glibc.read(fileDescriptor, buffer.baseAddress, buffer.count)
-      if count > 0 { return .transferred(count) }
-      if count == 0 { return .closed }
-      if errno == EINTR { continue }
-      if errno == EAGAIN || errno == EWOULDBLOCK { return .wouldBlock(events: Int16(POLLIN)) }
-      return .failed(reason: describe(errno: errno))
+    switch SystemCall.retryingInterrupts({ Glibc.read(fileDescriptor, buffer.baseAddress, buffer.count) }) {
+    case .success(0): return .closed
+    case .success(let count): return .transferred(count)
+    case .failure(let error) where error.wouldBlock: return .wouldBlock(events: Int16(POLLIN))
+    case .failure(let error): return .failed(reason: error.description)
     }
   }
 
   func write(_ bytes: UnsafeRawBufferPointer) -> TransportResult {
-    while true {
-      let count = Glibc.write(fileDescriptor, bytes.baseAddress, bytes.count)
-      if count >= 0 { return count > 0 ? .transferred(count) : .wouldBlock(events: Int16(POLLOUT)) }
-      if errno == EINTR { continue }
-      if errno == EAGAIN || errno == EWOULDBLOCK { return .wouldBlock(events: Int16(POLLOUT)) }
-      return .failed(reason: describe(errno: errno))
+    switch SystemCall.retryingInterrupts({ Glibc.write(fileDescriptor, bytes.baseAddress, bytes.count) }) {
+    case .success(0): return .wouldBlock(events: Int16(POLLOUT))
+    case .success(let count): return .transferred(count)
+    case .failure(let error) where error.wouldBlock: return .wouldBlock(events: Int16(POLLOUT))
+    case .failure(let error): return .failed(reason: error.description)
     }
   }
-}
-
-/// `strerror` as hiredis words an IO error, starting in lower case.
-func describe(errno code: Int32) -> String {
-  let text = String(cString: strerror(code))
-  return text.prefix(1).lowercased() + text.dropFirst()
 }

@@ -6,23 +6,23 @@
 /// skipped. Whether the address really is a master is checked by whoever
 /// connects to it (``RedisConnection/requireMasterRole(until:)``): during a
 /// failover a sentinel may still name the old master for a moment.
-public struct SentinelResolver: Sendable {
+package struct SentinelResolver: Sendable {
   /// The sentinels, asked in this order.
-  public let sentinels: [RedisEndpoint]
+  package let sentinels: [RedisEndpoint]
   /// The name the sentinels monitor the master under.
-  public let masterName: String
+  package let masterName: String
   /// The password the sentinels require, if any.
-  public let password: String?
+  package let password: String?
   /// Seconds allowed to connect to one sentinel.
-  public let connectTimeout: Double
+  package let connectTimeout: Double
   /// Seconds allowed for one sentinel's replies.
-  public let commandTimeout: Double
+  package let commandTimeout: Double
   /// TLS settings for the sentinels (the backend's: a TLS deployment puts
   /// sentinels and master on TLS alike); `nil` for plain connections.
-  public let tls: TLSSettings?
+  package let tls: TLSSettings?
 
   /// Creates a resolver for the sentinels and master name of a `sentinel://` URL.
-  public init(backend: BackendURL, connectTimeout: Double, commandTimeout: Double) {
+  package init(backend: BackendURL, connectTimeout: Double, commandTimeout: Double) {
     sentinels = backend.sentinels
     masterName = backend.masterName ?? ""
     password = backend.sentinelPassword
@@ -38,7 +38,7 @@ public struct SentinelResolver: Sendable {
   ///   refuses the sentinel password (``RedisError/insecure(endpoint:reason:)``
   ///   when it cannot be trusted); ``RedisError/connectFailed(endpoint:reason:)``
   ///   (a connection fault, so the caller retries) when no sentinel answered.
-  public func masterEndpoint() throws -> RedisEndpoint {
+  package func masterEndpoint() throws -> RedisEndpoint {
     var lastError: RedisError?
     var answeredUnknown = false
     for sentinel in sentinels {
@@ -115,7 +115,7 @@ extension RedisConnection {
   /// and reads, but it is no longer where results are written.
   /// - Throws: ``RedisError/connectionLost(endpoint:reason:)`` (a connection
   ///   fault, so the caller asks the sentinels again) when it is not a master.
-  public func requireMasterRole(until deadline: Deadline) throws {
+  package func requireMasterRole(until deadline: Deadline) throws {
     let reply = try command(["ROLE"], until: deadline)
     if case .error(let message) = reply {
       if RedisError.isAuthenticationError(message) {
@@ -130,16 +130,5 @@ extension RedisConnection {
       throw RedisError.connectionLost(
         endpoint: endpoint.description, reason: "ROLE says '\(role)', not master (a failover is under way)")
     }
-  }
-}
-
-extension ConsumerConfiguration {
-  /// The server to connect to now: the URL's endpoint, or for a `sentinel://`
-  /// URL the master the sentinels name at this moment (asked on every call,
-  /// so each reconnect follows a failover).
-  func serverEndpoint() throws -> RedisEndpoint {
-    guard backend.usesSentinel else { return backend.endpoint }
-    return try SentinelResolver(backend: backend, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
-      .masterEndpoint()
   }
 }

@@ -11,7 +11,7 @@
 /// Numbers keep their text, so a Python integer beyond 64 bits or a decimal
 /// loses nothing until it is read as a Swift number. Python's `NaN`,
 /// `Infinity` and `-Infinity` arrive as the strings `"NaN"`, `"Infinity"`
-/// and `"-Infinity"` (see ``TaskMeta/json``) and decode as `Double`/`Float`.
+/// and `"-Infinity"` (see `TaskMeta.json`) and decode as `Double`/`Float`.
 public enum JSONValue: Sendable, Hashable, CustomStringConvertible {
   /// `null` (Python's `None`).
   case null

@@ -14,18 +14,18 @@ import Glibc
 /// other line of this type. Commands are formatted as RESP (`RedisCommand`),
 /// queued in an output buffer, written by ``flush(until:)``, and their replies
 /// read in order with ``nextReply(until:)``, so many commands can be
-/// pipelined in one round trip. Replies are parsed by `RESPParser` (see there
-/// why not hiredis's reader). A connection that failed once fails every later
-/// call the same way.
+/// pipelined in one round trip. hiredis's reader parses the replies from the
+/// bytes the transport read (`HiredisReader`). A connection that failed once
+/// fails every later call the same way.
 ///
 /// Not `Sendable`: a connection belongs to one thread at a time.
-public final class RedisConnection {
+package final class RedisConnection {
   /// The server this connection talks to.
-  public let endpoint: RedisEndpoint
+  package let endpoint: RedisEndpoint
   /// Owns the socket; `redisFree` closes it.
   private let context: UnsafeMutablePointer<redisContext>
   private let transport: any Transport
-  private var parser = RESPParser()
+  private var reader = HiredisReader()
   /// Commands queued and not yet written, from ``outputStart`` on.
   private var output: [UInt8] = []
   private var outputStart = 0
@@ -53,7 +53,7 @@ public final class RedisConnection {
   /// since it fails there and poisons the context.
   /// - Throws: ``RedisError/connectFailed(endpoint:reason:)``, or
   ///   ``RedisError/insecure(endpoint:reason:)`` when TLS cannot be set up.
-  public init(endpoint: RedisEndpoint, tls: TLSClientContext? = nil, connectTimeout: Double) throws {
+  package init(endpoint: RedisEndpoint, tls: TLSClientContext? = nil, connectTimeout: Double) throws {
     Self.ignoreSIGPIPE
     self.endpoint = endpoint
     let deadline = Deadline.after(seconds: connectTimeout)
@@ -111,27 +111,24 @@ public final class RedisConnection {
     redisFree(context)
   }
 
-  /// The socket's file descriptor, for callers that wait on several connections.
-  public var fileDescriptor: Int32 { transport.fileDescriptor }
-
   // MARK: - Writing
 
   /// Queues one command; nothing is sent until ``flush(until:)``.
-  public func append(_ arguments: [[UInt8]]) {
+  package func append(_ arguments: [[UInt8]]) {
     var command = RedisCommand(argumentCount: arguments.count)
     for argument in arguments { command.append(argument) }
     append(command)
   }
 
   /// Queues one command given as text arguments.
-  public func append(_ arguments: [String]) {
+  package func append(_ arguments: [String]) {
     var command = RedisCommand(argumentCount: arguments.count)
     for argument in arguments { command.append(argument) }
     append(command)
   }
 
   /// Queues a command built with ``RedisCommand``.
-  func append(_ command: RedisCommand) {
+  package func append(_ command: RedisCommand) {
     precondition(command.isComplete, "fewer arguments than announced")
     output.append(contentsOf: command.bytes)
   }
@@ -142,7 +139,7 @@ public final class RedisConnection {
   /// into the reply buffer, so a long pipeline never stalls on a full receive
   /// window.
   /// - Throws: ``RedisError/connectionLost(endpoint:reason:)`` or ``RedisError/timedOut(endpoint:operation:)``.
-  public func flush(until deadline: Deadline) throws {
+  package func flush(until deadline: Deadline) throws {
     if let failure { throw failure }
     while outputStart < output.count {
       let result = output.withUnsafeBytes { bytes in
@@ -152,14 +149,13 @@ public final class RedisConnection {
       case .transferred(let count):
         outputStart += count
       case .wouldBlock(let events):
-        var descriptor = pollfd(fd: transport.fileDescriptor, events: events | Int16(POLLIN), revents: 0)
-        let ready = poll(&descriptor, 1, deadline.remainingPollMilliseconds)
-        if ready < 0 && errno == EINTR { continue }
-        if ready == 0 && deadline.hasPassed {
-          throw RedisError.timedOut(endpoint: endpoint.description, operation: "a write")
-        }
-        if descriptor.revents & Int16(POLLIN) != 0 {
-          _ = try readAvailable()
+        switch SystemCall.poll(transport.fileDescriptor, for: events | Int16(POLLIN), until: deadline) {
+        case .ready(let revents):
+          if revents & Int16(POLLIN) != 0 { _ = try readAvailable() }
+        case .timedOut, .interrupted:
+          if deadline.hasPassed { throw RedisError.timedOut(endpoint: endpoint.description, operation: "a write") }
+        case .failed(let error):
+          throw fail(.failed(reason: "poll: \(error)"))
         }
       default:
         throw fail(result)
@@ -181,7 +177,7 @@ public final class RedisConnection {
   /// the wait (so the caller can look at why). A deadline already passed still
   /// looks once at what the socket holds.
   /// - Throws: ``RedisError/connectionLost(endpoint:reason:)`` when the link breaks.
-  public func nextReply(until deadline: Deadline) throws -> RedisReply? {
+  package func nextReply(until deadline: Deadline) throws -> RedisReply? {
     try nextReply(until: deadline, spinningFor: 0)
   }
 
@@ -202,18 +198,21 @@ public final class RedisConnection {
         if let reply = try parsedReply() { return reply }
         continue
       }
-      var descriptor = pollfd(fd: transport.fileDescriptor, events: readEvents, revents: 0)
-      let ready = poll(&descriptor, 1, deadline.remainingPollMilliseconds)
-      if ready < 0 && errno == EINTR { return nil }
-      if ready == 0 { return nil }
-      if try readAvailable(), let reply = try parsedReply() { return reply }
-      if deadline.hasPassed { return nil }
+      switch SystemCall.poll(transport.fileDescriptor, for: readEvents, until: deadline, interruptible: true) {
+      case .timedOut, .interrupted:
+        return nil
+      case .failed(let error):
+        throw fail(.failed(reason: "poll: \(error)"))
+      case .ready:
+        if try readAvailable(), let reply = try parsedReply() { return reply }
+        if deadline.hasPassed { return nil }
+      }
     }
   }
 
   /// Returns a reply that can be had without waiting: one already parsed, or
   /// one completed by whatever the socket holds right now.
-  public func bufferedReply() throws -> RedisReply? {
+  package func bufferedReply() throws -> RedisReply? {
     if let reply = try parsedReply() { return reply }
     while try readAvailable() {
       if let reply = try parsedReply() { return reply }
@@ -224,17 +223,16 @@ public final class RedisConnection {
 
   /// Whether input is waiting: bytes already read and not yet returned as
   /// replies, or bytes on the socket (`poll()` without waiting).
-  func hasPendingInput() -> Bool {
-    if parser.bufferedByteCount > 0 || transport.hasBufferedInput { return true }
-    var descriptor = pollfd(fd: transport.fileDescriptor, events: Int16(POLLIN), revents: 0)
-    return poll(&descriptor, 1, 0) > 0
+  package func hasPendingInput() -> Bool {
+    reader.bufferedByteCount > 0 || transport.hasBufferedInput || SystemCall.isReadable(transport.fileDescriptor)
   }
+
   /// Reads exactly `count` replies in order, all before `deadline`.
   ///
   /// The replies are due (their commands were just sent), so the wait spins
   /// for up to `replySpin` before it sleeps.
   /// - Throws: ``RedisError/timedOut(endpoint:operation:)`` if they do not all arrive.
-  public func replies(count: Int, until deadline: Deadline, operation: String) throws -> [RedisReply] {
+  package func replies(count: Int, until deadline: Deadline, operation: String) throws -> [RedisReply] {
     var replies = [RedisReply]()
     replies.reserveCapacity(count)
     while replies.count < count {
@@ -250,7 +248,7 @@ public final class RedisConnection {
   }
 
   /// Sends one command and returns its reply (error replies are returned, not thrown).
-  public func command(_ arguments: [String], until deadline: Deadline) throws -> RedisReply {
+  package func command(_ arguments: [String], until deadline: Deadline) throws -> RedisReply {
     append(arguments)
     try flush(until: deadline)
     return try replies(count: 1, until: deadline, operation: arguments.first ?? "a command")[0]
@@ -258,7 +256,7 @@ public final class RedisConnection {
 
   /// Sends `AUTH [username] password`.
   /// - Throws: ``RedisError/authenticationFailed(endpoint:message:)`` when refused.
-  public func authenticate(username: String?, password: String, until deadline: Deadline) throws {
+  package func authenticate(username: String?, password: String, until deadline: Deadline) throws {
     let arguments = ["AUTH"] + (username.map { [$0] } ?? []) + [password]
     if case .error(let message) = try command(arguments, until: deadline) {
       if RedisError.isAuthenticationError(message) || message.contains("password") {
@@ -269,7 +267,7 @@ public final class RedisConnection {
   }
 
   /// Sends `SELECT database`.
-  public func select(database: Int, until deadline: Deadline) throws {
+  package func select(database: Int, until deadline: Deadline) throws {
     if case .error(let message) = try command(["SELECT", String(database)], until: deadline) {
       if RedisError.isAuthenticationError(message) {
         throw RedisError.authenticationFailed(endpoint: endpoint.description, message: message)
@@ -284,21 +282,21 @@ public final class RedisConnection {
   private func parsedReply() throws -> RedisReply? {
     if let failure { throw failure }
     do {
-      return try parser.next()
+      return try reader.next()
     } catch {
       failure = .connectionLost(endpoint: endpoint.description, reason: "protocol error: " + error.message)
       throw failure!
     }
   }
 
-  /// Reads what the transport holds into the parser without waiting; returns
+  /// Reads what the transport holds into the reader without waiting; returns
   /// whether anything was read.
   private func readAvailable() throws -> Bool {
     if let failure { throw failure }
-    let result = transport.read(into: parser.writableSpace())
+    let result = transport.read(into: reader.writableSpace())
     switch result {
     case .transferred(let count):
-      parser.didWrite(count)
+      reader.didWrite(count)
       hasReceived = true
       return true
     case .wouldBlock(let events):
@@ -350,100 +348,4 @@ public final class RedisConnection {
   private static let ignoreSIGPIPE: Void = {
     _ = signal(SIGPIPE, SIG_IGN)
   }()
-}
-
-/// Parses raw RESP bytes with the same parser the connections use
-/// (`RESPParser`), usable without a server.
-public final class RedisReplyParser {
-  private var parser = RESPParser()
-
-  /// Creates an empty parser.
-  public init() {}
-
-  /// Appends bytes received from a server.
-  public func feed(_ bytes: [UInt8]) {
-    bytes.withUnsafeBytes { parser.feed($0) }
-  }
-
-  /// The next complete reply, or `nil` while more bytes are needed.
-  /// - Throws: ``RedisError/connectionLost(endpoint:reason:)`` on malformed input.
-  public func next() throws -> RedisReply? {
-    do {
-      return try parser.next()
-    } catch {
-      throw RedisError.connectionLost(endpoint: "reader", reason: "protocol error: " + error.message)
-    }
-  }
-}
-
-/// A command formatted as RESP as its arguments are added, so a batch of a
-/// thousand keys costs no intermediate strings or arrays. The argument count
-/// is given up front, as RESP puts it first.
-struct RedisCommand {
-  private(set) var bytes: [UInt8] = []
-  private let argumentCount: Int
-  private var added = 0
-
-  /// Whether every announced argument was added.
-  var isComplete: Bool { added == argumentCount }
-
-  /// Starts a command of `argumentCount` arguments (the command name included).
-  init(argumentCount: Int, reservingCapacity capacity: Int = 64) {
-    self.argumentCount = argumentCount
-    bytes.reserveCapacity(capacity)
-    bytes.append(UInt8(ascii: "*"))
-    Self.appendDecimal(argumentCount, to: &bytes)
-    appendLineEnd()
-  }
-
-  /// Adds one argument.
-  mutating func append(_ argument: some Collection<UInt8>) {
-    appendHeader(length: argument.count)
-    bytes.append(contentsOf: argument)
-    appendLineEnd()
-  }
-
-  /// Adds one text argument.
-  mutating func append(_ argument: String) {
-    append(argument.utf8)
-  }
-
-  /// Adds one argument made of `prefix` followed by `suffix`, e.g. a key.
-  mutating func append(_ prefix: [UInt8], _ suffix: String) {
-    let copied: Void? = suffix.utf8.withContiguousStorageIfAvailable { suffix in
-      appendHeader(length: prefix.count + suffix.count)
-      bytes.append(contentsOf: prefix)
-      bytes.append(contentsOf: suffix)
-    }
-    if copied == nil {
-      appendHeader(length: prefix.count + suffix.utf8.count)
-      bytes.append(contentsOf: prefix)
-      bytes.append(contentsOf: suffix.utf8)
-    }
-    appendLineEnd()
-  }
-
-  private mutating func appendHeader(length: Int) {
-    precondition(added < argumentCount, "more arguments than announced")
-    added += 1
-    bytes.append(UInt8(ascii: "$"))
-    Self.appendDecimal(length, to: &bytes)
-    appendLineEnd()
-  }
-
-  private mutating func appendLineEnd() {
-    bytes.append(0x0D)
-    bytes.append(0x0A)
-  }
-
-  private static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
-    var divisor = 1
-    while divisor <= value / 10 { divisor *= 10 }
-    var remaining = value
-    repeat {
-      bytes.append(UInt8(ascii: "0") + UInt8(remaining / divisor))
-      remaining %= divisor
-      divisor /= 10
-    } while divisor > 0
-  }
 }

@@ -9,9 +9,9 @@ import Synchronization
 /// settings and shared by every connection (``shared(for:)``); OpenSSL allows
 /// that once the context is set up. The first context loads OpenSSL itself
 /// (`libssl.so.3`, with `dlopen`): runs without TLS never pay for it.
-public final class TLSClientContext: @unchecked Sendable {
+package final class TLSClientContext: @unchecked Sendable {
   /// The settings this context was made from.
-  public let settings: TLSSettings
+  package let settings: TLSSettings
   let context: OpaquePointer
 
   private static let cache = Mutex<[TLSSettings: TLSClientContext]>([:])
@@ -20,7 +20,7 @@ public final class TLSClientContext: @unchecked Sendable {
   /// - Throws: ``TLSSetupError`` when a file cannot be read or does not hold
   ///   what it should (a bad configuration, never cured by retrying), or when
   ///   OpenSSL cannot be loaded (``TLSSetupError/isLibraryMissing``).
-  public static func shared(for settings: TLSSettings) throws(TLSSetupError) -> TLSClientContext {
+  package static func shared(for settings: TLSSettings) throws(TLSSetupError) -> TLSClientContext {
     var reason = [CChar](repeating: 0, count: 512)
     guard tw_openssl_load(&reason, reason.count) == 1 else {
       let text = String(decoding: reason.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -102,7 +102,7 @@ public final class TLSClientContext: @unchecked Sendable {
   /// OpenSSL gives vaguer ones.
   private static func requireReadable(_ path: String, role: String) throws(TLSSetupError) {
     guard let file = fopen(path, "r") else {
-      throw TLSSetupError(file: path, reason: "cannot read the \(role): " + describe(errno: errno))
+      throw TLSSetupError(file: path, reason: "cannot read the \(role): " + Errno(code: errno).description)
     }
     fclose(file)
   }

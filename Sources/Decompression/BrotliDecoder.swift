@@ -1,11 +1,11 @@
 import CBrotli
 
 /// kombu's `brotli` compression (PyPI's `brotli`), through libbrotlidec.
-enum BrotliDecoder {
+package enum BrotliDecoder {
   /// Decompresses one brotli stream; bytes after its end are refused, as
   /// Python's `brotli.decompress` refuses them.
-  /// - Throws: ``DecodeError/invalidCompressedPayload(_:)``.
-  static func decompress(_ body: UnsafeBufferPointer<UInt8>, limit: Int) throws(DecodeError) -> [UInt8] {
+  /// - Throws: ``DecompressionError/invalidCompressedPayload(_:)``.
+  package static func decompress(_ body: UnsafeBufferPointer<UInt8>, limit: Int) throws(DecompressionError) -> [UInt8] {
     guard let state = BrotliDecoderCreateInstance(nil, nil, nil) else {
       throw .invalidCompressedPayload("brotli could not start (out of memory)")
     }

@@ -1,6 +1,6 @@
 extension Duration {
   /// The duration in seconds, as the consumer's `Double` settings count them.
-  var seconds: Double {
+  package var seconds: Double {
     let (seconds, attoseconds) = components
     return Double(seconds) + Double(attoseconds) / 1e18
   }
@@ -8,7 +8,7 @@ extension Duration {
 
 extension Deadline {
   /// A deadline `duration` from now (a negative one has already passed).
-  static func after(_ duration: Duration) -> Deadline {
+  package static func after(_ duration: Duration) -> Deadline {
     .after(seconds: duration.seconds)
   }
 }

@@ -1,10 +1,10 @@
 import CBzip2
 
 /// kombu's `bzip2` compression (Python's `bz2.compress`), through libbz2.
-enum Bzip2Decoder {
+package enum Bzip2Decoder {
   /// Decompresses one bzip2 stream; bytes after its end are ignored.
-  /// - Throws: ``DecodeError/invalidCompressedPayload(_:)``.
-  static func decompress(_ body: UnsafeBufferPointer<UInt8>, limit: Int) throws(DecodeError) -> [UInt8] {
+  /// - Throws: ``DecompressionError/invalidCompressedPayload(_:)``.
+  package static func decompress(_ body: UnsafeBufferPointer<UInt8>, limit: Int) throws(DecompressionError) -> [UInt8] {
     guard body.count <= Int(UInt32.max) else {
       throw .invalidCompressedPayload("the compressed body is larger than libbz2 can take in one piece")
     }

@@ -37,7 +37,7 @@ public struct Deadline: Sendable, Comparable {
   public var hasPassed: Bool { Deadline.now.nanoseconds >= nanoseconds }
 
   /// Milliseconds left, rounded up so a wait never ends early; capped for `poll()`.
-  var remainingPollMilliseconds: Int32 {
+  package var remainingPollMilliseconds: Int32 {
     let now = Deadline.now.nanoseconds
     guard nanoseconds > now else { return 0 }
     let ms = (nanoseconds - now + 999_999) / 1_000_000

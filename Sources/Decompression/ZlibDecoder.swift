@@ -2,12 +2,12 @@ import CZlib
 
 /// kombu's `zlib` and `gzip` compressions (both a zlib stream, RFC 1950;
 /// gzip framing, RFC 1952, is read too), through zlib's `inflate`.
-enum ZlibDecoder {
+package enum ZlibDecoder {
   /// Inflates `body` (`inflateInit2` with window bits 15 + 32, which detects
   /// the header). Bytes after the end of the stream are ignored, as Python's
   /// `zlib.decompress` ignores them.
-  /// - Throws: ``DecodeError/invalidCompressedPayload(_:)``.
-  static func decompress(_ body: UnsafeBufferPointer<UInt8>, limit: Int) throws(DecodeError) -> [UInt8] {
+  /// - Throws: ``DecompressionError/invalidCompressedPayload(_:)``.
+  package static func decompress(_ body: UnsafeBufferPointer<UInt8>, limit: Int) throws(DecompressionError) -> [UInt8] {
     guard body.count <= Int(UInt32.max) else {
       throw .invalidCompressedPayload("the compressed body is larger than zlib can take in one piece")
     }

@@ -1,8 +1,9 @@
-/// A reply from Redis, copied out of hiredis so no C memory outlives the read.
+/// A reply from Redis: Swift values, built as hiredis's reader parses the
+/// bytes (`HiredisReader`), so no C memory outlives the read.
 ///
 /// RESP2 has five reply types; `null` stands for both the null bulk string and
 /// the null array.
-public enum RedisReply: Sendable, Equatable {
+package enum RedisReply: Sendable, Equatable {
   /// A bulk string: binary-safe bytes.
   case bulk([UInt8])
   /// A simple status string such as `OK` or `PONG`.
@@ -17,7 +18,7 @@ public enum RedisReply: Sendable, Equatable {
   case array([RedisReply])
 
   /// The reply as text, for bulk and status replies; `nil` otherwise.
-  public var text: String? {
+  package var text: String? {
     switch self {
     case .bulk(let bytes): return String(decoding: bytes, as: UTF8.self)
     case .status(let text): return text
@@ -26,7 +27,7 @@ public enum RedisReply: Sendable, Equatable {
   }
 
   /// The bytes of a bulk reply; `nil` for every other kind.
-  public var bytes: [UInt8]? {
+  package var bytes: [UInt8]? {
     if case .bulk(let bytes) = self { return bytes }
     return nil
   }

@@ -94,14 +94,12 @@ final class TLSTransport: Transport {
       case SSL_ERROR_WANT_READ: events = Int16(POLLIN)
       case SSL_ERROR_WANT_WRITE: events = Int16(POLLOUT)
       case SSL_ERROR_SYSCALL, SSL_ERROR_ZERO_RETURN:
-        let reason = errno == 0 ? "server closed the connection" : describe(errno: errno)
+        let reason = errno == 0 ? "server closed the connection" : Errno(code: errno).description
         throw .connectFailed(endpoint: endpoint, reason: reason + " during the TLS handshake")
       default:
         throw .insecure(endpoint: endpoint, reason: handshakeFailure(host: host))
       }
-      var descriptor = pollfd(fd: fileDescriptor, events: events, revents: 0)
-      let ready = poll(&descriptor, 1, deadline.remainingPollMilliseconds)
-      if ready == 0 || (ready < 0 && errno != EINTR) || deadline.hasPassed {
+      guard case .ready = SystemCall.poll(fileDescriptor, for: events, until: deadline), !deadline.hasPassed else {
         throw .connectFailed(
           endpoint: endpoint, reason: "no answer to the TLS handshake in time (is this a plain redis:// port?)")
       }
@@ -152,7 +150,7 @@ final class TLSTransport: Transport {
     case SSL_ERROR_ZERO_RETURN:
       return .closed
     case SSL_ERROR_SYSCALL:
-      return errno == 0 ? .closed : .failed(reason: describe(errno: errno))
+      return errno == 0 ? .closed : .failed(reason: Errno(code: errno).description)
     default:
       let code = tw_ERR_peek_last_error()
       let reason = OpenSSLErrorQueue.drain()

@@ -27,7 +27,7 @@ public struct TaskMeta: Sendable, Equatable {
   }
 
   /// Whether the payload has no `task_id` field or names `taskID` there.
-  func hasTaskID(matching taskID: String) -> Bool {
+  package func hasTaskID(matching taskID: String) -> Bool {
     guard let range = taskIDRange else { return true }
     // As written, when that is the value (no escapes); otherwise decoded.
     let equalAsWritten = json.withUnsafeBytes { json in

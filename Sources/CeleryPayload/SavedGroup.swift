@@ -5,18 +5,18 @@
 /// for a nested group, whose children are inline; `parent` is a result tuple
 /// or `null` and is not a child. Celery's `result_from_tuple` also accepts a
 /// bare id in place of `[id, parent]`, and so does this type.
-public struct SavedGroup: Sendable, Equatable {
+package struct SavedGroup: Sendable, Equatable {
   /// The group's own id, as stored.
-  public let groupID: String
+  package let groupID: String
   /// The ids of the group's tasks, nested groups expanded depth-first, in
   /// stored order, each once.
-  public let taskIDs: [String]
+  package let taskIDs: [String]
 
   /// Decodes a stored or published group payload, in any serializer and
   /// compression ``TaskMeta/decode(_:)`` accepts.
   /// - Throws: ``DecodeError``; ``DecodeError/notGroupMeta(_:)`` when the
   ///   payload is readable but not a saved group.
-  public static func decode(_ payload: [UInt8]) throws(DecodeError) -> SavedGroup {
+  package static func decode(_ payload: [UInt8]) throws(DecodeError) -> SavedGroup {
     let tree = try JSONTree.parse(try TaskMeta.jsonBytes(of: payload))
     guard let result = tree["result"] else { throw .notGroupMeta("no 'result' field") }
     guard case .array(let tuple) = result, tuple.count == 2, case .array(let children) = tuple[1] else {
