@@ -26,7 +26,7 @@ public struct ConsumerConfiguration: Sendable {
   /// consumer stop with ``ConsumerError/interrupted`` (the CLI wires signals here).
   public var isInterrupted: (@Sendable () -> Bool)?
   /// Watch the tasks each watched task started too, recursively, as listed
-  /// in its stored `children` (``TaskChildren``): the watch ends when every
+  /// in its stored `children` (`TaskChildren`): the watch ends when every
   /// task of every tree is ready. Their changes carry
   /// ``StateChange/parentID`` and ``StateChange/rootID``.
   public var followChildren: Bool

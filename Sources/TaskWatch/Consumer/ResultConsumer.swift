@@ -24,7 +24,7 @@ import Glibc
 ///
 /// With ``ConsumerConfiguration/followChildren`` every payload applied
 /// (snapshot, message or resync) is read for the tasks it lists in
-/// `children` (``TaskChildren``); those not yet watched are added through the
+/// `children` (`TaskChildren`); those not yet watched are added through the
 /// same steps 1–2, in one batch per round, before the call that found them
 /// returns, so ``watchingCount`` never reaches zero while a listed child is
 /// unready. Each id is watched once, whichever tree lists it first, so
