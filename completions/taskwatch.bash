@@ -163,7 +163,7 @@ _taskwatch() {
     local -a unparsed_words=("${COMP_WORDS[@]:1:${COMP_CWORD}}")
 
     local -a repeating_flags=()
-    local -a non_repeating_flags=(--all --once --fail-fast --no-verify -q --quiet --summary --no-result --version -h --help)
+    local -a non_repeating_flags=(--all --once --fail-fast --children --no-verify -q --quiet --summary --no-result --version -h --help)
     local -a repeating_options=(--group --report)
     local -a non_repeating_options=(-u --url --password-file --master-name --tls-ca --tls-cert --tls-key --tls-cert-reqs --tls-check-hostname --connect-timeout --key-prefix --global-keyprefix --count -t --timeout --retry-for --health-interval --pending-hint-after --format --color --heartbeat)
     __taskwatch_offer_flags_options -1

@@ -20,7 +20,7 @@ function __taskwatch_parse_tokens -S
     set -l unparsed_tokens (__taskwatch_tokens -pc)
     switch $unparsed_tokens[1]
     case 'taskwatch'
-        __taskwatch_parse_subcommand -r 1 'u/url=' 'password-file=' 'master-name=' 'tls-ca=' 'tls-cert=' 'tls-key=' 'tls-cert-reqs=' 'tls-check-hostname=' 'connect-timeout=' 'key-prefix=' 'global-keyprefix=' 'group=+' 'all' 'count=' 't/timeout=' 'once' 'fail-fast' 'no-verify' 'retry-for=' 'health-interval=' 'pending-hint-after=' 'q/quiet' 'summary' 'no-result' 'format=' 'color=' 'report=+' 'heartbeat=' 'version' 'h/help'
+        __taskwatch_parse_subcommand -r 1 'u/url=' 'password-file=' 'master-name=' 'tls-ca=' 'tls-cert=' 'tls-key=' 'tls-cert-reqs=' 'tls-check-hostname=' 'connect-timeout=' 'key-prefix=' 'global-keyprefix=' 'group=+' 'all' 'count=' 't/timeout=' 'once' 'fail-fast' 'children' 'no-verify' 'retry-for=' 'health-interval=' 'pending-hint-after=' 'q/quiet' 'summary' 'no-result' 'format=' 'color=' 'report=+' 'heartbeat=' 'version' 'h/help'
     end
 end
 
@@ -90,6 +90,7 @@ complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_op
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" t timeout' -s 't' -l 'timeout' -d 'Give up after this long (90, 90s, 5m, 1h; default: wait until ready).' -rfka ''
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" once' -l 'once' -d 'Print the current states and exit (124 if any task is unready).'
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" fail-fast' -l 'fail-fast' -d 'Exit 1 at the first FAILURE or REVOKED.'
+complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" children' -l 'children' -d 'Watch the tasks each task started too (its stored children), recursively.'
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" no-verify' -l 'no-verify' -d 'Trust READY messages without confirming them from the stored key.'
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" retry-for' -l 'retry-for' -d 'Give up (exit 69) after this long without a working connection.' -rfka ''
 complete -c 'taskwatch' -n '__taskwatch_should_offer_completions_for_flags_or_options "taskwatch" health-interval' -l 'health-interval' -d 'PING an idle subscriber this often; no PONG within 2s counts as a dead link.' -rfka ''

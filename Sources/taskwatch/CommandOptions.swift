@@ -207,6 +207,9 @@ struct WaitingOptions: ParsableArguments {
   @Flag(help: "Exit 1 at the first FAILURE or REVOKED.")
   var failFast = false
 
+  @Flag(help: "Watch the tasks each task started too (its stored children), recursively.")
+  var children = false
+
   @Flag(help: "Trust READY messages without confirming them from the stored key.")
   var noVerify = false
 

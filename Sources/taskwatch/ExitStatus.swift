@@ -79,7 +79,7 @@ enum ExitStatus: Int32, CaseIterable {
       case .deadlinePassed: return .timedOut
       case .interrupted: return .interrupted
       }
-    case is UndecodableResultError, is UndecodableGroupError, is DecodeError:
+    case is UndecodableResultError, is UndecodableGroupError, is DecodeError, is WorkflowTooLargeError:
       return .undecodable
     case is NoConnection:
       return .unavailable

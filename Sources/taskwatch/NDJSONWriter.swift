@@ -39,6 +39,14 @@ struct NDJSONWriter {
     if let reason = change.unreadable { return writeUnreadable(change, reason) }
     append(#"{"type":"state","task_id":"#)
     JSONText.appendString(change.taskID, to: &buffer)
+    // Only on lines of tasks found through `--children`: lines of given ids
+    // keep their fields.
+    if let parentID = change.parentID, let rootID = change.rootID {
+      append(#","parent_id":"#)
+      JSONText.appendString(parentID, to: &buffer)
+      append(#","root_id":"#)
+      JSONText.appendString(rootID, to: &buffer)
+    }
     if change.state != lastTransition.state || change.previous != lastTransition.previous
       || change.source != lastTransition.source || lastTransition.text.isEmpty
     {

@@ -78,6 +78,9 @@ struct TaskwatchCommand: ParsableCommand {
     if feed.all && (!taskIDs.isEmpty || !keys.groups.isEmpty) {
       throw ValidationError("--all watches every task: give no task ids and no --group")
     }
+    if feed.all && waiting.children {
+      throw ValidationError("--children follows given tasks: --all already watches every task")
+    }
     if feed.all && waiting.once { throw ValidationError("--once needs task ids: --all has nothing to look up") }
     if let count = feed.count {
       guard feed.all else { throw ValidationError("--count needs --all") }
@@ -160,7 +163,8 @@ struct TaskwatchCommand: ParsableCommand {
       reconnectPolicy: ReconnectPolicy(retryFor: waiting.retryFor.seconds),
       healthInterval: waiting.healthInterval.seconds,
       deadline: waiting.timeout.map { .after(seconds: $0.seconds) },
-      isInterrupted: { SignalTrap.pending != nil })
+      isInterrupted: { SignalTrap.pending != nil },
+      followChildren: waiting.children)
     configuration.pendingHintAfter = waiting.pendingHintAfter.seconds
     return configuration
   }

@@ -39,7 +39,7 @@ struct WatchSession {
     case .timedOut where !once:
       let unready = consumer.watchingCount
       diagnostic =
-        "timed out after \(WatchDuration(seconds: timeout ?? 0)) with \(unready) of \(taskIDs.count) tasks unready"
+        "timed out after \(WatchDuration(seconds: timeout ?? 0)) with \(unready) of \(consumer.taskCount) tasks unready"
     default:
       diagnostic = nil
     }
@@ -80,7 +80,8 @@ struct WatchSession {
         if consumer.watchingCount == 0 {
           return .allReady(anyFailed: anyFailed, anyUnreadable: firstUnreadable != nil)
         }
-        if once && (tasksReported == taskIDs.count || consumer.connectionProblem != nil) { return .timedOut }
+        // With --children the snapshot covers every task found so far.
+        if once && (tasksReported == consumer.taskCount || consumer.connectionProblem != nil) { return .timedOut }
         if let signal = SignalTrap.pending { return .signalled(signal) }
         if let deadline, deadline.hasPassed { return .timedOut }
         changes = try consumer.drainEvents(timeout: SessionLoop.nextWait(before: deadline))

@@ -154,3 +154,78 @@ def truncated_text(text, keep):
     a cut inside an emoji leaves a lone surrogate in the result."""
     units = text.encode("utf-16-le", "surrogatepass")[:2 * keep]
     return units.decode("utf-16-le", "surrogatepass")
+
+
+# --- Workflows: tasks that start other tasks (taskwatch --children) ---
+
+
+def _route_to_parent_queue(name, args, kwargs, options, task=None, **kw):
+    """A task sent from inside a task (a subtask, the next step of a chain, a
+    chord's body, a replacement) goes to the queue its sender came from, so
+    each worker runs its own workflows with its own result settings. A queue
+    given explicitly still wins; tasks sent by a client keep their routing."""
+    from celery import current_task
+    sender = current_task._get_current_object()
+    if sender is None or not sender.request.delivery_info:
+        return None
+    queue = sender.request.delivery_info.get("routing_key")
+    return {"queue": queue} if queue else None
+
+
+app.conf.task_routes = (_route_to_parent_queue,)
+
+
+@app.task
+def total(values):
+    return sum(values)
+
+
+@app.task
+def spawn(n, seconds=0.2):
+    """Start n `sleepy(seconds)` subtasks and return their ids: they finish
+    after their parent does."""
+    return [sleepy.apply_async((seconds,)).id for _ in range(n)]
+
+
+@app.task
+def spawn_tree(depth, fanout):
+    """Start `fanout` copies of itself one level down, `depth` levels deep."""
+    if depth <= 0:
+        return 0
+    return [spawn_tree.apply_async((depth - 1, fanout)).id
+            for _ in range(fanout)]
+
+
+@app.task
+def spawn_chord(n):
+    """Build and start a chord inside a task: n `add` tasks, then `total`."""
+    from celery import chord
+    header = [add.s(i, i) for i in range(n)]
+    return chord(header)(total.s()).id
+
+
+@app.task(bind=True)
+def replace_with_group(self, n):
+    """Replace itself with a group of n `add` tasks (Celery's self.replace)."""
+    from celery import group
+    raise self.replace(group(add.s(i, i) for i in range(n)))
+
+
+@app.task
+def spawn_failing_chain():
+    """Start add(1, 1) | add(2) | fail() inside a task: the last step fails."""
+    from celery import chain
+    return chain(add.s(1, 1), add.s(2), fail.si()).apply_async().id
+
+
+@app.task(bind=True)
+def spawn_then_wait(self, child_queue, timeout=20.0):
+    """Start `add` on another worker's queue and return only once that child's
+    result is stored: the child is ready before the parent lists it."""
+    child = add.apply_async((3, 4), queue=child_queue)
+    deadline = time.monotonic() + timeout
+    while self.backend.get_task_meta(child.id).get("status") != "SUCCESS":
+        if time.monotonic() > deadline:
+            raise RuntimeError("child %s not done within %ss" % (child.id, timeout))
+        time.sleep(0.02)
+    return child.id

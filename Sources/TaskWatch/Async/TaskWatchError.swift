@@ -32,7 +32,8 @@ public struct TaskWatchError: Error, Sendable, CustomStringConvertible {
     /// never retried.
     public static let authenticationRefused = Code(kind: .authenticationRefused)
     /// A stored result cannot be read (pickle, YAML, corrupt), or a result
-    /// does not decode into the type asked for (``JSONValue/decode(_:)``).
+    /// does not decode into the type asked for (``JSONValue/decode(_:)``), or
+    /// a followed workflow is larger than ``ConsumerConfiguration/maximumTreeSize``.
     public static let unreadableResult = Code(kind: .unreadableResult)
     /// The call's timeout passed with tasks still unready.
     public static let timedOut = Code(kind: .timedOut)
@@ -92,6 +93,8 @@ public struct TaskWatchError: Error, Sendable, CustomStringConvertible {
       self.init(.unreadableResult, error.description, taskID: error.taskID, underlyingError: error)
     case let error as DecodeError:
       self.init(.unreadableResult, error.description, underlyingError: error)
+    case let error as WorkflowTooLargeError:
+      self.init(.unreadableResult, error.description, taskID: error.rootID, underlyingError: error)
     case let error as TLSSetupError:
       self.init(
         error.isLibraryMissing ? .unavailable : .invalidConfiguration, error.description, underlyingError: error)

@@ -58,7 +58,7 @@ struct WatchEngine: Sendable {
       if wakeup.isCancelled { throw TaskWatchError.cancelledWait }
       if let deadline, deadline.hasPassed {
         throw TaskWatchError(
-          .timedOut, "\(consumer.watchingCount) of \(taskIDs.count) tasks still unready when the timeout passed")
+          .timedOut, "\(consumer.watchingCount) of \(consumer.taskCount) tasks still unready when the timeout passed")
       }
       // One wait until the deadline: a cancellation wakes it (EngineWakeup).
       let changes = try consumer.drainEvents(timeout: deadline?.remainingSeconds ?? Self.unlimited)

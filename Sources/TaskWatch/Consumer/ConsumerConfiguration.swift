@@ -33,6 +33,15 @@ public struct ConsumerConfiguration: Sendable {
   /// Ends every wait at once when cancelled (``TaskWatcher``'s engine sets
   /// it; internal, so the synchronous API stays as it is).
   var wakeup: EngineWakeup?
+  /// Watch the tasks each watched task started too, recursively, as listed
+  /// in its stored `children` (`TaskChildren`): the watch ends when every
+  /// task of every tree is ready. Their changes carry
+  /// ``StateChange/parentID`` and ``StateChange/rootID``.
+  public var followChildren: Bool
+  /// The most tasks one tree (a given task and everything found below it)
+  /// may have when ``followChildren`` is on; a larger tree stops the consumer
+  /// with ``WorkflowTooLargeError`` instead of growing without bound.
+  public var maximumTreeSize: Int
 
   /// Creates a configuration; every tuning value has the default the CLI uses.
   public init(
@@ -46,7 +55,9 @@ public struct ConsumerConfiguration: Sendable {
     healthInterval: Double = 5,
     healthTimeout: Double = 2,
     deadline: Deadline? = nil,
-    isInterrupted: (@Sendable () -> Bool)? = nil
+    isInterrupted: (@Sendable () -> Bool)? = nil,
+    followChildren: Bool = false,
+    maximumTreeSize: Int = 100_000
   ) {
     self.backend = backend
     self.keyNaming = keyNaming
@@ -59,5 +70,7 @@ public struct ConsumerConfiguration: Sendable {
     self.healthTimeout = healthTimeout
     self.deadline = deadline
     self.isInterrupted = isInterrupted
+    self.followChildren = followChildren
+    self.maximumTreeSize = max(1, maximumTreeSize)
   }
 }

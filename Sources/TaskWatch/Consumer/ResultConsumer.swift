@@ -35,6 +35,14 @@ import Glibc
 /// format), and one ``ConsumerDiagnostic/pendingHint(_:)`` per cause found is
 /// reported, at most once per cause.
 ///
+/// With ``ConsumerConfiguration/followChildren`` every payload applied
+/// (snapshot, message or resync) is read for the tasks it lists in
+/// `children` (`TaskChildren`); those not yet watched are added through the
+/// same steps 1–2, in one batch per round, before the call that found them
+/// returns, so ``watchingCount`` never reaches zero while a listed child is
+/// unready. Each id is watched once, whichever tree lists it first, so
+/// shared ids and cycles end.
+///
 /// The class never prints and never exits; things worth telling the user are
 /// collected as ``ConsumerDiagnostic`` values (``takeDiagnostics()``). Not
 /// `Sendable`: one consumer belongs to one thread.
@@ -69,6 +77,20 @@ public final class ResultConsumer {
   /// Replies handled per drained batch: large enough to amortise the
   /// confirmation MGET and the output write, small enough to stay responsive.
   private let maximumBatch = 4096
+  /// Where each task found through `children` hangs in its tree, by index
+  /// (tasks the caller gave have no entry).
+  private var lineage: [Int: Lineage] = [:]
+  /// How many tasks each tree has, by the index of its given root; only
+  /// roots whose payloads listed children have an entry.
+  private var treeSizes: [Int: Int] = [:]
+  /// Children read from applied payloads, not yet added.
+  private var discovered: [(id: String, parent: Int)] = []
+
+  /// The parent and the root of a task found through `children`.
+  private struct Lineage {
+    let parent: Int
+    let root: Int
+  }
 
   /// Creates a consumer; nothing connects until ``start(initialTaskID:)`` or ``consume(from:)-(String)``.
   public init(configuration: ConsumerConfiguration) {
@@ -80,6 +102,9 @@ public final class ResultConsumer {
   }
 
   // MARK: - State
+
+  /// How many tasks were ever added (given, or found through `children`).
+  public var taskCount: Int { table.count }
 
   /// How many tasks are still watched (neither ready nor cancelled).
   public var watchingCount: Int { table.watchingCount }
@@ -98,9 +123,11 @@ public final class ResultConsumer {
   /// Every task ever watched, in the order it was added, with its last state.
   public var statuses: [TaskStatus] {
     (0..<table.count).map { index in
-      TaskStatus(
+      let family = lineage.isEmpty ? nil : lineage[index]
+      return TaskStatus(
         taskID: table.ids[index], state: table.states[index] ?? .pending,
-        isWatched: table.phases[index] == .watching, unreadable: unreadableReasons[index])
+        isWatched: table.phases[index] == .watching, unreadable: unreadableReasons[index],
+        parentID: family.map { table.ids[$0.parent] }, rootID: family.map { table.ids[$0.root] })
     }
   }
 
@@ -179,6 +206,7 @@ public final class ResultConsumer {
       try refresh(added, source: .snapshot, body)
       try flushUnsubscribes()
     }
+    try followDiscoveredChildren(body)
   }
 
   /// Stops watching a task and unsubscribes its channel (Celery's `cancel_for`).
@@ -219,6 +247,7 @@ public final class ResultConsumer {
       changes = try refresh(indices, source: .resync)
       try flushUnsubscribes()
     }
+    try followDiscoveredChildren { changes.append($0) }
     return changes
   }
 
@@ -230,7 +259,16 @@ public final class ResultConsumer {
   /// disconnected it waits for the next reconnect attempt (never past the
   /// timeout) and makes it; after ``stop()`` it reconnects, resubscribes and
   /// resyncs; with nothing to watch and no connection it just waits.
+  ///
+  /// Children found in what it applied (``ConsumerConfiguration/followChildren``)
+  /// are added before it returns, their snapshot changes after the others.
   public func drainEvents(timeout: Double) throws -> [StateChange] {
+    var changes = try drainOnce(timeout: timeout)
+    try followDiscoveredChildren { changes.append($0) }
+    return changes
+  }
+
+  private func drainOnce(timeout: Double) throws -> [StateChange] {
     let callDeadline = Deadline.after(seconds: timeout)
     var changes = carriedChanges
     carriedChanges.removeAll()
@@ -517,9 +555,48 @@ public final class ResultConsumer {
     let source = source == .resync && previous == nil ? .snapshot : source
     table.record(index, state: state, digest: digest)
     if state.isReady { unsubscribeQueue.append(index) }
+    if configuration.followChildren, let meta {
+      for child in TaskChildren.ids(in: meta) { discovered.append((child, index)) }
+    }
+    let family = lineage.isEmpty ? nil : lineage[index]
     return StateChange(
       taskID: table.ids[index], state: state, previous: previous, source: source, observedAt: time,
-      meta: meta)
+      meta: meta, parentID: family.map { table.ids[$0.parent] }, rootID: family.map { table.ids[$0.root] })
+  }
+
+  // MARK: - Children
+
+  /// Adds the children read from applied payloads that are not watched yet
+  /// (steps 1–2 for them, as one batch), then theirs, until a round finds
+  /// none new; each snapshot change goes to `body`. While the link is down
+  /// the children are only added: the resync after the reconnect reads them.
+  /// - Throws: ``WorkflowTooLargeError`` when a tree would exceed
+  ///   ``ConsumerConfiguration/maximumTreeSize``.
+  private func followDiscoveredChildren(_ body: (StateChange) -> Void) throws {
+    while !discovered.isEmpty {
+      let round = discovered
+      discovered.removeAll()
+      var added = [Int]()
+      for (id, parent) in round {
+        let root = lineage[parent]?.root ?? parent
+        guard table.index(of: id) == nil else { continue }
+        let size = treeSizes[root, default: 1] + 1
+        guard size <= configuration.maximumTreeSize else {
+          throw WorkflowTooLargeError(rootID: table.ids[root], limit: configuration.maximumTreeSize)
+        }
+        guard let index = table.add(id) else { continue }
+        treeSizes[root] = size
+        lineage[index] = Lineage(parent: parent, root: root)
+        added.append(index)
+      }
+      guard let first = added.first, link.outage == nil, link.isConnected else { return }
+      try guarding {
+        try flushUnsubscribes(force: true)
+        try subscribe(added, coveredBySnapshot: { $0 >= first })
+        try refresh(added, source: .snapshot, body)
+        try flushUnsubscribes()
+      }
+    }
   }
 
   /// `SUBSCRIBE` or `UNSUBSCRIBE` with the channels of the tasks at `batch`,

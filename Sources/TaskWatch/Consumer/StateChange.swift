@@ -31,6 +31,13 @@ public struct StateChange: Sendable, Equatable {
   /// Why the task's stored result can never be read, for the one change that
   /// reports it; `nil` for every readable state.
   public let unreadable: DecodeError?
+  /// For a task found through a parent's `children`
+  /// (``ConsumerConfiguration/followChildren``): the task whose meta listed
+  /// it; `nil` for a task the caller gave.
+  public let parentID: String?
+  /// For a task found through `children`: the given task at the top of its
+  /// tree; `nil` for a task the caller gave.
+  public let rootID: String?
 
   /// True when `state` is SUCCESS, FAILURE or REVOKED, or the stored result is
   /// ``unreadable`` (ready, outcome unknown).
@@ -40,10 +47,12 @@ public struct StateChange: Sendable, Equatable {
   public var isUnreadable: Bool { unreadable != nil }
 
   /// Creates a change value; `unreadable` says why the stored result cannot
-  /// be read, for an unreadable task's change, and is `nil` otherwise.
+  /// be read, for an unreadable task's change, and is `nil` otherwise;
+  /// `parentID` and `rootID` only for a task found through a parent's `children`.
   public init(
     taskID: String, state: TaskState, previous: TaskState?, source: Source,
-    observedAt: WallClockTime, meta: TaskMeta?, unreadable: DecodeError? = nil
+    observedAt: WallClockTime, meta: TaskMeta?, unreadable: DecodeError? = nil,
+    parentID: String? = nil, rootID: String? = nil
   ) {
     self.taskID = taskID
     self.state = state
@@ -52,5 +61,7 @@ public struct StateChange: Sendable, Equatable {
     self.observedAt = observedAt
     self.meta = meta
     self.unreadable = unreadable
+    self.parentID = parentID
+    self.rootID = rootID
   }
 }

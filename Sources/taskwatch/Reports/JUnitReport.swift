@@ -10,7 +10,9 @@ import TaskWatch
 /// `<failure>` with the exception type, message and traceback; a task whose
 /// stored result cannot be read gets an `<error>` of type `UNREADABLE` with
 /// the reason and the fix; a task still unready at the end gets an `<error>`
-/// naming its state.
+/// naming its state. With `--children` every task of every tree is a test
+/// case; those found through a parent have the classname
+/// `taskwatch.<root id>`, so a report groups each workflow.
 struct JUnitReport {
   /// The run's summary, with every task.
   let summary: RunSummary
@@ -28,8 +30,9 @@ struct JUnitReport {
     for status in summary.statuses {
       let detail = record.record(for: status.taskID)
       let time = detail?.readyAt.map(record.secondsSinceStart) ?? (status.state.isReady ? 0 : end)
+      let classname = status.rootID.map { "taskwatch." + $0 } ?? "taskwatch"
       cases +=
-        "    <testcase classname=\"taskwatch\" name=\"\(Self.escape(TaskRecord.label(status.taskID, name: detail?.name)))\""
+        "    <testcase classname=\"\(Self.escape(classname))\" name=\"\(Self.escape(TaskRecord.label(status.taskID, name: detail?.name)))\""
       cases += " time=\"\(Self.seconds(time))\""
       if status.state.isFailure {
         failures += 1

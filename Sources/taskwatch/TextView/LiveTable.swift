@@ -12,7 +12,9 @@ import TaskWatch
 /// a SUCCESS or the `exc_type: exc_message` of a failure, as far as the width
 /// allows. When the rows do not fit, the failed and running tasks come first,
 /// then the waiting ones, then the succeeded ones, and what is left out is
-/// counted on one line (`+150 pending, +126 done`). The footer keeps the
+/// counted on one line (`+150 pending, +126 done`). With `--children` the
+/// rows form a tree (``TaskTree``): each task indented under its parent, and
+/// large families folded under their parent first. The footer keeps the
 /// totals and the time waited whatever the width, dropping counts first.
 struct LiveTable {
   /// Columns available; no line is longer.
@@ -87,6 +89,9 @@ struct LiveTable {
     // The header is dropped first on a very short terminal.
     let withHeader = lines >= 4 && !rows.isEmpty
     let capacity = lines - 1 - (withHeader ? 1 : 0)
+    if TaskTree.isTree(rows), let tree = TaskTree.lines(rows, capacity: capacity) {
+      return render(tree, footer: footer(rows, waited: waited, status: status), header: withHeader, now: now)
+    }
     var shown: [TaskRow]
     var overflow: String?
     if rows.count <= capacity {
@@ -119,6 +124,35 @@ struct LiveTable {
     if let overflow { frame.append(fit([Segment(overflow, .dim)])) }
     frame.append(footer(rows, waited: waited, status: status))
     return frame
+  }
+
+  /// A tree's frame: the header, its lines (rows indented by depth, fold
+  /// lines dim), and the footer.
+  private func render(_ tree: [TaskTree.Line], footer: String, header withHeader: Bool, now: Double) -> [String] {
+    var shown: [(row: TaskRow, depth: Int)] = []
+    for case .task(let row, let depth) in tree { shown.append((row, depth)) }
+    let times = shown.map { Self.time(of: $0.row, now: now) }
+    let columns = layout(for: shown.map(\.row), times: times, depths: shown.map(\.depth))
+    var frame: [String] = []
+    if withHeader { frame.append(header(columns)) }
+    var next = 0
+    for line in tree {
+      switch line {
+      case .task(let row, let depth):
+        frame.append(self.row(row, time: times[next], columns, depth: depth))
+        next += 1
+      case .folded(let counts, let depth):
+        let text = counts.map { "+\($0.count) \($0.name)" }.joined(separator: ", ")
+        frame.append(fit([Segment(Self.indent(depth) + text, .dim)]))
+      }
+    }
+    frame.append(footer)
+    return frame
+  }
+
+  /// Two spaces per level below the root.
+  static func indent(_ depth: Int) -> String {
+    String(repeating: "  ", count: depth)
   }
 
   /// The lines shown once the run is over: the table, then one line per
@@ -182,10 +216,11 @@ struct LiveTable {
 
   /// The task column takes what its longest label needs, the detail what
   /// remains; the task column gives way to keep a bar or a short detail.
-  private func layout(for rows: [TaskRow], times: [String]) -> Columns {
+  private func layout(for rows: [TaskRow], times: [String], depths: [Int]? = nil) -> Columns {
     let time = max(4, times.map(\.count).max() ?? 0)
     let fixed = 2 + Self.stateWidth + 1 + time
-    let longest = max(rows.map { Self.label(of: $0).count }.max() ?? 0, 4)
+    let indents = depths ?? Array(repeating: 0, count: rows.count)
+    let longest = max(zip(rows, indents).map { Self.label(of: $0).count + 2 * $1 }.max() ?? 0, 4)
     let hasBar = rows.contains { $0.progress != nil }
     let wantedDetail = hasBar ? 2 + barWidth + 7 : (rows.contains { $0.outcome != nil } ? 2 + Self.minimumDetail : 0)
     let task = max(Self.minimumTaskWidth, min(longest, width - fixed - wantedDetail))
@@ -200,10 +235,11 @@ struct LiveTable {
     return fit([Segment(text, .dim)])
   }
 
-  private func row(_ row: TaskRow, time: String, _ columns: Columns) -> String {
+  private func row(_ row: TaskRow, time: String, _ columns: Columns, depth: Int = 0) -> String {
     let style = Self.style(of: row.state)
+    let label = Self.indent(depth) + Self.label(of: row)
     var segments = [
-      Segment(Self.shortened(Self.label(of: row), to: columns.task).padded(to: columns.task) + "  ", .plain),
+      Segment(Self.shortened(label, to: columns.task).padded(to: columns.task) + "  ", .plain),
       Segment(Self.shortened(row.state.name, to: Self.stateWidth).padded(to: Self.stateWidth), style),
       Segment(" " + time.padded(to: columns.time, left: true), .dim),
     ]

@@ -21,11 +21,14 @@ struct TaskRow: Equatable {
   /// `date_done` (wall-clock seconds) of a task that was already ready when
   /// first seen: its row shows its own age.
   var doneBeforeStart: Double?
+  /// With `--children`, the task whose meta listed this one; `nil` for a given id.
+  var parentID: String?
 
   /// Creates a row; the optional parts start empty.
   init(
     taskID: String, state: TaskState, progress: Double? = nil, firstSeen: Double, readyAt: Double? = nil,
-    failure: String? = nil, name: String? = nil, result: String? = nil, doneBeforeStart: Double? = nil
+    failure: String? = nil, name: String? = nil, result: String? = nil, doneBeforeStart: Double? = nil,
+    parentID: String? = nil
   ) {
     self.taskID = taskID
     self.state = state
@@ -36,6 +39,7 @@ struct TaskRow: Equatable {
     self.name = name
     self.result = result
     self.doneBeforeStart = doneBeforeStart
+    self.parentID = parentID
   }
 
   /// What the row shows after the time: the result of a SUCCESS, the
@@ -72,7 +76,7 @@ struct TaskBoard {
     } else {
       position = rows.count
       positions[change.taskID] = position
-      rows.append(TaskRow(taskID: change.taskID, state: change.shownState, firstSeen: time))
+      rows.append(TaskRow(taskID: change.taskID, state: change.shownState, firstSeen: time, parentID: change.parentID))
       if change.isReady && change.source == .snapshot {
         rows[position].doneBeforeStart = fields?.dateDone.flatMap(CeleryDate.epochSeconds)
       }

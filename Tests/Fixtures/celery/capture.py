@@ -544,12 +544,125 @@ class Capture:
                   notes="group saved by a caller with global_keyprefix 'myapp'")
         print("%-28s saved" % "groups")
 
+    # -- workflows (taskwatch --children) -----------------------------------
+
+    def workflow_tree(self, root, serializer):
+        """Wait until `root` and every task its stored children list (as
+        Celery's result_from_tuple reads them) are ready; return
+        {task id: (stored bytes, meta, child ids)}."""
+        found, todo = {}, [root]
+        while todo:
+            task_id = todo.pop()
+            if task_id in found:
+                continue
+            key = "celery-task-meta-" + task_id
+            data, meta = self.wait_stored(key, serializer,
+                                          lambda m: m.get("status") in READY)
+            children = [listed_ids(result_from_tuple(c, self.demo.app))
+                        for c in meta.get("children") or []]
+            ids = [i for group in children for i in group]
+            found[task_id] = (data, meta, ids)
+            todo.extend(ids)
+        return found
+
+    def save_workflow(self, case, worker, task_id, data, meta, children, notes):
+        key = "celery-task-meta-" + task_id
+        self.save(case, worker, "stored", data, meta, task_id, key, notes=notes)
+        self.entries[-1]["children_ids"] = children
+
+    def workflows(self):
+        """Tasks that start tasks: their stored `children` in every form the
+        demo app's workflow tasks make, with the ids Celery reads from them."""
+        d = self.demo
+        cases = [
+            ("spawn", "json", d.spawn, (3, 0.05),
+             "spawn(3): three sleepy() subtasks sent with apply_async inside the task: "
+             "children is [[[id, null], null], ...]"),
+            ("tree", "json", d.spawn_tree, (2, 2),
+             "spawn_tree(2, 2): each task starts two copies of itself one level down, "
+             "three levels in all; -child is a middle task, -grandchild a last-level one"),
+            ("chord", "json", d.spawn_chord, (3,),
+             "spawn_chord(3): chord(3 x add)(total) built inside the task: children holds "
+             "the header group [[gid, null], [members]]; the body (the task's result) is "
+             "not listed anywhere"),
+            ("replace", "json", d.replace_with_group, (3,),
+             "replace_with_group(3): self.replace(group) makes the group a chord whose "
+             "body (celery.accumulate) takes the replaced task's id: the stored meta is the "
+             "accumulated result, children []"),
+            ("chain", "json", d.spawn_failing_chain, (),
+             "spawn_failing_chain(): add | add | fail started inside the task: children "
+             "lists the first step; each step lists the next (-child); the last fails"),
+            ("msgpack-spawn", "msgpack", d.spawn, (2, 0.05),
+             "spawn(2) on a msgpack worker: the same tuples as msgpack arrays"),
+        ]
+        for case, worker, task, args, notes in cases:
+            queue, _env, _pool = WORKERS[worker]
+            root = str(uuid.uuid4())
+            task.apply_async(args=args, queue=queue, task_id=root)
+            tree = self.workflow_tree(root, settings_of(worker)["serializer"])
+            data, meta, children = tree[root]
+            self.save_workflow("workflow-" + case, worker, root, data, meta, children, notes)
+            # One task below the root that lists children of its own, and one leaf.
+            middle = next((i for i in children if tree[i][2]), None)
+            if middle is not None:
+                self.save_workflow("workflow-%s-child" % case, worker, middle,
+                                   *tree[middle], notes="a task below workflow-" + case)
+                below = tree[middle][2][0]
+                self.save_workflow("workflow-%s-grandchild" % case, worker, below, *tree[below],
+                                   notes="a task two levels below workflow-" + case)
+            print("%-28s %d tasks in the tree" % ("workflow-" + case, len(tree)))
+        self.tuple_forms()
+
+    def tuple_forms(self):
+        """The tuple forms no worker above stored, as Celery's own as_tuple()
+        writes them: a result with parents (a frozen chain's last step) and a
+        group holding a nested group. A worker stores exactly these tuples for
+        whatever a task adds to its trail; here they are wrapped in the meta of
+        a real task (spawn(0), children [] replaced), so the file is a stored
+        meta in every other respect."""
+        from celery import chain, group
+        from celery.result import GroupResult
+        d = self.demo
+        steps = chain(d.add.s(1, 1), d.add.s(2), d.add.s(3)).freeze()
+        inner = group(d.add.s(2, 2), d.add.s(3, 3)).freeze()
+        nested = GroupResult(str(uuid.uuid4()), [d.add.s(1, 1).freeze(), inner])
+        tuples = [steps.as_tuple(), nested.as_tuple()]
+        root = str(uuid.uuid4())
+        d.spawn.apply_async(args=(0,), queue="json", task_id=root)
+        _data, meta = self.wait_stored("celery-task-meta-" + root, "json",
+                                       lambda m: m.get("status") in READY)
+        meta["children"] = tuples
+        data = json.dumps(meta).encode()
+        ids = [i for t in tuples for i in listed_ids(result_from_tuple(t, d.app))]
+        self.r.set("celery-task-meta-" + root, data)
+        self.save_workflow("workflow-tuple-forms", "json", root, data, meta, ids,
+                           notes="a real spawn(0) meta whose children are Celery's as_tuple() of "
+                                 "a frozen chain (parents) and of a group with a nested group")
     def prefixed_app(self):
         from celery import Celery
         app = Celery("prefixed", broker=self.redis.url(1),
                      backend=self.redis.url(0))
         app.conf.result_backend_transport_options = {"global_keyprefix": "myapp"}
         return app
+
+
+from celery.result import result_from_tuple  # noqa: E402
+
+
+def listed_ids(result):
+    """The task ids of one result Celery read from a children tuple: a task,
+    a group's members (nested groups expanded), and the results before it
+    (`parent`)."""
+    from celery.result import GroupResult
+    ids = []
+    if isinstance(result, GroupResult):
+        for member in result.results:
+            ids += listed_ids(member)
+    else:
+        ids.append(result.id)
+    if result.parent is not None:
+        ids += listed_ids(result.parent)
+    return ids
 
 
 def versions(redis_server):
@@ -566,11 +679,32 @@ def versions(redis_server):
     }
 
 
+def write_manifest(out, server, cap, about):
+    manifest = {
+        "about": about,
+        "capture_command": CAPTURE_COMMAND,
+        "captured_at": datetime.datetime.now(datetime.timezone.utc)
+                        .isoformat(timespec="seconds"),
+        "versions": versions(server),
+        "compressed_payload_marker_hex": COMPRESSED_PAYLOAD_MAGIC.hex(),
+        "observations": cap.observations,
+        "files": cap.entries,
+    }
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2, sort_keys=False)
+        f.write("\n")
+    print("wrote %d files + manifest.json to %s" % (len(cap.entries), out))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=HERE)
+    parser.add_argument("--workflows-only", action="store_true",
+                        help="capture only workflows/ (tasks that start tasks)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    workflows_out = os.path.join(args.out, "workflows")
+    os.makedirs(workflows_out, exist_ok=True)
 
     server = harness.RedisServer().start()
     workers, sub, demo = [], None, None
@@ -580,13 +714,27 @@ def main():
         sub.subscribe()
         sub.start()
         for name, (queue, env, pool) in WORKERS.items():
+            if args.workflows_only and name not in ("json", "msgpack"):
+                continue
             workers.append(harness.Worker(name, queue, server, env, pool=pool).start())
         for w in workers:
             w.wait_ready(timeout=60)
 
-        for f in os.listdir(args.out):
-            if f not in ("README.md", "capture.py"):
-                os.unlink(os.path.join(args.out, f))
+        for directory, kept in ((workflows_out, ()), (args.out, ("README.md", "capture.py"))):
+            if directory == args.out and args.workflows_only:
+                continue
+            for f in os.listdir(directory):
+                if f not in kept and os.path.isfile(os.path.join(directory, f)):
+                    os.unlink(os.path.join(directory, f))
+
+        flows = Capture(workflows_out, server, sub, demo)
+        flows.workflows()
+        write_manifest(workflows_out, server, flows,
+                       "Stored metas of tasks that start tasks (taskwatch --children), "
+                       "captured from real workers; children_ids is what Celery's "
+                       "result_from_tuple reads from each; see ../README.md.")
+        if args.workflows_only:
+            return
 
         cap = Capture(args.out, server, sub, demo)
         cap.run_all()
@@ -597,21 +745,9 @@ def main():
         if wrong:
             raise RuntimeError("keys not found in Redis: %r" % wrong)
 
-        manifest = {
-            "about": "Raw Celery result-backend payloads captured from real "
-                     "workers; see README.md.",
-            "capture_command": CAPTURE_COMMAND,
-            "captured_at": datetime.datetime.now(datetime.timezone.utc)
-                            .isoformat(timespec="seconds"),
-            "versions": versions(server),
-            "compressed_payload_marker_hex": COMPRESSED_PAYLOAD_MAGIC.hex(),
-            "observations": cap.observations,
-            "files": cap.entries,
-        }
-        with open(os.path.join(args.out, "manifest.json"), "w") as f:
-            json.dump(manifest, f, indent=2, sort_keys=False)
-            f.write("\n")
-        print("wrote %d files + manifest.json to %s" % (len(cap.entries), args.out))
+        write_manifest(args.out, server, cap,
+                       "Raw Celery result-backend payloads captured from real "
+                       "workers; see README.md.")
     finally:
         if demo is not None:
             harness.release_client(demo)
