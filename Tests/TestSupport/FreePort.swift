@@ -1,9 +1,24 @@
 import Foundation
+import Synchronization
 
 /// Finds a free TCP port on the loopback interface.
 public enum FreePort {
+  /// Ports already handed out in this process. Suites run in parallel, and a
+  /// port picked for one server (a TLS port, a sentinel's) stays unbound
+  /// until that server starts: the kernel may offer it again meanwhile, so
+  /// no port is given twice.
+  private static let handedOut = Mutex<Set<Int>>([])
+
   /// Asks the kernel for a free port by binding port 0, then releases it.
+  /// Never returns 6379, nor a port it returned before in this process.
   public static func pick() throws -> Int {
+    while true {
+      let port = try kernelPick()
+      if port != 6379, handedOut.withLock({ $0.insert(port).inserted }) { return port }
+    }
+  }
+
+  private static func kernelPick() throws -> Int {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { throw TestSupportError("socket() failed") }
     defer { close(descriptor) }
@@ -18,8 +33,6 @@ public enum FreePort {
       }
     }
     guard bound else { throw TestSupportError("bind() to a free loopback port failed") }
-    let port = Int(UInt16(bigEndian: address.sin_port))
-    guard port != 6379 else { return try pick() }
-    return port
+    return Int(UInt16(bigEndian: address.sin_port))
   }
 }
