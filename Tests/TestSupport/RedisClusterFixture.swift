@@ -38,6 +38,22 @@ public final class RedisClusterFixture: @unchecked Sendable {
     try waitUntilHealthy()
   }
 
+  /// The cluster shared by the tests that kill no node (password `s3cret`),
+  /// started on first use and killed when the test process exits.
+  public static func shared() throws -> RedisClusterFixture {
+    try sharedCluster.get()
+  }
+
+  private static let sharedCluster = Result {
+    let cluster = try RedisClusterFixture(password: "s3cret")
+    pidsToKillAtExit = cluster.nodes.compactMap(\.pid)
+    atexit {
+      for pid in RedisClusterFixture.pidsToKillAtExit { Glibc.kill(pid, SIGKILL) }
+    }
+    return cluster
+  }
+  nonisolated(unsafe) private static var pidsToKillAtExit: [Int32] = []
+
   /// The URL naming the first `seeds` nodes, e.g.
   /// `redis+cluster://:pw@127.0.0.1:1,127.0.0.1:2`.
   public func url(seeds: Int = 2, password override: String? = nil) -> String {
@@ -106,6 +122,40 @@ public final class RedisClusterFixture: @unchecked Sendable {
       }
     }
     throw lastError ?? TestSupportError("PUBLISH failed on every node")
+  }
+
+  /// Stores and publishes many metas at once: one pipeline per master (as
+  /// the map says now, no redirections followed), then the `PUBLISH`es on one
+  /// node.
+  public func storeAndPublish(_ metas: [(taskID: String, json: String)], store: Bool = true) throws {
+    let map = try slotMap()
+    var connections: [RedisEndpoint: RedisConnection] = [:]
+    var counts: [RedisEndpoint: Int] = [:]
+    if store {
+      for (id, json) in metas {
+        let key = "celery-task-meta-\(id)"
+        guard let endpoint = map.master(ofSlot: ClusterSlot.of(Array(key.utf8))),
+          let node = nodes.first(where: { $0.endpoint == endpoint })
+        else { throw TestSupportError("no master for \(key)") }
+        if connections[endpoint] == nil { connections[endpoint] = try node.connection(password: password) }
+        connections[endpoint]?.append(["SETEX", key, "86400", json])
+        counts[endpoint, default: 0] += 1
+      }
+    }
+    let publisher = try (nodes.first { $0.pid != nil } ?? nodes[0]).connection(password: password)
+    for (id, json) in metas { publisher.append(["PUBLISH", "celery-task-meta-\(id)", json]) }
+    for (endpoint, connection) in connections {
+      try connection.flush(until: .after(seconds: 10))
+      let replies = try connection.replies(count: counts[endpoint] ?? 0, until: .after(seconds: 10), operation: "SETEX")
+      if let failed = replies.first(where: { $0 != .status("OK") }) { throw TestSupportError("SETEX: \(failed)") }
+    }
+    try publisher.flush(until: .after(seconds: 10))
+    _ = try publisher.replies(count: metas.count, until: .after(seconds: 10), operation: "PUBLISH")
+  }
+
+  /// Sets `key` on its slot's master, following redirections.
+  public func set(_ key: String, _ value: String) throws {
+    try write(["SET", key, value], slot: ClusterSlot.of(Array(key.utf8)))
   }
 
   /// Runs a write of one key on the slot's master, as a cluster client does.
