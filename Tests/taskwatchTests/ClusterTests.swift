@@ -33,19 +33,19 @@ struct ClusterTests {
     }
   }
 
-  @Test("2,000 tasks over every master's slots: snapshot, then messages confirmed on the owning node; exit 0")
+  @Test("10,000 tasks over every master's slots: snapshot, then messages confirmed on the owning node; exit 0")
   func manyTasks() throws {
     let cluster = try RedisClusterFixture.shared()
-    let ids = (0..<2_000).map { _ in newTaskID() }
+    let ids = (0..<10_000).map { _ in newTaskID() }
     let map = try cluster.slotMap()
     let owners = Set(ids.compactMap { map.master(ofSlot: RedisClusterFixture.slot(ofTask: $0)) })
     #expect(owners.count == 3, "the ids reach every master")
-    let (done, running) = (Array(ids[..<1_000]), Array(ids[1_000...]))
+    let (done, running) = (Array(ids[..<5_000]), Array(ids[5_000...]))
     try cluster.storeAndPublish(done.map { ($0, celeryMeta($0, "SUCCESS", result: "1")) })
     try cluster.storeAndPublish(running.map { ($0, celeryMeta($0, "STARTED")) })
     let process = try TaskwatchProcess(
       ["-u", cluster.url(), "-t", "60s", "--summary", "-"], stdin: ids.joined(separator: "\n"))
-    #expect(process.waitForLines(2_000, seconds: 30), "\(process.stderrSoFar)")
+    #expect(process.waitForLines(10_000, seconds: 30), "\(process.stderrSoFar)")
     try cluster.storeAndPublish(running.map { ($0, celeryMeta($0, "SUCCESS", result: "2")) })
     let result = try process.finish(seconds: 60)
     #expect(result.status == 0, "\(result.stderr)")
@@ -54,7 +54,7 @@ struct ClusterTests {
     #expect(done.allSatisfy { seen[$0] == ["SUCCESS"] })
     #expect(running.allSatisfy { seen[$0] == ["STARTED", "SUCCESS"] })
     let sources = result.objects.filter { $0["type"] as? String == "state" }.compactMap { $0["source"] as? String }
-    #expect(sources.filter { $0 == "message" }.count == 1_000)
+    #expect(sources.filter { $0 == "message" }.count == 5_000)
   }
 
   @Test("a slot half migrated (ASK), then moved (MOVED) while watching: every state read from the right node")

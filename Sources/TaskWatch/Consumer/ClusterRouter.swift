@@ -108,35 +108,45 @@ final class ClusterRouter {
       }
       var redirected = [(position: Int, target: Target?)]()
       var moved = false
-      for (target, positions) in groups {
-        let connection = try connection(to: target.endpoint, until: deadline)
-        try read(positions, of: handles, at: target, on: connection, until: deadline, format: format) {
-          position, reply in
-          switch reply {
-          case .array(let elements) where elements.count == 1:
-            guard failure == nil else { return }
-            do {
-              try body(position, elements[0])
-            } catch {
-              failure = error
-            }
-          case .error(let message):
-            let error = ServerError(message)
-            guard error.kind == .redirection, let redirect = Redirect(error, replyingHost: target.endpoint) else {
-              throw RedisError.reply(error, to: "MGET", from: target.endpoint.description)
-            }
-            if error.code == .moved {
-              map.assign(redirect.slot...redirect.slot, to: redirect.endpoint)
-              moved = true
-              redirected.append((position, nil))
-            } else {
-              redirected.append((position, .asking(redirect.endpoint)))
-            }
-          default:
-            throw RedisError.commandFailed(command: "MGET", message: "unexpected reply \(reply)")
+      func take(_ target: Target, _ position: Int, _ reply: RedisReply) throws {
+        switch reply {
+        case .array(let elements) where elements.count == 1:
+          guard failure == nil else { return }
+          do {
+            try body(position, elements[0])
+          } catch {
+            failure = error
           }
+        case .error(let message):
+          let error = ServerError(message)
+          guard error.kind == .redirection, let redirect = Redirect(error, replyingHost: target.endpoint) else {
+            throw RedisError.reply(error, to: "MGET", from: target.endpoint.description)
+          }
+          if error.code == .moved {
+            map.assign(redirect.slot...redirect.slot, to: redirect.endpoint)
+            moved = true
+            redirected.append((position, nil))
+          } else {
+            redirected.append((position, .asking(redirect.endpoint)))
+          }
+        default:
+          throw RedisError.commandFailed(command: "MGET", message: "unexpected reply \(reply)")
         }
       }
+      // A batch to each node in turn, so the masters work at the same time.
+      var lanes = try groups.map { target, positions in
+        Lane(target: target, connection: try connection(to: target.endpoint, until: deadline), positions: positions)
+      }
+      var sending = true
+      while sending {
+        sending = false
+        for index in lanes.indices where lanes[index].hasMore {
+          try lanes[index].send(batchSize: configuration.batchSize, of: handles, until: deadline, format: format)
+          try lanes[index].readBuffered(take)
+          sending = sending || lanes[index].hasMore
+        }
+      }
+      for index in lanes.indices { try lanes[index].readRest(until: deadline, take) }
       if moved { try refreshMap(until: deadline) }
       pending = redirected
       if pending.isEmpty { break }
@@ -149,19 +159,56 @@ final class ClusterRouter {
     }
   }
 
-  /// Pipelines the one-key `MGET`s of `positions` to one node in batches,
-  /// handing each reply to `take`; with `ASK`, each is preceded by `ASKING`,
+  /// The keys of one fetch round that go to one node, and how far their
+  /// pipeline got: with `ASK`, each key's `MGET` is preceded by `ASKING`,
   /// whose `OK` is read and dropped.
-  private func read(
-    _ positions: [Int], of handles: [Int], at target: Target, on connection: RedisConnection,
-    until deadline: Deadline, format: (ArraySlice<Int>) -> RedisCommand,
-    take: (Int, RedisReply) throws -> Void
-  ) throws {
-    let asking: Bool
-    if case .asking = target { asking = true } else { asking = false }
-    var expected = [Int?]()  // per reply: the position it answers; nil for ASKING's OK
-    var answered = 0
-    func handle(_ reply: RedisReply) throws {
+  private struct Lane {
+    let target: Target
+    let connection: RedisConnection
+    let positions: [Int]
+    private var sent = 0
+    /// Per reply expected: the position it answers; `nil` for `ASKING`'s `OK`.
+    private var expected: [Int?] = []
+    private var answered = 0
+
+    init(target: Target, connection: RedisConnection, positions: [Int]) {
+      self.target = target
+      self.connection = connection
+      self.positions = positions
+    }
+
+    var hasMore: Bool { sent < positions.count }
+
+    /// Writes the next batch of one-key `MGET`s.
+    mutating func send(
+      batchSize: Int, of handles: [Int], until deadline: Deadline, format: (ArraySlice<Int>) -> RedisCommand
+    ) throws {
+      let end = min(sent + batchSize, positions.count)
+      for position in positions[sent..<end] {
+        if case .asking = target {
+          connection.append(["ASKING"])
+          expected.append(nil)
+        }
+        connection.append(format(handles[position...position]))
+        expected.append(position)
+      }
+      sent = end
+      try connection.flush(until: deadline)
+    }
+
+    /// Hands on the replies already received.
+    mutating func readBuffered(_ take: (Target, Int, RedisReply) throws -> Void) throws {
+      while answered < expected.count, let reply = try connection.bufferedReply() { try handle(reply, take) }
+    }
+
+    /// Waits for and hands on every reply still due.
+    mutating func readRest(until deadline: Deadline, _ take: (Target, Int, RedisReply) throws -> Void) throws {
+      while answered < expected.count {
+        try handle(try connection.replies(count: 1, until: deadline, operation: "MGET")[0], take)
+      }
+    }
+
+    private mutating func handle(_ reply: RedisReply, _ take: (Target, Int, RedisReply) throws -> Void) throws {
       defer { answered += 1 }
       guard let position = expected[answered] else {
         if case .error(let message) = reply {
@@ -169,22 +216,7 @@ final class ClusterRouter {
         }
         return
       }
-      try take(position, reply)
-    }
-    for batch in positions.chunked(by: configuration.batchSize) {
-      for position in batch {
-        if asking {
-          connection.append(["ASKING"])
-          expected.append(nil)
-        }
-        connection.append(format(handles[position...position]))
-        expected.append(position)
-      }
-      try connection.flush(until: deadline)
-      while answered < expected.count, let reply = try connection.bufferedReply() { try handle(reply) }
-    }
-    while answered < expected.count {
-      try handle(try connection.replies(count: 1, until: deadline, operation: "MGET")[0])
+      try take(target, position, reply)
     }
   }
 
