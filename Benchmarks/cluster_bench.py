@@ -99,6 +99,7 @@ class Node:
                     return
             except Exception:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
                     raise BenchError(f'redis-server on {port} did not start (see {self.dir})')
                 time.sleep(0.02)
 
@@ -147,8 +148,9 @@ class Target:
         return subs, clients
 
 
-def start_cluster(workdir, pids):
-    nodes = []
+def start_cluster(workdir, pids, nodes):
+    """Starts six nodes (appended to `nodes` as they start, so the caller
+    stops them even when this fails) and makes them a cluster."""
     for _ in range(6):
         nodes.append(Node(workdir, free_cluster_port(), cluster=True))
         pids.write(f'{nodes[-1].proc.pid} {nodes[-1].port}\n')
@@ -259,8 +261,9 @@ def main():
     pidfile.write(f'{single.proc.pid} {single.port}\n')
     pidfile.flush()
     targets = [Target('single', [single], f'redis://127.0.0.1:{single.port}/0')]
+    started = [single]
     try:
-        targets.append(start_cluster(workdir, pidfile))
+        targets.append(start_cluster(workdir, pidfile, started))
         payloads = bench.CeleryPayloads(targets[0].url)
         print(f'taskwatch: {args.taskwatch}; {os.cpu_count()} cores; reps {reps}')
         for name in [s.strip() for s in args.scenarios.split(',') if s.strip()]:
@@ -293,9 +296,8 @@ def main():
                   f'  subscribe: single {subs["single"]:.3f} s, cluster {subs["cluster"]:.3f} s')
             sys.stdout.flush()
     finally:
-        for target in targets:
-            for node in target.nodes:
-                node.stop()
+        for node in started:
+            node.stop()
         pidfile.close()
         if args.pidfile:
             os.unlink(args.pidfile)
