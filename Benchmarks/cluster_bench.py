@@ -148,11 +148,13 @@ class Target:
         return subs, clients
 
 
-def start_cluster(workdir, pids, nodes):
-    """Starts six nodes (appended to `nodes` as they start, so the caller
-    stops them even when this fails) and makes them a cluster."""
+def start_cluster(workdir, pids, started):
+    """Starts six nodes (each also appended to `started` as it starts, so the
+    caller stops them even when this fails) and makes them a cluster."""
+    nodes = []
     for _ in range(6):
         nodes.append(Node(workdir, free_cluster_port(), cluster=True))
+        started.append(nodes[-1])
         pids.write(f'{nodes[-1].proc.pid} {nodes[-1].port}\n')
         pids.flush()
     subprocess.run(['redis-cli', '--cluster', 'create'] + [f'127.0.0.1:{n.port}' for n in nodes]
