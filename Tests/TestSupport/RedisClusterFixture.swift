@@ -230,6 +230,37 @@ public final class RedisClusterFixture: @unchecked Sendable {
     }
   }
 
+  /// The replicas of `master`, as it lists them (`CLUSTER REPLICAS`).
+  public func replicas(of master: RedisServer) throws -> [RedisServer] {
+    guard case .array(let lines) = try run(["CLUSTER", "REPLICAS", try nodeID(of: master)], on: master) else {
+      return []
+    }
+    return lines.compactMap { line in
+      nodes.first { node in line.text?.contains(" 127.0.0.1:\(node.port)@") == true }
+    }
+  }
+
+  /// Waits until every running node reports `cluster_state:ok` and every slot
+  /// is served by a running master.
+  public func waitUntilServing(seconds: Double = 30) throws {
+    let deadline = Deadline.after(seconds: seconds)
+    while (try? clusterIsServing(ignoring: nil)) != true {
+      if deadline.hasPassed { throw TestSupportError("the cluster did not serve every slot within \(seconds) s") }
+      usleep(100_000)
+    }
+  }
+
+  /// Waits until a running node reports `cluster_state:fail`.
+  public func waitUntilDown(seconds: Double = 30) throws {
+    let deadline = Deadline.after(seconds: seconds)
+    while true {
+      let states = nodes.filter { $0.pid != nil }.compactMap { try? run(["CLUSTER", "INFO"], on: $0).text }
+      if states.contains(where: { $0.contains("cluster_state:fail") }) { return }
+      if deadline.hasPassed { throw TestSupportError("the cluster did not go down within \(seconds) s") }
+      usleep(100_000)
+    }
+  }
+
   /// The running nodes that have a subscriber for `channel` (`PUBSUB NUMSUB`
   /// counts a node's own clients only).
   public func nodesSubscribed(to channel: String) -> [RedisServer] {

@@ -210,4 +210,35 @@ struct ClusterTests {
     let seen = states(result)
     #expect(ids.allSatisfy { seen[$0] == ["STARTED", "SUCCESS"] })
   }
+
+  @Test("a master and its replica both down: CLUSTERDOWN retried with backoff until they return, then resync")
+  func clusterDown() throws {
+    let cluster = try RedisClusterFixture()
+    let ids = (0..<100).map { _ in newTaskID() }
+    try cluster.storeAndPublish(ids.map { ($0, celeryMeta($0, "STARTED")) })
+    let process = try TaskwatchProcess(
+      ["-u", cluster.url(seeds: 6), "-t", "90s", "--retry-for", "60s", "-"], stdin: ids.joined(separator: "\n"))
+    #expect(process.waitForLines(100, seconds: 20), "\(process.stderrSoFar)")
+    // Not the subscriber's node: the link stays up until a read meets CLUSTERDOWN.
+    let channel = "celery-task-meta-\(ids[0])"
+    #expect(cluster.waitForSubscriber(channel: channel))
+    let subscriberNode = try #require(cluster.nodesSubscribed(to: channel).first)
+    let master = try #require(try cluster.masters().first { $0 !== subscriberNode })
+    let replica = try #require(try cluster.replicas(of: master).first { $0 !== subscriberNode })
+    replica.crash()
+    master.crash()
+    try cluster.waitUntilDown()
+    // A READY message while the cluster is down: its confirmation gets CLUSTERDOWN.
+    try cluster.run(["PUBLISH", channel, celeryMeta(ids[0], "SUCCESS")], on: subscriberNode)
+    #expect(process.waitForErrors(seconds: 15) { $0.contains("CLUSTERDOWN") }, "\(process.stderrSoFar)")
+    try master.start()
+    try replica.start()
+    try cluster.waitUntilServing()
+    try cluster.storeAndPublish(ids.map { ($0, celeryMeta($0, "SUCCESS")) })
+    let result = try process.finish(seconds: 60)
+    #expect(result.status == 0, "\(result.stderr)")
+    let seen = states(result)
+    #expect(ids.allSatisfy { seen[$0] == ["STARTED", "SUCCESS"] })
+    #expect(result.stderr.contains("reconnected to cluster via"))
+  }
 }
