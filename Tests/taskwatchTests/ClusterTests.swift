@@ -225,11 +225,15 @@ struct ClusterTests {
     let subscriberNode = try #require(cluster.nodesSubscribed(to: channel).first)
     let master = try #require(try cluster.masters().first { $0 !== subscriberNode })
     let replica = try #require(try cluster.replicas(of: master).first { $0 !== subscriberNode })
+    // A task whose key a surviving master serves: reading it meets CLUSTERDOWN,
+    // not the killed master's closed connection.
+    let map = try cluster.slotMap()
+    let probe = try #require(ids.first { map.master(ofSlot: RedisClusterFixture.slot(ofTask: $0)) != master.endpoint })
     replica.crash()
     master.crash()
     try cluster.waitUntilDown()
     // A READY message while the cluster is down: its confirmation gets CLUSTERDOWN.
-    try cluster.run(["PUBLISH", channel, celeryMeta(ids[0], "SUCCESS")], on: subscriberNode)
+    try cluster.run(["PUBLISH", "celery-task-meta-\(probe)", celeryMeta(probe, "SUCCESS")], on: subscriberNode)
     #expect(process.waitForErrors(seconds: 15) { $0.contains("CLUSTERDOWN") }, "\(process.stderrSoFar)")
     try master.start()
     try replica.start()
