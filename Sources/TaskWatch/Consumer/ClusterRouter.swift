@@ -4,7 +4,7 @@
 ///
 /// Each key is read with its own one-key `MGET` (so the reply has the shape
 /// of the single-server path's), pipelined per master in the configured
-/// batches. A `MOVED` reply reassigns the slot and, once the round is
+/// batches, a batch to each master in turn. A `MOVED` reply reassigns the slot and, once the round is
 /// read, the map is asked for again; an `ASK` reply sends `ASKING` and the
 /// key to the named node in the next round. Any other error reply goes
 /// through the funnel: `TRYAGAIN` and `CLUSTERDOWN` are transient, so the link
@@ -80,7 +80,8 @@ final class ClusterRouter {
 
   /// Reads the key of each of `handles` from its slot's master; calls `body`
   /// with the position in `handles` and the stored value (`.bulk` or
-  /// `.null`), master by master, so positions come in no particular order.
+  /// `.null`) as the masters' replies come in, so positions come in no
+  /// particular order.
   ///
   /// If `body` throws, the remaining replies are still read and then the
   /// error is rethrown, as on a single server.
@@ -107,7 +108,7 @@ final class ClusterRouter {
         groups[resolved, default: []].append(position)
       }
       var redirected = [(position: Int, target: Target?)]()
-      var moved = false
+      var moved: [(slot: Int, master: RedisEndpoint)] = []
       func take(_ target: Target, _ position: Int, _ reply: RedisReply) throws {
         switch reply {
         case .array(let elements) where elements.count == 1:
@@ -124,7 +125,7 @@ final class ClusterRouter {
           }
           if error.code == .moved {
             map.assign(redirect.slot...redirect.slot, to: redirect.endpoint)
-            moved = true
+            moved.append((redirect.slot, redirect.endpoint))
             redirected.append((position, nil))
           } else {
             redirected.append((position, .asking(redirect.endpoint)))
@@ -147,7 +148,11 @@ final class ClusterRouter {
         }
       }
       for index in lanes.indices { try lanes[index].readRest(until: deadline, take) }
-      if moved { try refreshMap(until: deadline) }
+      if !moved.isEmpty {
+        refreshMap(until: deadline)
+        // The node asked may not know of the move yet; the MOVED replies do.
+        for (slot, master) in moved { map.assign(slot...slot, to: master) }
+      }
       pending = redirected
       if pending.isEmpty { break }
     }
@@ -220,9 +225,10 @@ final class ClusterRouter {
     }
   }
 
-  /// Asks a master this router already talks to (or else the seeds) for
-  /// the slot map again, after a `MOVED`.
-  private func refreshMap(until deadline: Deadline) throws {
+  /// Asks the masters this router already talks to, in turn, for the slot
+  /// map again, after a `MOVED` (other slots may have moved too); keeps the
+  /// map it has when none answers.
+  private func refreshMap(until deadline: Deadline) {
     for connection in connections.values {
       if let fresh = try? connection.clusterSlotMap(tls: configuration.backend.tls != nil, until: deadline),
         fresh.servedSlots > 0
