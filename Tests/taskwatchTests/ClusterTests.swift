@@ -158,6 +158,17 @@ struct ClusterTests {
     #expect(result.stderr.contains("authentication to 127.0.0.1:"))
   }
 
+  @Test("a server not in cluster mode behind redis+cluster:// exits 69 at once, naming its refusal")
+  func notACluster() throws {
+    let server = SharedRedis.server
+    let started = Date()
+    let result = try TaskwatchProcess.run(
+      ["-u", "redis+cluster://127.0.0.1:\(server.port)", "--retry-for", "20s", newTaskID()], seconds: 10)
+    #expect(Date().timeIntervalSince(started) < 5)
+    #expect(result.status == 69)
+    #expect(result.stderr.contains("refused CLUSTER SHARDS: ERR This instance has cluster support disabled"))
+  }
+
   @Test("every seed node down → retried for --retry-for, then exit 69")
   func seedsDown() throws {
     let url = "redis+cluster://127.0.0.1:\(try FreePort.pick()),127.0.0.1:\(try FreePort.pick())"
