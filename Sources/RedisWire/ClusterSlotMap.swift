@@ -62,7 +62,12 @@ package struct ClusterSlotMap: Sendable, Equatable {
           [node["endpoint"]?.text, node["ip"]?.text].compactMap { $0 }
           .first { !$0.isEmpty && $0 != "?" } ?? queriedHost
         let endpoint = RedisEndpoint.tcp(host: host, port: port)
-        if node["role"]?.text == "master" { master = endpoint } else { replicas.append(endpoint) }
+        guard node["role"]?.text == "master" else {
+          replicas.append(endpoint)
+          continue
+        }
+        // A master marked failed gives way to one that is not (a failover in progress).
+        if master == nil || node["health"]?.text != "fail" { master = endpoint }
       }
       guard let master else { continue }
       let bounds = slotBounds.compactMap { integer($0) }

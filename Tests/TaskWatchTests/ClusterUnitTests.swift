@@ -81,13 +81,18 @@ struct ClusterUnitTests {
     }
   }
 
-  @Test("CLUSTER SHARDS: masters by slot range, replicas after them, TLS ports when asked, '?' endpoints")
+  @Test(
+    "CLUSTER SHARDS: masters by slot range, replicas after them, TLS ports when asked, '?' endpoints, failed masters passed over"
+  )
   func shards() throws {
-    func node(_ port: Int, _ role: String, tlsPort: Int? = nil, endpoint: String = "127.0.0.1") -> RedisReply {
+    func node(
+      _ port: Int, _ role: String, tlsPort: Int? = nil, endpoint: String = "127.0.0.1", health: String = "online"
+    ) -> RedisReply {
       var fields: [RedisReply] = [
         .bulk(Array("id".utf8)), .bulk(Array("abc".utf8)), .bulk(Array("port".utf8)), .integer(Int64(port)),
         .bulk(Array("ip".utf8)), .bulk(Array(endpoint.utf8)), .bulk(Array("endpoint".utf8)),
         .bulk(Array(endpoint.utf8)), .bulk(Array("role".utf8)), .bulk(Array(role.utf8)),
+        .bulk(Array("health".utf8)), .bulk(Array(health.utf8)),
       ]
       if let tlsPort { fields += [.bulk(Array("tls-port".utf8)), .integer(Int64(tlsPort))] }
       return .array(fields)
@@ -101,7 +106,7 @@ struct ClusterUnitTests {
     let reply = RedisReply.array([
       shard([0, 5460, 10923, 10930], [node(7001, "replica"), node(7000, "master", tlsPort: 8000)]),
       shard([5461, 10922], [node(7002, "master", endpoint: "?"), node(7003, "replica")]),
-      shard([10931, 16383], [node(7004, "master")]),
+      shard([10931, 16383], [node(7004, "master"), node(7005, "master", health: "fail")]),
     ])
     let map = try #require(ClusterSlotMap.parseShards(reply, queriedHost: "10.0.0.9", tls: false))
     #expect(map.servedSlots == 16384)
@@ -109,7 +114,7 @@ struct ClusterUnitTests {
     #expect(map.master(ofSlot: 10925) == .tcp(host: "127.0.0.1", port: 7000))
     #expect(map.master(ofSlot: 5461) == .tcp(host: "10.0.0.9", port: 7002))
     #expect(map.master(ofSlot: 16383) == .tcp(host: "127.0.0.1", port: 7004))
-    #expect(map.masters.count == 3 && map.nodes.count == 5)
+    #expect(map.masters.count == 3 && map.nodes.count == 5, "a failed master is neither master nor replica")
     #expect(map.nodes.suffix(2) == [.tcp(host: "127.0.0.1", port: 7001), .tcp(host: "127.0.0.1", port: 7003)])
     let secure = try #require(ClusterSlotMap.parseShards(reply, queriedHost: "h", tls: true))
     #expect(secure.master(ofSlot: 0) == .tcp(host: "127.0.0.1", port: 8000))
