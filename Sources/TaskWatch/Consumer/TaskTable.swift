@@ -50,6 +50,11 @@ struct TaskTable {
 
   /// The index of the task whose id is `bytes` after `prefix` (a channel or
   /// key name), if `bytes` starts with `prefix` and the task was added.
+  ///
+  /// Inlined: called on the consumer's stored table, a method that is not
+  /// copied the whole table (six retains and releases) per message first
+  /// (~570 instructions a message at S4).
+  @inline(__always)
   func index(ofUTF8 bytes: [UInt8], droppingPrefix prefix: [UInt8]) -> Int? {
     guard bytes.count > prefix.count else { return nil }
     // Only these two are captured: a closure capturing `self` copied the
@@ -138,9 +143,7 @@ struct TaskTable {
   }
 
   private static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
-    var hasher = Hasher()
-    hasher.combine(bytes: bytes)
-    return hasher.finalize()
+    Int(truncatingIfNeeded: FastHash.hash(bytes))
   }
 
   private static func withUTF8<Result>(of text: String, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
