@@ -664,6 +664,6 @@ public final class ResultConsumer {
   }
 
   private func index(forChannel channel: [UInt8]) -> Int? {
-    table.index(ofUTF8: channel, droppingPrefix: channelPrefix)
+    TaskTable.index(ofUTF8: channel, droppingPrefix: channelPrefix, slots: table.slots, ids: table.ids)
   }
 }
