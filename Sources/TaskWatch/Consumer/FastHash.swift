@@ -43,7 +43,8 @@ enum FastHash {
       first = UInt64(half(base, 0))
       second = UInt64(half(base, count - 4))
     } else {
-      first = UInt64(base.load(as: UInt8.self)) << 16 | UInt64(base.load(fromByteOffset: count / 2, as: UInt8.self)) << 8
+      first =
+        UInt64(base.load(as: UInt8.self)) << 16 | UInt64(base.load(fromByteOffset: count / 2, as: UInt8.self)) << 8
         | UInt64(base.load(fromByteOffset: count - 1, as: UInt8.self))
       second = 0
     }
