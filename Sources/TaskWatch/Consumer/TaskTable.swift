@@ -190,6 +190,20 @@ struct TaskTable {
     }
   }
 
+  /// ``record(_:state:digest:)`` when the task is watched and the payload is
+  /// new: a first state, or one whose digest differs from the last (a
+  /// missing payload, `hasPayload` false, is new only as a first state).
+  /// - Returns: the state before and the task's id; `nil` when nothing was recorded.
+  mutating func recordIfNew(
+    _ index: Int, state: TaskState, digest: Int, hasPayload: Bool
+  ) -> (previous: TaskState?, taskID: String)? {
+    guard phases[index] == .watching else { return nil }
+    let previous = states[index]
+    if previous != nil && (!hasPayload || digests[index] == digest) { return nil }
+    record(index, state: state, digest: digest)
+    return (previous, ids[index])
+  }
+
   /// Ends the watch of a task whose stored result can never be read: ready,
   /// outcome unknown, its last readable state kept.
   mutating func finishUnreadable(_ index: Int, digest: Int) {
