@@ -6,9 +6,9 @@
 public struct TaskState: Hashable, Sendable, CustomStringConvertible {
   /// The state's name as Celery writes it, e.g. `SUCCESS`.
   public let name: String
-  /// Named readiness, decided once from the name: `isReady` ran three string
-  /// comparisons per message (~590 instructions with the callers' `==` at
-  /// S4), now one byte test.
+  /// Readiness, decided once from the name: `isReady` ran three string
+  /// comparisons each time (at S4, `isReady` 228 and string comparison 363
+  /// instructions a message; now 24 and 30), now one byte test.
   private let readiness: Readiness
 
   /// What a name means for the watch.

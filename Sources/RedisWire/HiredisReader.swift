@@ -86,7 +86,7 @@ struct HiredisReader: ~Copyable {
   /// Whether a top-level `message` or `pmessage` array whose parts are bulk
   /// strings is returned as ``RedisReply/message(channel:payload:)`` (a
   /// subscribed connection's reader): no array of parts is built and freed
-  /// per message (~700 instructions a message at S4). Anything else, or a
+  /// per message (−542 instructions a message at S4). Anything else, or a
   /// malformed message, stays an array.
   var readsPubSubMessages: Bool {
     get { state.pointee.builder.readsPubSubMessages }

@@ -178,8 +178,8 @@ enum JSONText {
 
   /// Whether any byte is a quote, a backslash or a control byte, tested 8
   /// bytes at a time (the "has a zero byte" / "has a byte below n" word
-  /// tests): a task id per line, ~300 instructions a line at S4 with
-  /// `contains(where:)`, ~40 this way.
+  /// tests): with `contains(where:)`, appending a task id cost 428
+  /// instructions a line at S4; 335 this way, 161 of them here.
   static func needsEscaping(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
     guard let base = bytes.baseAddress else { return false }
     let ones: UInt64 = 0x0101_0101_0101_0101

@@ -4,9 +4,10 @@
 /// The multiply-fold mixing of wyhash (the 128-bit product of two words,
 /// its halves xored), 16 bytes per round, the tail read as two overlapping
 /// words, no byte loop. It replaced the standard library's `Hasher`
-/// (SipHash-1-3), which cost 1,211 instructions per message at S4 over a
-/// ~200-byte payload and a 36-byte id; this costs ~120 for both (callgrind,
-/// Benchmarks/README.md "Per message on the hot path").
+/// (SipHash-1-3): `combine(bytes:)` and `finalize()` cost 1,344 instructions
+/// per message at S4 over a ~175-byte payload and a 36-byte id; the digest
+/// now costs 164 and the id's hash a few inside the lookup (callgrind,
+/// Benchmarks/README.md "Per message on the message path").
 ///
 /// Not cryptographic. The seed is random per process, so which payloads
 /// collide cannot be chosen in advance by whoever writes them; a collision

@@ -555,13 +555,13 @@ public final class ResultConsumer {
   /// Records a payload for a task and returns the change to report, if any.
   /// - Parameter state: `meta`'s state, or PENDING without one: passed by the
   ///   callers, which hold `meta` unwrapped, since `meta?.state` here copied
-  ///   the whole meta (~150 instructions a message at S4).
+  ///   the whole meta (−74 instructions a message at S4).
   private func apply(
     _ index: Int, meta: TaskMeta?, state: TaskState, digest: Int, source: StateChange.Source,
     at time: WallClockTime
   ) -> StateChange? {
     // One access to the table instead of four (each access to a stored
-    // property of the class is an exclusivity check): ~250 instructions a
+    // property of the class is an exclusivity check): −163 instructions a
     // message at S4.
     guard let (previous, taskID) = table.recordIfNew(index, state: state, digest: digest, hasPayload: meta != nil)
     else { return nil }

@@ -75,7 +75,7 @@ struct RunRecord {
 
   /// Adds `delta` to the count of `state` and returns its position in
   /// ``counts``, looking at position `hint` first: a burst moves many tasks
-  /// between the same two states (234 → ~90 instructions a message at S4).
+  /// between the same two states (234 → 126 instructions a message at S4).
   private mutating func add(_ delta: Int, to state: TaskState, trying hint: Int) -> Int {
     if hint < counts.count, counts[hint].state == state {
       counts[hint].count += delta
