@@ -101,6 +101,10 @@ def run_peer(peer, updates, args, server, monitor, payloads, ids, workdir):
         stdout_path = None
     stdout = open(stdout_path, 'wb') if stdout_path else subprocess.DEVNULL
     proc = bench.Process(argv, stdin, stdout, subprocess.DEVNULL)
+    if args.pidfile:
+        # For run's trap, if this script dies: the group to kill (its command
+        # line names the scratch directory, so a recycled PID is never killed).
+        Path(args.pidfile + '.peer').write_text(f'{proc.proc.pid}\n')
     try:
         if stdin is subprocess.PIPE:
             # Kept open: at EOF redis-cli would leave its pub/sub loop.
