@@ -198,6 +198,7 @@ public final class BackendFeed {
   private func handle(_ batch: [RedisReply]) throws -> [StateChange] {
     let now = WallClockTime.now
     var changes = [StateChange]()
+    changes.reserveCapacity(batch.count)  // at most one change per reply: no regrowth
     defer {
       table.releaseHolds()
       pendingConfirmations.removeAll(keepingCapacity: true)
@@ -214,7 +215,8 @@ public final class BackendFeed {
         }
         continue
       }
-      let known = table.index(ofUTF8: channel, droppingPrefix: channelPrefix)
+      // The two arrays, not the table: see `TaskTable.index(ofUTF8:droppingPrefix:slots:ids:)`.
+      let known = TaskTable.index(ofUTF8: channel, droppingPrefix: channelPrefix, slots: table.slots, ids: table.ids)
       if let known {
         guard table.phases[known] == .watching else { continue }
         if fence.isOpen && fence.covers(known) {
