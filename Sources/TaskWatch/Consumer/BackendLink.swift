@@ -41,6 +41,14 @@ final class BackendLink {
   private var pings: [Ping] = []
   /// Fence PINGs sent on this link so far (see ``sendFence()``).
   private(set) var fencesSent: UInt32 = 0
+  /// Whether ``disconnect()`` keeps the messages a protocol step had set
+  /// aside for the reader (``takeStrandedMessages()``) instead of dropping
+  /// them: a reader whose resync cannot re-read every task it follows (the
+  /// feed learns of a task only from its messages) needs them.
+  var keepsStrandedMessages = false
+  /// Messages received on a connection that was closed before the reader
+  /// handled them, kept while ``keepsStrandedMessages``.
+  private var stranded: [RedisReply] = []
 
   /// Why a PING was sent on the subscriber.
   private enum Ping {
@@ -78,8 +86,16 @@ final class BackendLink {
   func disconnect() {
     subscriber = nil
     commands = nil
+    if keepsStrandedMessages { stranded += deferred }
     deferred.removeAll()
     pings.removeAll()
+  }
+
+  /// Returns and forgets the messages received on lost connections and never
+  /// handed to the reader (kept only while ``keepsStrandedMessages``).
+  func takeStrandedMessages() -> [RedisReply] {
+    defer { stranded.removeAll() }
+    return stranded
   }
 
   /// Closes the connections, ends any outage: the reader stopped.
@@ -280,8 +296,15 @@ final class BackendLink {
       replies.append(first)
     }
     health.noteTraffic()
-    while replies.count < maximum, let more = try subscriber.bufferedReply() {
-      replies.append(more)
+    do {
+      while replies.count < maximum, let more = try subscriber.bufferedReply() {
+        replies.append(more)
+      }
+    } catch let error as RedisError where error.isConnectionFault {
+      // The replies read before the fault were received: they are returned
+      // to be handled, and the connection throws the fault again on the
+      // next read. Thrown away here, a burst that ended with Redis closing
+      // the link (an output-buffer limit) lost the messages before it.
     }
     return replies
   }
