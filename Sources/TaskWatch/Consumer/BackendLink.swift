@@ -46,8 +46,9 @@ final class BackendLink {
   /// them: a reader whose resync cannot re-read every task it follows (the
   /// feed learns of a task only from its messages) needs them.
   var keepsStrandedMessages = false
-  /// Messages received on a connection that was closed before the reader
-  /// handled them, kept while ``keepsStrandedMessages``.
+  /// Replies received on a connection that was closed before the reader
+  /// handled them (those set aside by a protocol step, and those already
+  /// buffered on the subscriber), kept while ``keepsStrandedMessages``.
   private var stranded: [RedisReply] = []
 
   /// Why a PING was sent on the subscriber.
@@ -84,9 +85,14 @@ final class BackendLink {
 
   /// Closes both connections and forgets everything tied to them.
   func disconnect() {
+    if keepsStrandedMessages {
+      stranded += deferred
+      // What the subscriber holds already (its reply buffer, the socket's
+      // receive queue) when the command connection is the one that failed.
+      while let subscriber, let reply = try? subscriber.bufferedReply() { stranded.append(reply) }
+    }
     subscriber = nil
     commands = nil
-    if keepsStrandedMessages { stranded += deferred }
     deferred.removeAll()
     pings.removeAll()
   }
