@@ -120,8 +120,9 @@ struct BackendFeedFaultTests {
     let changes = try drain(feed) { $0.contains { $0.taskID == barrier } }
     // READY messages are reported once their keys confirm them, after the batch.
     #expect(
-      Set(describe(changes)) == Set(
-        ids.map { "\($0) SUCCESS after nothing (message)" } + ["\(barrier) STARTED after nothing (message)"]))
+      Set(describe(changes))
+        == Set(
+          ids.map { "\($0) SUCCESS after nothing (message)" } + ["\(barrier) STARTED after nothing (message)"]))
     #expect(changes.count == ids.count + 1)
     #expect(feed.statuses.map(\.taskID) == [barrier])
     #expect(feed.readyCount == 5)
