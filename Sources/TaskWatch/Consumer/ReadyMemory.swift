@@ -16,8 +16,10 @@ struct ReadyMemory {
   /// How many ready tasks one generation holds.
   static let generationSize = 1 << 16
 
+  // Both at full size from the start, so the feed's memory is flat from its
+  // first task on, not growing by a megabyte until the second generation fills.
   private var current = Set<Int>(minimumCapacity: generationSize)
-  private var previous = Set<Int>()
+  private var previous = Set<Int>(minimumCapacity: generationSize)
 
   /// Remembers a task that became ready, by its id's hash.
   mutating func insert(_ hash: Int) {
