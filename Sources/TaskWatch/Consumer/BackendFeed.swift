@@ -135,8 +135,10 @@ public final class BackendFeed {
     return takeUnreported()
   }
 
+  /// Hands the queued changes over (their storage too: keeping the
+  /// capacity would copy it, as the returned array shares it).
   private func takeUnreported() -> [StateChange] {
-    defer { unreported.removeAll(keepingCapacity: true) }
+    defer { unreported = [] }
     return unreported
   }
 

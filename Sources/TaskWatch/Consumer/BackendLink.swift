@@ -50,6 +50,8 @@ final class BackendLink {
   /// handled them (those set aside by a protocol step, and those already
   /// buffered on the subscriber), kept while ``keepsStrandedMessages``.
   private var stranded: [RedisReply] = []
+  /// The most replies ``disconnect()`` keeps from a dying subscriber.
+  private static let strandedLimit = 65_536
 
   /// Why a PING was sent on the subscriber.
   private enum Ping {
@@ -88,8 +90,12 @@ final class BackendLink {
     if keepsStrandedMessages {
       stranded += deferred
       // What the subscriber holds already (its reply buffer, the socket's
-      // receive queue) when the command connection is the one that failed.
-      while let subscriber, let reply = try? subscriber.bufferedReply() { stranded.append(reply) }
+      // receive queue) when the command connection is the one that failed;
+      // bounded, so a subscriber still flooded with messages cannot keep
+      // the drain going: beyond it they are dropped, as a reset would.
+      while stranded.count < Self.strandedLimit, let subscriber, let reply = try? subscriber.bufferedReply() {
+        stranded.append(reply)
+      }
     }
     subscriber = nil
     commands = nil
