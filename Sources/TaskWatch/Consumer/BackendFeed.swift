@@ -235,6 +235,7 @@ public final class BackendFeed {
   /// Applies one drained batch of subscriber replies.
   private func handle(_ batch: [RedisReply]) throws {
     let now = WallClockTime.now
+    unreported.reserveCapacity(unreported.count + batch.count)  // at most one change per reply: no regrowth
     defer {
       table.releaseHolds()
       pendingConfirmations.removeAll(keepingCapacity: true)
@@ -251,7 +252,11 @@ public final class BackendFeed {
         }
         continue
       }
-      guard let (known, hash) = table.lookUp(channel, droppingPrefix: channelPrefix) else { continue }
+      // The three arrays, not the table: see `FeedTable.lookUp(_:droppingPrefix:slots:ids:hashes:)`.
+      guard
+        let (known, hash) = FeedTable.lookUp(
+          channel, droppingPrefix: channelPrefix, slots: table.slots, ids: table.ids, hashes: table.hashes)
+      else { continue }
       if let known {
         if fence.isOpen && fence.covers(known) {
           if table.isRepeat(known, digest: ResultMessage.digest(of: payload)) {

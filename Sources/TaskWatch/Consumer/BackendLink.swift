@@ -78,6 +78,7 @@ final class BackendLink {
     let endpoint = try configuration.serverEndpoint()
     let deadline = Deadline.after(seconds: configuration.connectTimeout + configuration.commandTimeout)
     let newSubscriber = try configuration.openConnection(to: endpoint, selecting: nil, until: deadline)
+    newSubscriber.readsPubSubMessages = true
     let newCommands = try configuration.openConnection(
       to: endpoint, selecting: configuration.backend.database, until: deadline)
     subscriber = newSubscriber

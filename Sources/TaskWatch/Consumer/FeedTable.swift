@@ -29,7 +29,7 @@ struct FeedTable {
   private var free: [Int] = []
   /// The id index: a power-of-two number of slots, at most half full; 0 is an
   /// empty slot, any other value an entry's index + 1.
-  private var slots: [Int32] = []
+  private(set) var slots: [Int32] = []
   /// The current hold generation; 0 is never current.
   private var holdGeneration: UInt32 = 1
   /// How many tasks the table holds.
@@ -43,9 +43,7 @@ struct FeedTable {
 
   /// The hash of an id's UTF-8 bytes, as the index and ``ReadyMemory`` use it.
   static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
-    var hasher = Hasher()
-    hasher.combine(bytes: bytes)
-    return hasher.finalize()
+    Int(truncatingIfNeeded: FastHash.hash(bytes))
   }
 
   /// The hash of an id, as ``hash(_:)``.
@@ -57,10 +55,18 @@ struct FeedTable {
   /// name), and the hash of that id; `nil` when `bytes` does not start with
   /// `prefix` or is nothing more.
   func lookUp(_ bytes: [UInt8], droppingPrefix prefix: [UInt8]) -> (index: Int?, hash: Int)? {
+    Self.lookUp(bytes, droppingPrefix: prefix, slots: slots, ids: ids, hashes: hashes)
+  }
+
+  /// ``lookUp(_:droppingPrefix:)`` over the three arrays of the id index,
+  /// for the message path: as in `TaskTable`, a method called on the feed's
+  /// stored table made the caller copy the whole table first (a retain and
+  /// release per array); a caller passing `table.slots`, `table.ids` and
+  /// `table.hashes` loads those only.
+  static func lookUp(
+    _ bytes: [UInt8], droppingPrefix prefix: [UInt8], slots: [Int32], ids: [String], hashes: [Int]
+  ) -> (index: Int?, hash: Int)? {
     guard bytes.count > prefix.count else { return nil }
-    // Only these are captured: a closure capturing `self` copied the whole
-    // table (a retain and release per array) per message.
-    let (slots, ids, hashes) = (slots, ids, hashes)
     return bytes.withUnsafeBytes { bytes in
       let hasPrefix = prefix.withUnsafeBytes { prefix in
         Self.equal(UnsafeRawBufferPointer(rebasing: bytes[..<prefix.count]), prefix)
