@@ -192,7 +192,7 @@ public final class BackendFeed {
     let fenceNumber = link.fencesSent &+ 1
     var covered = false
     let now = WallClockTime.now
-    try link.fetch(unready, format: keysCommand) { position, reply in
+    try link.fetch(unready, slot: keySlot, format: keysCommand) { position, reply in
       let index = unready[position]
       guard case .bulk(let payload) = reply else { return }
       let meta: TaskMeta
@@ -297,7 +297,7 @@ public final class BackendFeed {
     }
     guard !pendingConfirmations.isEmpty else { return }
     let confirmations = pendingConfirmations
-    try link.fetch(confirmations.map(\.index), format: keysCommand) { position, reply in
+    try link.fetch(confirmations.map(\.index), slot: keySlot, format: keysCommand) { position, reply in
       let confirmation = confirmations[position]
       // The key exists in our database: the message counts as published.
       guard case .bulk = reply else {
@@ -328,6 +328,11 @@ public final class BackendFeed {
     readyMemory.insert(table.hashes[index])
     fence.release(index)
     table.remove(index)
+  }
+
+  /// The cluster hash slot of the key of the task at `index`.
+  private func keySlot(_ index: Int) -> Int {
+    ClusterSlot.of(channelPrefix, table.ids[index])
   }
 
   /// `MGET` of the keys of the tasks at `batch`.

@@ -412,7 +412,7 @@ public final class ResultConsumer {
     let now = WallClockTime.now
     let fenceNumber = link.fencesSent &+ 1
     var covered = false
-    try link.fetch(indices, format: keysCommand) { position, reply in
+    try link.fetch(indices, slot: keySlot, format: keysCommand) { position, reply in
       let index = indices[position]
       let change: StateChange?
       if case .bulk(let payload) = reply {
@@ -508,7 +508,7 @@ public final class ResultConsumer {
     let confirmations = pendingConfirmations
     let indices = confirmations.map(\.index) + pendingRereads
     do {
-      try link.fetch(indices, format: keysCommand) { position, reply in
+      try link.fetch(indices, slot: keySlot, format: keysCommand) { position, reply in
         let index = indices[position]
         guard case .bulk(let stored) = reply else {
           if position < confirmations.count && !warnedUnconfirmed {
@@ -631,6 +631,11 @@ public final class ResultConsumer {
       for index in batch { command.append(prefix, ids[index]) }
     }
     return command
+  }
+
+  /// The cluster hash slot of the key of the task at `index`.
+  private func keySlot(_ index: Int) -> Int {
+    ClusterSlot.of(channelPrefix, table.ids[index])
   }
 
   /// `MGET` of the keys of the tasks at `batch` (a task's key is its channel's name).
