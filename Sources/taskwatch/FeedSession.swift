@@ -25,6 +25,10 @@ struct FeedSession {
   let summary: Bool
   /// Where state changes go.
   var writer: any StateOutput
+  /// With `--summary`: the tasks that became ready, in that order. The feed
+  /// itself forgets ready tasks (constant memory); only a run that asked for
+  /// a summary of every task keeps one status per task, here.
+  var finished: [TaskStatus] = []
 
   /// Runs to the end and returns the exit status: at `--count` or the
   /// deadline, 0 or 1 by whether a task failed, or 124 at the deadline when a
@@ -39,19 +43,20 @@ struct FeedSession {
     }
     var diagnostic: String?
     if case .timedOut = outcome {
-      let unready = feed.statuses.filter(\.isWatched).count
+      let unready = feed.statuses.count
       diagnostic =
-        "timed out after \(WatchDuration(seconds: timeout ?? 0)) with \(unready) of \(feed.statuses.count) tasks unready"
+        "timed out after \(WatchDuration(seconds: timeout ?? 0)) with \(unready) of \(unready + feed.readyCount) tasks unready"
     }
     return SessionLoop.end(
-      outcome, writer: &writer, statuses: feed.statuses, started: started, summary: summary, diagnostic: diagnostic)
+      outcome, writer: &writer, statuses: finished + feed.statuses, started: started, summary: summary,
+      diagnostic: diagnostic)
   }
 
   private mutating func watch(_ feed: BackendFeed) -> ExitStatus.Outcome {
     let deadline = configuration.deadline
     var anyFailed = false
     func atDeadline() -> ExitStatus.Outcome {
-      feed.statuses.contains(where: \.isWatched) || feed.connectionProblem != nil
+      !feed.statuses.isEmpty || feed.connectionProblem != nil
         ? .timedOut : .allReady(anyFailed: anyFailed)
     }
     defer { reportDiagnostics(feed) }
@@ -66,6 +71,9 @@ struct FeedSession {
         for change in changes {
           writer.write(change)
           if change.isReady && change.state.isFailure { anyFailed = true }
+          if summary && change.isReady {
+            finished.append(TaskStatus(taskID: change.taskID, state: change.state, isWatched: false))
+          }
         }
         try writer.flush()
         if failFast && anyFailed { return .failedFast }

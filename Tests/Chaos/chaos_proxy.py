@@ -27,10 +27,16 @@ import time
 
 QUEUE_LIMIT = 256 * 1024
 READ_SIZE = 65536
-# A client that closes a link itself gives up what it had not read: messages
-# delivered this recently before it did may never have been read. (What a
-# reset discards is measured instead: the client socket's receive queue.)
+# A client that closes a link itself gives up what it had not read. A clean
+# close (FIN) proves it had read every byte that had reached its socket:
+# Linux answers a close with unread data by a reset. So after a clean close
+# only what was sent in the last CLEAN_CLOSE_MARGIN before the proxy saw it
+# (the proxy's loop notices within a few ms) may be unread; after the
+# client's own reset, anything delivered in the last UNREAD_MARGIN. (What
+# the proxy's reset discards is measured instead: the client socket's
+# receive queue.)
 UNREAD_MARGIN = 0.5
+CLEAN_CLOSE_MARGIN = 0.05
 
 
 class _Replies:
@@ -95,6 +101,7 @@ class _Pair:
         self.delivered_bytes = 0
         self.queued = {id(down): 0, id(up): 0}  # bytes waiting to be written to each socket
         self.eof_from = None  # the socket that closed first: flush the other way, then close
+        self.client_closed = None  # (time, clean): when the client closed its side first, FIN or reset
 
     def queue_for(self, sock):
         return self.to_down if sock is self.down else self.to_up
@@ -128,8 +135,10 @@ class ChaosProxy:
 
     def pattern_deliveries(self):
         """Every pmessage handed to a pattern subscriber, as (time, channel, payload,
-        maybe_unread); maybe_unread when a reset, or the client's own close, came
-        within UNREAD_MARGIN after it. Call it after the watcher exited."""
+        maybe_unread); maybe_unread when it was still in the client's receive queue
+        at the proxy's reset, or the client closed the link itself right after it
+        (CLEAN_CLOSE_MARGIN after a FIN, UNREAD_MARGIN after a reset). Call it
+        after the watcher exited."""
         with self._lock:
             return list(self._delivered)
 
@@ -253,11 +262,13 @@ class ChaosProxy:
         except BlockingIOError:
             return
         except OSError:
-            data = b""
+            data = None  # a reset
         now = time.monotonic()
         if not data:
             if sock is pair.up:
                 self.server_closed += 1
+            else:
+                pair.client_closed = (now, data is not None)
             pair.eof_from = sock
             for s in (pair.down, pair.up):
                 if self._registered(s):
@@ -334,8 +345,10 @@ class ChaosProxy:
             now = time.monotonic()
             read_up_to = pair.delivered_bytes - (self._unread(pair.down) if reset else 0)
             gave_up = pair.eof_from is pair.down
+            closed_at, clean = pair.client_closed or (now, False)
+            since = closed_at - (CLEAN_CLOSE_MARGIN if clean else UNREAD_MARGIN)
             with self._lock:
-                self._delivered += [(at, channel, payload, end > read_up_to or (gave_up and at >= now - UNREAD_MARGIN))
+                self._delivered += [(at, channel, payload, end > read_up_to or (gave_up and at >= since))
                                     for at, channel, payload, end in pair.pmessages]
         for sock in (pair.down, pair.up):
             if self._registered(sock):

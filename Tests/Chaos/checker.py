@@ -7,11 +7,12 @@ carrying the last payload; the exit status is the one the final states imply;
 every line is strict JSON (no NaN or Infinity tokens). In ids mode every task
 must reach its ready line, after one snapshot line per task in the order
 given. Under `--all`, a task never printed is allowed only if its whole life
-came before the watcher subscribed, or if none of its messages reached the
-watcher's socket (the proxy saw every one it delivered): the blind spot
-README admits, since after a reconnect it re-reads only the tasks it had
-seen. Those are counted; a task that was delivered a message and never
-printed is a violation.
+came before the watcher subscribed, or if none of its messages can have been
+read by the watcher (the proxy records every message it delivered, and
+whether a reset or the watcher's own close may have discarded it unread):
+the blind spot README admits, since plain Redis cannot list the keys written
+while the watcher was not subscribed. Those are counted; a task of which the
+watcher read a message and never printed is a violation.
 """
 
 import collections

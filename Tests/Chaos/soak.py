@@ -79,13 +79,26 @@ class RedisProcess:
                 break
         raise RuntimeError("redis-server did not start (see %s/redis.log)" % self.dir)
 
-    def command(self, *args):
-        """One command on a connection of its own."""
-        admin = RESPConnection(self.port)
-        try:
-            return admin.command(*args)
-        finally:
-            admin.close()
+    def command(self, *args, attempts=5):
+        """One command on a connection of its own; retried when the connection
+        is lost (a `CLIENT KILL TYPE normal` fault at the same moment kills it
+        too). Every command sent here is idempotent."""
+        for attempt in range(attempts):
+            try:
+                admin = RESPConnection(self.port)
+            except OSError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.05)
+                continue
+            try:
+                return admin.command(*args)
+            except (ConnectionError, OSError):
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.05)
+            finally:
+                admin.close()
 
     def restart_with_save(self):
         """SAVE, stop by PID, start again on the same port; the data comes back from dump.rdb."""
@@ -278,6 +291,8 @@ def soak(seed, seconds, task_count, taskwatch, keep, with_all=True):
         threads[0].join(timeout=seconds + 120)
         if threads[0].is_alive():
             raise RuntimeError("the publisher did not finish")
+        if publisher.finished_at is None:
+            raise RuntimeError("the publisher failed (its traceback is above)")
         threads[1].join(timeout=30)
         ids_code = ids.wait(timeout=max(1.0, started + ids_timeout + 10 - time.monotonic()))
         all_code = None
@@ -343,8 +358,7 @@ def main():
         REPO_ROOT, ".build-static", "ship", "taskwatch"), help="the binary (default: scripts/build-release's)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory with every stream")
     parser.add_argument("--ids-only", action="store_true",
-                        help="run only the watcher given the ids, not the --all one (whose known losses under "
-                             "faults are still open: README, Failure handling)")
+                        help="run only the watcher given the ids, not the --all one")
     args = parser.parse_args()
     seconds = args.minutes * 60 if args.minutes else args.seconds
     if not os.access(args.taskwatch, os.X_OK):

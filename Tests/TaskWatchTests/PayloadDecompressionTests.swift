@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import CeleryPayload
@@ -72,6 +73,29 @@ struct PayloadDecompressionTests {
     ) {
       try TaskMeta.decode(Deflate.celeryPayload(Deflate.compress(Deflate.celeryPayload(body))))
     }
+  }
+
+  /// Fuzzing/Reproducers/payload-bzip2-slow.bin: 249 bytes whose first
+  /// bzip2 block inflates (run-length codes) to megabytes before its CRC
+  /// fails. Refused as corrupt under the default cap, and at the size cap
+  /// when that is smaller than what the block makes before its CRC.
+  @Test("a corrupt bzip2 block that inflates to megabytes is refused (fuzzing reproducer)")
+  func bzip2Reproducer() throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent()
+    let payload = [UInt8](
+      try Data(contentsOf: root.appendingPathComponent("Fuzzing/Reproducers/payload-bzip2-slow.bin")))
+    #expect(payload.count == 249)
+    #expect(
+      throws: DecodeError.invalidCompressedPayload("the bzip2 stream is corrupt (error -4)")
+    ) { try TaskMeta.decode(payload) }
+    guard case .compressed(let contentType, let offset) = PayloadFormat.sniff(payload) else {
+      Issue.record("the reproducer is not a compressed payload")
+      return
+    }
+    #expect(
+      throws: DecodeError.invalidCompressedPayload("it decompresses to more than 1 MB, the most taskwatch accepts")
+    ) { try PayloadDecompression.decompress(payload[offset...], contentType: contentType, limit: 1024 * 1024) }
   }
 
   @Test(

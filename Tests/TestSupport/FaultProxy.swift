@@ -27,6 +27,10 @@ public final class FaultProxy: @unchecked Sendable {
   private var pausedReplies = Set<Int>()
   private var stopped = false
 
+  /// How many connections the proxy accepted so far; the next one gets this
+  /// ordinal (see ``pauseReplies(toConnection:)``).
+  public var acceptedCount: Int { lock.withLock { accepted } }
+
   /// The URL of database `database` through the proxy.
   public func url(database: Int = 0) -> String { "redis://127.0.0.1:\(port)/\(database)" }
 

@@ -11,6 +11,13 @@ import Glibc
 /// database confirms it (one pipelined MGET per drained batch), unless
 /// ``ConsumerConfiguration/verifyReadyMessages`` is off.
 ///
+/// Constant memory: the feed's table holds only the tasks seen and not ready
+/// yet. A ready task leaves it; the last 65,536 to 131,072 ready tasks are
+/// remembered by id hash (`ReadyMemory`, about 2 MB), so their late repeats
+/// are dropped. A message for a task that became ready longer ago than that
+/// is taken for a new task: printed again, with `previous` null (for a READY
+/// message, once its stored key confirms it).
+///
 /// A policy over the backend engine (`BackendLink`), so faults are handled
 /// like the consumer's: an idle subscriber is PINGed every
 /// ``ConsumerConfiguration/healthInterval`` (with Sentinel, after checking
@@ -19,19 +26,31 @@ import Glibc
 /// ``ReconnectPolicy/retryFor``, then the pattern is subscribed again
 /// (confirmation read) and only then the stored results of the unready tasks
 /// seen so far are re-read (source `resync`), with messages in flight during
-/// that read held until they are known to be newer. Refused credentials are
-/// thrown at once. Tasks first published during an outage are not seen. Not
-/// `Sendable`: one feed belongs to one thread.
+/// that read held until they are known to be newer. What the resync covers:
+/// every task seen and not ready, including those known only from a message
+/// that was received but not handled when the link died, and those whose
+/// READY message was waiting for its confirmation. What it cannot cover: a
+/// task whose every message was published while the feed was not subscribed
+/// (plain Redis cannot list the keys written since a moment); its later
+/// messages, if any, are reported as they come. Changes applied before a
+/// fault are always returned, never lost with the connection. Refused
+/// credentials are thrown at once. Not `Sendable`: one feed belongs to one
+/// thread.
 public final class BackendFeed {
   /// The configuration the feed was created with.
   public let configuration: ConsumerConfiguration
   private let link: BackendLink
-  private var table = TaskTable()
+  private var table = FeedTable()
+  private var readyMemory = ReadyMemory()
   private var diagnostics: [ConsumerDiagnostic] = []
   private var warnedUnconfirmed = false
   private var fence = FetchFence()
   private let channelPrefix: [UInt8]
   private var pendingConfirmations: [PendingConfirmation] = []
+  /// Changes applied to the table and not returned yet: returned by the
+  /// next ``drainEvents(timeout:)`` even when the step that made them
+  /// failed afterwards (a resync or a confirmation MGET cut short).
+  private var unreported: [StateChange] = []
   /// Replies handled per drained batch, as in ``ResultConsumer``.
   private let maximumBatch = 4096
 
@@ -39,6 +58,7 @@ public final class BackendFeed {
   public init(configuration: ConsumerConfiguration) {
     self.configuration = configuration
     link = BackendLink(configuration: configuration)
+    link.keepsStrandedMessages = true
     channelPrefix = Array(configuration.keyNaming.taskKeyPrefix.utf8)
   }
 
@@ -52,16 +72,17 @@ public final class BackendFeed {
     return escaped + "*"
   }
 
-  /// Every task seen so far, in the order first seen, with its last state;
-  /// `isWatched` is false once it is ready.
+  /// The tasks seen and not ready yet, with their last state, in no
+  /// particular order (ready tasks leave the feed; count them with
+  /// ``readyCount``).
   public var statuses: [TaskStatus] {
-    (0..<table.count).compactMap { index in
-      table.states[index].map { TaskStatus(taskID: table.ids[index], state: $0, isWatched: !$0.isReady) }
+    table.liveIndices.compactMap { index in
+      table.states[index].map { TaskStatus(taskID: table.ids[index], state: $0, isWatched: true) }
     }
   }
 
-  /// How many tasks seen so far are ready.
-  public var readyCount: Int { table.count - table.watchingCount }
+  /// How many ready lines the feed has returned.
+  public private(set) var readyCount = 0
 
   /// Returns and clears what the feed noticed since the last call.
   public func takeDiagnostics() -> [ConsumerDiagnostic] {
@@ -79,7 +100,7 @@ public final class BackendFeed {
   /// - Throws: `RedisError` for faults no retry can cure (authentication).
   public func start() throws {
     guard link.outage == nil else { return }
-    try guarding(firstAttempt: true) { _ = try connectAndResync() }
+    try guarding(firstAttempt: true) { try connectAndResync() }
   }
 
   /// While the feed is disconnected and retrying: the fault that broke the
@@ -97,23 +118,28 @@ public final class BackendFeed {
   public func drainEvents(timeout: Double) throws -> [StateChange] {
     let callDeadline = Deadline.after(seconds: timeout)
     if link.outage != nil {
-      let recovered = try link.recover(until: callDeadline) {
+      let resubscribed: Int? = try link.recover(until: callDeadline) {
         try subscribePattern()
-        return (try resync(), table.watchingCount)
+        try resync()
+        return (table.count, table.count)
       }
-      guard let changes = recovered else { return [] }
-      if !changes.isEmpty { return changes }
+      if resubscribed == nil || !unreported.isEmpty { return takeUnreported() }
     } else if !link.isConnected {
-      var changes = [StateChange]()
-      try guarding { changes = try connectAndResync() }
-      if !changes.isEmpty || !link.isConnected { return changes }
+      try guarding { try connectAndResync() }
+      if !unreported.isEmpty || !link.isConnected { return takeUnreported() }
     }
-    var changes = [StateChange]()
     try guarding {
       let replies = try link.read(maximum: maximumBatch, until: callDeadline)
-      if !replies.isEmpty { changes = try handle(replies) }
+      if !replies.isEmpty { try handle(replies) }
     }
-    return changes
+    return takeUnreported()
+  }
+
+  /// Hands the queued changes over (their storage too: keeping the
+  /// capacity would copy it, as the returned array shares it).
+  private func takeUnreported() -> [StateChange] {
+    defer { unreported = [] }
+    return unreported
   }
 
   /// Closes both connections; a later ``drainEvents(timeout:)`` reconnects.
@@ -138,10 +164,10 @@ public final class BackendFeed {
     }
   }
 
-  private func connectAndResync() throws -> [StateChange] {
+  private func connectAndResync() throws {
     try link.connect()
     try subscribePattern()
-    return try resync()
+    try resync()
   }
 
   private func subscribePattern() throws {
@@ -158,9 +184,11 @@ public final class BackendFeed {
 
   /// Re-reads the stored results of the unready tasks seen so far and
   /// applies them with source `resync`; a fence then covers the tasks read.
-  private func resync() throws -> [StateChange] {
-    let unready = (0..<table.count).filter { table.phases[$0] == .watching && table.states[$0] != nil }
-    var changes = [StateChange]()
+  /// First the messages received on a lost connection and never handled
+  /// add their tasks, so the read covers those too.
+  private func resync() throws {
+    adoptStrandedMessages()
+    let unready = table.liveIndices
     let fenceNumber = link.fencesSent &+ 1
     var covered = false
     let now = WallClockTime.now
@@ -174,16 +202,26 @@ public final class BackendFeed {
         diagnostics.append(.undecodableMessage(taskID: table.ids[index], error: error))
         return
       }
-      if let change = apply(index, meta: meta, digest: ResultMessage.digest(of: payload), source: .resync, at: now) {
-        changes.append(change)
-      }
-      if table.phases[index] == .watching {
+      apply(index, meta: meta, digest: ResultMessage.digest(of: payload), source: .resync, at: now)
+      if table.isLive(index) {
         fence.cover(index, until: fenceNumber)
         covered = true
       }
     }
     if covered { _ = try link.sendFence() }
-    return changes
+  }
+
+  /// Adds the tasks of the messages a lost connection left unhandled, unless
+  /// known or recently ready; the resync reads their stored results (never
+  /// older than the messages).
+  private func adoptStrandedMessages() {
+    for reply in link.takeStrandedMessages() {
+      guard case .message(let channel, _) = PubSubEvent(reply),
+        let (known, hash) = table.lookUp(channel, droppingPrefix: channelPrefix),
+        known == nil, !readyMemory.contains(hash)
+      else { continue }
+      _ = table.add(String(decoding: channel[channelPrefix.count...], as: UTF8.self), hash: hash)
+    }
   }
 
   /// A READY message waiting for its stored key, with what was read from it.
@@ -195,10 +233,9 @@ public final class BackendFeed {
   }
 
   /// Applies one drained batch of subscriber replies.
-  private func handle(_ batch: [RedisReply]) throws -> [StateChange] {
+  private func handle(_ batch: [RedisReply]) throws {
     let now = WallClockTime.now
-    var changes = [StateChange]()
-    changes.reserveCapacity(batch.count)  // at most one change per reply: no regrowth
+    unreported.reserveCapacity(unreported.count + batch.count)  // at most one change per reply: no regrowth
     defer {
       table.releaseHolds()
       pendingConfirmations.removeAll(keepingCapacity: true)
@@ -215,10 +252,12 @@ public final class BackendFeed {
         }
         continue
       }
-      // The two arrays, not the table: see `TaskTable.index(ofUTF8:droppingPrefix:slots:ids:)`.
-      let known = TaskTable.index(ofUTF8: channel, droppingPrefix: channelPrefix, slots: table.slots, ids: table.ids)
+      // The three arrays, not the table: see `FeedTable.lookUp(_:droppingPrefix:slots:ids:hashes:)`.
+      guard
+        let (known, hash) = FeedTable.lookUp(
+          channel, droppingPrefix: channelPrefix, slots: table.slots, ids: table.ids, hashes: table.hashes)
+      else { continue }
       if let known {
-        guard table.phases[known] == .watching else { continue }
         if fence.isOpen && fence.covers(known) {
           if table.isRepeat(known, digest: ResultMessage.digest(of: payload)) {
             fence.sawFetchedPayload(known)
@@ -227,10 +266,11 @@ public final class BackendFeed {
           }
           continue
         }
+      } else if readyMemory.contains(hash) {
+        continue  // a late repeat of a task that is ready: final for the run
       }
       let digest = ResultMessage.digest(of: payload)
-      if let known, table.states[known] != nil, table.isRepeat(known, digest: digest) { continue }
-      guard channel.count > channelPrefix.count, channel.starts(with: channelPrefix) else { continue }
+      if let known, table.isRepeat(known, digest: digest) { continue }
       let taskID = known.map { table.ids[$0] } ?? String(decoding: channel[channelPrefix.count...], as: UTF8.self)
       let meta: TaskMeta
       do {
@@ -243,18 +283,19 @@ public final class BackendFeed {
         diagnostics.append(.mismatchedTaskID(taskID: taskID, payloadTaskID: payloadTaskID))
         continue
       }
-      guard let index = known ?? table.add(taskID) ?? table.index(of: taskID) else { continue }
+      let index = known ?? table.add(taskID, hash: hash)
       if table.isHeld(index) { continue }
       if meta.state.isReady && configuration.verifyReadyMessages {
+        // Until confirmed, the task stays in the table (with no state if
+        // this is its first message), so a resync covers it if the
+        // confirmation is cut short.
         pendingConfirmations.append(PendingConfirmation(index: index, payload: payload, meta: meta, digest: digest))
         table.hold(index)
         continue
       }
-      if let change = apply(index, meta: meta, digest: digest, source: .message, at: now) {
-        changes.append(change)
-      }
+      apply(index, meta: meta, digest: digest, source: .message, at: now)
     }
-    guard !pendingConfirmations.isEmpty else { return changes }
+    guard !pendingConfirmations.isEmpty else { return }
     let confirmations = pendingConfirmations
     try link.fetch(confirmations.map(\.index), slot: keySlot, format: keysCommand) { position, reply in
       let confirmation = confirmations[position]
@@ -268,25 +309,25 @@ public final class BackendFeed {
         }
         return
       }
-      if let change = apply(
-        confirmation.index, meta: confirmation.meta, digest: confirmation.digest, source: .message, at: now)
-      {
-        changes.append(change)
-      }
+      apply(confirmation.index, meta: confirmation.meta, digest: confirmation.digest, source: .message, at: now)
     }
-    return changes
   }
 
-  /// Records a payload for a task and returns the change to report, if any.
+  /// Records a payload for a task and queues the change to report, if any.
+  /// A ready task leaves the table for the ready memory.
   private func apply(
     _ index: Int, meta: TaskMeta, digest: Int, source: StateChange.Source, at time: WallClockTime
-  ) -> StateChange? {
-    guard table.phases[index] == .watching else { return nil }
+  ) {
+    if table.isRepeat(index, digest: digest) { return }
     let previous = table.states[index]
-    if previous != nil && table.isRepeat(index, digest: digest) { return nil }
-    table.record(index, state: meta.state, digest: digest)
-    return StateChange(
-      taskID: table.ids[index], state: meta.state, previous: previous, source: source, observedAt: time, meta: meta)
+    unreported.append(
+      StateChange(
+        taskID: table.ids[index], state: meta.state, previous: previous, source: source, observedAt: time, meta: meta))
+    guard meta.state.isReady else { return table.record(index, state: meta.state, digest: digest) }
+    readyCount += 1
+    readyMemory.insert(table.hashes[index])
+    fence.release(index)
+    table.remove(index)
   }
 
   /// The cluster hash slot of the key of the task at `index`.

@@ -48,6 +48,17 @@ final class BackendLink {
   private var pings: [Ping] = []
   /// Fence PINGs sent on this link so far (see ``sendFence()``).
   private(set) var fencesSent: UInt32 = 0
+  /// Whether ``disconnect()`` keeps the messages a protocol step had set
+  /// aside for the reader (``takeStrandedMessages()``) instead of dropping
+  /// them: a reader whose resync cannot re-read every task it follows (the
+  /// feed learns of a task only from its messages) needs them.
+  var keepsStrandedMessages = false
+  /// Replies received on a connection that was closed before the reader
+  /// handled them (those set aside by a protocol step, and those already
+  /// buffered on the subscriber), kept while ``keepsStrandedMessages``.
+  private var stranded: [RedisReply] = []
+  /// The most replies ``disconnect()`` keeps from a dying subscriber.
+  private static let strandedLimit = 65_536
 
   /// Why a PING was sent on the subscriber.
   private enum Ping {
@@ -108,11 +119,28 @@ final class BackendLink {
 
   /// Closes both connections and forgets everything tied to them.
   func disconnect() {
+    if keepsStrandedMessages {
+      stranded += deferred
+      // What the subscriber holds already (its reply buffer, the socket's
+      // receive queue) when the command connection is the one that failed;
+      // bounded, so a subscriber still flooded with messages cannot keep
+      // the drain going: beyond it they are dropped, as a reset would.
+      while stranded.count < Self.strandedLimit, let subscriber, let reply = try? subscriber.bufferedReply() {
+        stranded.append(reply)
+      }
+    }
     subscriber = nil
     commands = nil
     router = nil
     deferred.removeAll()
     pings.removeAll()
+  }
+
+  /// Returns and forgets the messages received on lost connections and never
+  /// handed to the reader (kept only while ``keepsStrandedMessages``).
+  func takeStrandedMessages() -> [RedisReply] {
+    defer { stranded.removeAll() }
+    return stranded
   }
 
   /// Closes the connections, ends any outage: the reader stopped.
@@ -321,8 +349,15 @@ final class BackendLink {
       replies.append(first)
     }
     health.noteTraffic()
-    while replies.count < maximum, let more = try subscriber.bufferedReply() {
-      replies.append(more)
+    do {
+      while replies.count < maximum, let more = try subscriber.bufferedReply() {
+        replies.append(more)
+      }
+    } catch let error as RedisError where error.isConnectionFault {
+      // The replies read before the fault were received: they are returned
+      // to be handled, and the connection throws the fault again on the
+      // next read. Thrown away here, a burst that ended with Redis closing
+      // the link (an output-buffer limit) lost the messages before it.
     }
     return replies
   }

@@ -50,6 +50,14 @@ struct FetchFence {
     marks[index] |= 1
   }
 
+  /// Forgets the mark of a task that left the reader's table, so the index
+  /// can go to another task; its held messages are dropped too.
+  mutating func release(_ index: Int) {
+    guard index < marks.count else { return }
+    marks[index] = 0
+    if !held.isEmpty { held.removeAll { $0.index == index } }
+  }
+
   /// Holds a message of a covered task.
   mutating func hold(_ index: Int, _ reply: RedisReply) {
     held.append((index, reply))
