@@ -37,6 +37,15 @@ package struct RedisCommand {
     append(argument.utf8)
   }
 
+  /// Adds one argument made of `prefix` followed by the bytes of `suffix`,
+  /// e.g. a key whose id is kept as bytes.
+  package mutating func append(_ prefix: [UInt8], _ suffix: UnsafeRawBufferPointer) {
+    appendHeader(length: prefix.count + suffix.count)
+    bytes.append(contentsOf: prefix)
+    bytes.append(contentsOf: suffix)
+    appendLineEnd()
+  }
+
   /// Adds one argument made of `prefix` followed by `suffix`, e.g. a key.
   package mutating func append(_ prefix: [UInt8], _ suffix: String) {
     let copied: Void? = suffix.utf8.withContiguousStorageIfAvailable { suffix in
