@@ -42,7 +42,9 @@ package struct RedisCommand {
   package mutating func append(_ prefix: [UInt8], _ suffix: UnsafeRawBufferPointer) {
     appendHeader(length: prefix.count + suffix.count)
     bytes.append(contentsOf: prefix)
-    bytes.append(contentsOf: suffix)
+    // As typed bytes: a raw buffer is appended byte by byte (~300
+    // instructions for a 36-byte id), a typed one with one copy.
+    bytes.append(contentsOf: suffix.assumingMemoryBound(to: UInt8.self))
     appendLineEnd()
   }
 

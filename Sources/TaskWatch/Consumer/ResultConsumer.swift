@@ -400,8 +400,8 @@ public final class ResultConsumer {
     let watched = watchedIndices()
     var changes = [StateChange]()
     try subscribeAndRefresh(
-      watched, coveredBySnapshot: { _ in true }, source: .resync, subscribed: { hasConnected = true }
-    ) { changes.append($0) }
+      watched, coveredBySnapshot: { _ in true }, source: .resync, subscribed: { hasConnected = true },
+      { changes.append($0) })
     try flushUnsubscribes()
     return changes
   }
