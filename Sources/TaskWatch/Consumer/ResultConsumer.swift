@@ -697,11 +697,12 @@ public final class ResultConsumer {
     var command = RedisCommand(
       argumentCount: batch.count + 1, reservingCapacity: batch.count * (channelPrefix.count + 48) + 16)
     command.append(name)
-    // Hoisted: no retain and release of the prefix per argument (400,000
-    // arguments at S4). A uuid id is formatted on the stack.
-    let prefix = channelPrefix
+    // Hoisted: no retain and release of the prefix and of the id columns
+    // per argument (four of each a channel, 2,000,000 arguments to subscribe
+    // and snapshot 1,000,000 ids). A uuid id is formatted on the stack.
+    let (prefix, ids) = (channelPrefix, table.ids)
     for index in batch {
-      table.ids.withUTF8(at: index) { command.append(prefix, $0) }
+      ids.withUTF8(at: index) { command.append(prefix, $0) }
     }
     return command
   }
