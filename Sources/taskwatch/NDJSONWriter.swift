@@ -39,14 +39,7 @@ struct NDJSONWriter {
     if let reason = change.unreadable { return writeUnreadable(change, reason) }
     append(#"{"type":"state","task_id":"#)
     JSONText.appendString(change.taskID, to: &buffer)
-    // Only on lines of tasks found through `--children`: lines of given ids
-    // keep their fields.
-    if let parentID = change.parentID, let rootID = change.rootID {
-      append(#","parent_id":"#)
-      JSONText.appendString(parentID, to: &buffer)
-      append(#","root_id":"#)
-      JSONText.appendString(rootID, to: &buffer)
-    }
+    appendLineage(of: change)
     if change.state != lastTransition.state || change.previous != lastTransition.previous
       || change.source != lastTransition.source || lastTransition.text.isEmpty
     {
@@ -64,12 +57,23 @@ struct NDJSONWriter {
     if buffer.count >= Self.chunkSize { writeBuffer() }
   }
 
+  /// Appends `parent_id` and `root_id`, only on lines of tasks found
+  /// through `--children`: lines of given ids keep their fields.
+  private mutating func appendLineage(of change: StateChange) {
+    guard let parentID = change.parentID, let rootID = change.rootID else { return }
+    append(#","parent_id":"#)
+    JSONText.appendString(parentID, to: &buffer)
+    append(#","root_id":"#)
+    JSONText.appendString(rootID, to: &buffer)
+  }
+
   /// Appends the `{"type":"unreadable",…}` line of a task whose stored result
   /// can never be read: its id, the serializer or compression when that is
   /// the cause, the reason, the fix, and where and when it was read.
   private mutating func writeUnreadable(_ change: StateChange, _ reason: DecodeError) {
     append(#"{"type":"unreadable","task_id":"#)
     JSONText.appendString(change.taskID, to: &buffer)
+    appendLineage(of: change)
     if let serializer = reason.serializer {
       append(#","serializer":"#)
       JSONText.appendString(serializer, to: &buffer)

@@ -12,9 +12,6 @@ import Testing
 /// which things reach the consumer is fixed, not raced.
 @Suite("ResultConsumer: never an older state after a newer one", .serialized)
 struct ConsumerOrderingTests {
-  private func payload(_ id: String, _ state: String) -> String {
-    #"{"status": "\#(state)", "result": null, "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"}"#
-  }
 
   private func drain(_ consumer: ResultConsumer, until done: ([StateChange]) -> Bool) throws -> [StateChange] {
     var changes = [StateChange]()
@@ -34,13 +31,13 @@ struct ConsumerOrderingTests {
       configuration: ConsumerConfiguration(backend: try BackendURL.parse(proxy.url())))
     #expect(try consumer.consume(from: [id]).map(\.state) == [.pending])
     proxy.pauseReplies(toConnection: 0)
-    try redis.storeAndPublish(taskID: id, json: payload(id, "STARTED"))
-    try redis.storeAndPublish(taskID: id, json: payload(id, "RETRY"))
+    try redis.storeAndPublish(taskID: id, json: celeryMeta(id, "STARTED"))
+    try redis.storeAndPublish(taskID: id, json: celeryMeta(id, "RETRY"))
     #expect(try consumer.refreshPending().map(\.state) == [.retry])
     proxy.resumeReplies(toConnection: 0)
     // The barrier: published after the stale messages, so once it is seen
     // they have been handled.
-    try redis.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    try redis.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
     let changes = try drain(consumer) { $0.contains(where: \.isReady) }
     #expect(changes.map(\.state) == [.success])
     #expect(changes.map(\.previous) == [.retry])
@@ -53,12 +50,12 @@ struct ConsumerOrderingTests {
     let id = UUID().uuidString
     // RETRY was published before anyone subscribed: the snapshot reads it,
     // and no message equal to it will come.
-    try redis.storeAndPublish(taskID: id, json: payload(id, "RETRY"))
+    try redis.storeAndPublish(taskID: id, json: celeryMeta(id, "RETRY"))
     let consumer = ResultConsumer(
       configuration: ConsumerConfiguration(backend: try BackendURL.parse(proxy.url())))
     #expect(try consumer.consume(from: [id]).map(\.state) == [.retry])
-    try redis.storeAndPublish(taskID: id, json: payload(id, "STARTED"))
-    try redis.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    try redis.storeAndPublish(taskID: id, json: celeryMeta(id, "STARTED"))
+    try redis.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
     let changes = try drain(consumer) { $0.contains(where: \.isReady) }
     #expect(changes.map(\.state) == [.started, .success])
   }

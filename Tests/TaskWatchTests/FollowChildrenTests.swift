@@ -22,14 +22,9 @@ struct FollowChildrenTests {
   }
 
   /// A meta listing `children` as Celery's task tuples `[[id, null], null]`.
-  private func payload(_ id: String, _ state: String, children: [String] = []) -> String {
-    let tuples = children.map { #"[["\#($0)", null], null]"# }.joined(separator: ", ")
-    return
-      #"{"status": "\#(state)", "result": null, "traceback": null, "children": [\#(tuples)], "date_done": null, "task_id": "\#(id)"}"#
-  }
 
   private func store(_ id: String, _ state: String, children: [String] = []) throws {
-    try server.run(["SET", "celery-task-meta-\(id)", payload(id, state, children: children)])
+    try server.run(["SET", "celery-task-meta-\(id)", celeryMeta(id, state, children: children)])
   }
 
   private func drain(_ consumer: ResultConsumer, until done: () -> Bool, seconds: Double = 10) throws -> [StateChange] {
@@ -48,7 +43,7 @@ struct FollowChildrenTests {
     let snapshot = try consumer.consume(from: [root])
     #expect(snapshot.map(\.state) == [.pending] && snapshot[0].parentID == nil && snapshot[0].rootID == nil)
     try store(b, "SUCCESS")
-    try server.storeAndPublish(taskID: root, json: payload(root, "SUCCESS", children: [a, b]))
+    try server.storeAndPublish(taskID: root, json: celeryMeta(root, "SUCCESS", children: [a, b]))
     let changes = try drain(consumer, until: { consumer.taskCount == 3 })
     // The parent is ready, but its children are watched already: never zero in between.
     #expect(consumer.watchingCount == 1)
@@ -57,7 +52,7 @@ struct FollowChildrenTests {
     #expect(changes.map(\.source) == [.message, .snapshot, .snapshot])
     #expect(changes.dropFirst().allSatisfy { $0.parentID == root && $0.rootID == root })
     #expect(changes[0].parentID == nil)
-    try server.storeAndPublish(taskID: a, json: payload(a, "SUCCESS"))
+    try server.storeAndPublish(taskID: a, json: celeryMeta(a, "SUCCESS"))
     let last = try drain(consumer, until: { consumer.watchingCount == 0 })
     #expect(last.map(\.taskID) == [a] && last[0].rootID == root)
   }
@@ -120,7 +115,7 @@ struct FollowChildrenTests {
     #expect(changes.map(\.taskID) == [root, child])
     #expect(changes.map(\.source) == [.resync, .snapshot])
     #expect(changes[1].parentID == root && consumer.watchingCount == 1)
-    try server.storeAndPublish(taskID: child, json: payload(child, "SUCCESS"))
+    try server.storeAndPublish(taskID: child, json: celeryMeta(child, "SUCCESS"))
     #expect(try drain(consumer, until: { consumer.watchingCount == 0 }).map(\.state) == [.success])
   }
 

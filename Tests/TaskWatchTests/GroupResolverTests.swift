@@ -17,8 +17,6 @@ struct GroupResolverTests {
         keyNaming: KeyNaming(globalKeyPrefix: globalKeyPrefix)))
   }
 
-  private func newID() -> String { UUID().uuidString.lowercased() }
-
   /// A group as Celery's JSON serializer saves it; a child is a task id or a
   /// nested group `(id, children)`.
   private func groupJSON(_ id: String, _ children: [Child]) -> String {
@@ -61,8 +59,8 @@ struct GroupResolverTests {
 
   @Test("stored groups expand in the order given, nested groups inline, each task once")
   func storedGroups() throws {
-    let (outer, inner, other) = (newID(), newID(), newID())
-    let (a, b, c, d) = (newID(), newID(), newID(), newID())
+    let (outer, inner, other) = (newTaskID(), newTaskID(), newTaskID())
+    let (a, b, c, d) = (newTaskID(), newTaskID(), newTaskID(), newTaskID())
     try save(outer, payload: Array(groupJSON(outer, [.task(a), .group(inner, [.task(b), .task(c)]), .task(a)]).utf8))
     try save(other, payload: Array(groupJSON(other, [.task(d), .task(b)]).utf8))
     let resolution = try resolver().resolve([other, outer, other], until: .after(seconds: 5), shouldStop: { false })
@@ -72,7 +70,7 @@ struct GroupResolverTests {
 
   @Test("a group saved after the resolver started is taken from its publish, without a stored key")
   func savedLater() throws {
-    let (group, task) = (newID(), newID())
+    let (group, task) = (newTaskID(), newTaskID())
     let payload = Array(groupJSON(group, [.task(task)]).utf8)
     let saver = saveOnceSubscribed(group, payload: payload, channel: "celery-taskset-meta-\(group)", store: false)
     let started = Date()
@@ -84,7 +82,7 @@ struct GroupResolverTests {
 
   @Test("the deadline ends the wait and names the groups still unsaved")
   func deadline() throws {
-    let (saved, missing, task) = (newID(), newID(), newID())
+    let (saved, missing, task) = (newTaskID(), newTaskID(), newTaskID())
     try save(saved, payload: Array(groupJSON(saved, [.task(task)]).utf8))
     let started = Date()
     let resolution = try resolver().resolve([missing, saved], until: .after(seconds: 0.3), shouldStop: { false })
@@ -95,7 +93,7 @@ struct GroupResolverTests {
 
   @Test("a deadline already passed reads what is stored and does not wait")
   func passedDeadline() throws {
-    let missing = newID()
+    let missing = newTaskID()
     let started = Date()
     let resolution = try resolver().resolve([missing], until: .now, shouldStop: { false })
     #expect(resolution.unsavedGroupIDs == [missing])
@@ -104,7 +102,7 @@ struct GroupResolverTests {
 
   @Test("shouldStop ends an endless wait within a slice")
   func stop() throws {
-    let missing = newID()
+    let missing = newTaskID()
     let started = Date()
     var asked = 0
     let resolution = try resolver().resolve(
@@ -120,7 +118,7 @@ struct GroupResolverTests {
 
   @Test("global_keyprefix applies to group keys and channels")
   func globalKeyPrefix() throws {
-    let (stored, later, a, b) = (newID(), newID(), newID(), newID())
+    let (stored, later, a, b) = (newTaskID(), newTaskID(), newTaskID(), newTaskID())
     try save(stored, payload: Array(groupJSON(stored, [.task(a)]).utf8), keyPrefix: "myapp_celery-taskset-meta-")
     let saver = saveOnceSubscribed(
       later, payload: Array(groupJSON(later, [.task(b)]).utf8), channel: "myapp_celery-taskset-meta-\(later)",
@@ -133,7 +131,7 @@ struct GroupResolverTests {
 
   @Test("a group saved by a msgpack worker with zlib compression expands the same")
   func msgpackCompressed() throws {
-    let (group, a, b) = (newID(), newID(), newID())
+    let (group, a, b) = (newTaskID(), newTaskID(), newTaskID())
     func string(_ text: String) -> [UInt8] { [0xD9, UInt8(text.utf8.count)] + Array(text.utf8) }
     func child(_ id: String) -> [UInt8] { [0x92, 0x92] + string(id) + [0xC0, 0xC0] }
     let msgpack =
@@ -145,7 +143,7 @@ struct GroupResolverTests {
 
   @Test("the group key is read from the URL's database")
   func database() throws {
-    let (group, task) = (newID(), newID())
+    let (group, task) = (newTaskID(), newTaskID())
     try save(group, payload: Array(groupJSON(group, [.task(task)]).utf8), database: 3)
     #expect(try resolver(database: 3).resolve([group], until: .now, shouldStop: { false }).taskIDs == [task])
     #expect(try resolver(database: 0).resolve([group], until: .now, shouldStop: { false }).taskIDs == [])
@@ -158,7 +156,7 @@ struct GroupResolverTests {
       Array(#"{"result": [["g", null], 5]}"#.utf8),
     ] as [[UInt8]])
   func undecodable(payload: [UInt8]) throws {
-    let group = newID()
+    let group = newTaskID()
     try save(group, payload: payload)
     #expect {
       _ = try resolver().resolve([group], until: .after(seconds: 5), shouldStop: { false })

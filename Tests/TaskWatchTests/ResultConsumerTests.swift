@@ -16,10 +16,6 @@ struct ResultConsumerTests {
         backend: BackendURL(endpoint: server.endpoint, database: database), verifyReadyMessages: verify))
   }
 
-  private func payload(_ id: String, _ state: String, _ extra: String = "") -> String {
-    #"{"status": "\#(state)", "result": null, "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"\#(extra)}"#
-  }
-
   /// Drains until `count` changes arrived or `seconds` passed.
   private func drain(_ consumer: ResultConsumer, count: Int, seconds: Double = 10) throws -> [StateChange] {
     var changes = [StateChange]()
@@ -34,7 +30,7 @@ struct ResultConsumerTests {
   func snapshot() throws {
     let done = UUID().uuidString
     let waiting = UUID().uuidString
-    try server.run(["SET", "celery-task-meta-\(done)", payload(done, "SUCCESS")])
+    try server.run(["SET", "celery-task-meta-\(done)", celeryMeta(done, "SUCCESS")])
     let consumer = consumer()
     let changes = try consumer.consume(from: [done, waiting, done])
     #expect(changes.map(\.taskID) == [done, waiting])
@@ -50,13 +46,13 @@ struct ResultConsumerTests {
     let consumer = consumer()
     _ = try consumer.start(initialTaskID: id)
     for state in ["RECEIVED", "STARTED", "STARTED"] {
-      try server.storeAndPublish(taskID: id, json: payload(id, state))
+      try server.storeAndPublish(taskID: id, json: celeryMeta(id, state))
     }
     for step in 1...3 {
-      try server.storeAndPublish(taskID: id, json: payload(id, "PROGRESS", #", "step": \#(step)"#))
+      try server.storeAndPublish(taskID: id, json: celeryMeta(id, "PROGRESS", extra: #", "step": \#(step)"#))
     }
-    try server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
-    try server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    try server.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
+    try server.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
     let changes = try drain(consumer, count: 6)
     #expect(changes.map(\.state.name) == ["RECEIVED", "STARTED", "PROGRESS", "PROGRESS", "PROGRESS", "SUCCESS"])
     #expect(changes.map(\.previous?.name) == ["PENDING", "RECEIVED", "STARTED", "PROGRESS", "PROGRESS", "PROGRESS"])
@@ -72,7 +68,7 @@ struct ResultConsumerTests {
     let consumer = consumer()
     _ = try consumer.consume(from: [first, second])
     #expect(try server.subscriberCount(channel: "celery-task-meta-\(first)") == 1)
-    try server.storeAndPublish(taskID: first, json: payload(first, "SUCCESS"))
+    try server.storeAndPublish(taskID: first, json: celeryMeta(first, "SUCCESS"))
     #expect(try drain(consumer, count: 1).map(\.state) == [.success])
     let deadline = Deadline.after(seconds: 5)
     while try server.subscriberCount(channel: "celery-task-meta-\(first)") != 0 && !deadline.hasPassed {
@@ -90,7 +86,9 @@ struct ResultConsumerTests {
     _ = try consumer.consume(from: ids + [busy])
     let publisher = try server.connection()
     for (step, id) in ids.enumerated() {
-      for (key, body) in [(id, payload(id, "SUCCESS")), (busy, payload(busy, "PROGRESS", #", "step": \#(step)"#))] {
+      for (key, body) in [
+        (id, celeryMeta(id, "SUCCESS")), (busy, celeryMeta(busy, "PROGRESS", extra: #", "step": \#(step)"#)),
+      ] {
         publisher.append(["SETEX", "celery-task-meta-\(key)", "600", body])
         publisher.append(["PUBLISH", "celery-task-meta-\(key)", body])
       }
@@ -121,7 +119,7 @@ struct ResultConsumerTests {
     let publisher = try server.connection()
     for id in ids {
       let key = "celery-task-meta-\(id)"
-      let body = payload(id, "SUCCESS")
+      let body = celeryMeta(id, "SUCCESS")
       publisher.append(["SETEX", key, "600", body])
       publisher.append(["PUBLISH", key, body])
     }
@@ -138,12 +136,12 @@ struct ResultConsumerTests {
     let id = UUID().uuidString
     let consumer = consumer(database: 1)
     _ = try consumer.start(initialTaskID: id)
-    try server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"), database: 2)
+    try server.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"), database: 2)
     #expect(try drain(consumer, count: 1, seconds: 1).isEmpty)
     #expect(consumer.watchingCount == 1)
     #expect(
       consumer.takeDiagnostics() == [.unconfirmedReadyMessage(taskID: id, database: 1)])
-    try server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"), database: 1)
+    try server.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"), database: 1)
     #expect(try drain(consumer, count: 1).map(\.state) == [.success])
   }
 
@@ -152,7 +150,7 @@ struct ResultConsumerTests {
     let id = UUID().uuidString
     let consumer = consumer()
     _ = try consumer.start(initialTaskID: id)
-    try server.run(["SET", "celery-task-meta-\(id)", payload(id, "STARTED")])
+    try server.run(["SET", "celery-task-meta-\(id)", celeryMeta(id, "STARTED")])
     try server.storeAndPublish(taskID: id, payload: [0x80, 0x04, 0x95, 0x00], store: false)
     let changes = try drain(consumer, count: 1)
     #expect(changes.map(\.state) == [.started])
@@ -163,7 +161,7 @@ struct ResultConsumerTests {
   func undecodableStored() throws {
     let (pickled, done, waiting) = (UUID().uuidString, UUID().uuidString, UUID().uuidString)
     try server.storeAndPublish(taskID: pickled, payload: [0x80, 0x04, 0x95, 0x10], store: true)
-    try server.run(["SET", "celery-task-meta-\(done)", payload(done, "SUCCESS")])
+    try server.run(["SET", "celery-task-meta-\(done)", celeryMeta(done, "SUCCESS")])
     let consumer = consumer()
     let changes = try consumer.consume(from: [pickled, done, waiting])
     #expect(changes.map(\.taskID) == [pickled, done, waiting])
@@ -175,7 +173,7 @@ struct ResultConsumerTests {
     #expect(consumer.statuses.map(\.unreadable) == [.unsupportedSerializer("pickle"), nil, nil])
     #expect(consumer.statuses.map(\.isReady) == [true, true, false])
     // The others are watched on, and the unreadable task's channel is left.
-    try server.storeAndPublish(taskID: waiting, json: payload(waiting, "SUCCESS"))
+    try server.storeAndPublish(taskID: waiting, json: celeryMeta(waiting, "SUCCESS"))
     let later = try drain(consumer, count: 1)
     #expect(later.map(\.taskID) == [waiting] && later.map(\.state) == [.success])
     #expect(try server.subscriberCount(channel: "celery-task-meta-\(pickled)") == 0)
@@ -186,7 +184,7 @@ struct ResultConsumerTests {
     let (id, other) = (UUID().uuidString, UUID().uuidString)
     let consumer = consumer()
     _ = try consumer.consume(from: [id, other])
-    try server.storeAndPublish(taskID: id, json: payload(id, "STARTED"))
+    try server.storeAndPublish(taskID: id, json: celeryMeta(id, "STARTED"))
     #expect(try drain(consumer, count: 1).map(\.state) == [.started])
     try server.storeAndPublish(taskID: id, payload: Array("\u{0}celery-compressed\u{0}application/x-foo\u{0}x".utf8))
     let changes = try drain(consumer, count: 1)
@@ -206,14 +204,16 @@ struct ResultConsumerTests {
     _ = try consumer.start(initialTaskID: id)
     try consumer.cancel(for: id)
     #expect(consumer.watchingCount == 0)
-    try server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    try server.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
     #expect(try consumer.drainEvents(timeout: 0.3).isEmpty)
   }
 
   @Test("the streaming snapshot hands over the same changes, in order, as they are read")
   func streamingSnapshot() throws {
     let ids = (0..<2_500).map { _ in UUID().uuidString }
-    for id in ids.prefix(1_200).suffix(3) { try server.run(["SET", "celery-task-meta-\(id)", payload(id, "STARTED")]) }
+    for id in ids.prefix(1_200).suffix(3) {
+      try server.run(["SET", "celery-task-meta-\(id)", celeryMeta(id, "STARTED")])
+    }
     var streamed = [StateChange]()
     let consumer = consumer()
     try consumer.consume(from: ids + [ids[0]]) { streamed.append($0) }
@@ -227,7 +227,7 @@ struct ResultConsumerTests {
   func undecodableMidSnapshot() throws {
     let ids = (0..<1_500).map { _ in UUID().uuidString }
     try server.run(["SET", "celery-task-meta-\(ids[10])", "\u{80}\u{4}garbage"])
-    try server.run(["SET", "celery-task-meta-\(ids[1_400])", payload(ids[1_400], "STARTED")])
+    try server.run(["SET", "celery-task-meta-\(ids[1_400])", celeryMeta(ids[1_400], "STARTED")])
     let consumer = consumer()
     let changes = try consumer.consume(from: ids)
     // Every task after the unreadable one has its own snapshot state: replies
@@ -235,7 +235,7 @@ struct ResultConsumerTests {
     #expect(changes.map(\.taskID) == ids)
     #expect(changes.filter(\.isUnreadable).map(\.taskID) == [ids[10]])
     #expect(changes[1_400].state == .started && changes[1_401].state == .pending)
-    try server.run(["SET", "celery-task-meta-\(ids[1_401])", payload(ids[1_401], "SUCCESS")])
+    try server.run(["SET", "celery-task-meta-\(ids[1_401])", celeryMeta(ids[1_401], "SUCCESS")])
     let refreshed = try consumer.refreshPending([ids[10], ids[1_400], ids[1_401]])
     #expect(refreshed.map(\.taskID) == [ids[1_401]] && refreshed.map(\.state) == [.success])
   }
@@ -245,11 +245,11 @@ struct ResultConsumerTests {
     let id = UUID().uuidString
     let consumer = consumer()
     _ = try consumer.start(initialTaskID: id)
-    try server.run(["SET", "celery-task-meta-\(id)", payload(id, "FAILURE")])
-    try server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"), store: false)
+    try server.run(["SET", "celery-task-meta-\(id)", celeryMeta(id, "FAILURE")])
+    try server.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"), store: false)
     let changes = try drain(consumer, count: 1)
     #expect(changes.map(\.state) == [.failure])
-    #expect(changes.first?.meta?.json == Array(payload(id, "FAILURE").utf8))
+    #expect(changes.first?.meta?.json == Array(celeryMeta(id, "FAILURE").utf8))
   }
 
   @Test("a message naming another task is not trusted; the stored key is read instead")
@@ -258,8 +258,8 @@ struct ResultConsumerTests {
     let other = UUID().uuidString
     let consumer = consumer()
     _ = try consumer.start(initialTaskID: id)
-    try server.run(["SET", "celery-task-meta-\(id)", payload(id, "STARTED")])
-    try server.storeAndPublish(taskID: id, json: payload(other, "SUCCESS"), store: false)
+    try server.run(["SET", "celery-task-meta-\(id)", celeryMeta(id, "STARTED")])
+    try server.storeAndPublish(taskID: id, json: celeryMeta(other, "SUCCESS"), store: false)
     #expect(try drain(consumer, count: 1).map(\.state) == [.started])
     #expect(consumer.takeDiagnostics() == [.mismatchedTaskID(taskID: id, payloadTaskID: other)])
   }
@@ -269,7 +269,7 @@ struct ResultConsumerTests {
     let id = UUID().uuidString
     let consumer = consumer()
     _ = try consumer.start(initialTaskID: id)
-    try server.run(["SET", "celery-task-meta-\(id)", payload(id, "SUCCESS")])
+    try server.run(["SET", "celery-task-meta-\(id)", celeryMeta(id, "SUCCESS")])
     let changes = try consumer.refreshPending()
     #expect(changes.map(\.source) == [.resync])
     #expect(changes.map(\.state) == [.success])
@@ -333,10 +333,6 @@ struct SubscribeWhileFetchingTests {
 struct ResultConsumerLifecycleTests {
   let server = SharedRedis.server
 
-  private func payload(_ id: String, _ state: String) -> String {
-    #"{"status": "\#(state)", "result": null, "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"}"#
-  }
-
   @Test("drainEvents before anything is watched waits out its timeout instead of spinning")
   func drainWaitsWhenIdle() throws {
     let consumer = ResultConsumer(
@@ -375,13 +371,13 @@ struct ResultConsumerLifecycleTests {
     let closed = Deadline.after(seconds: 5)
     while try server.subscriberCount(channel: channel) != 0 && !closed.hasPassed { usleep(2_000) }
     #expect(try server.subscriberCount(channel: channel) == 0)
-    try server.run(["SET", channel, payload(id, "STARTED")])
+    try server.run(["SET", channel, celeryMeta(id, "STARTED")])
     let resynced = try consumer.drainEvents(timeout: 1)
     #expect(resynced.map(\.state) == [.started] && resynced.map(\.source) == [.resync])
     #expect(consumer.isStarted)
     #expect(try server.subscriberCount(channel: channel) == 1)
     consumer.stop()
-    try server.run(["SET", channel, payload(id, "SUCCESS")])
+    try server.run(["SET", channel, celeryMeta(id, "SUCCESS")])
     #expect(try consumer.refreshPending().map(\.state) == [.success])
     #expect(consumer.isStarted)
   }

@@ -14,10 +14,6 @@ struct TaskWatcherTests {
     TaskWatcher(configuration: ConsumerConfiguration(backend: BackendURL(endpoint: server.endpoint, database: 0)))
   }
 
-  private func payload(_ id: String, _ state: String, result: String = "null") -> String {
-    #"{"status": "\#(state)", "result": \#(result), "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"}"#
-  }
-
   /// Publishes `states` for `id` once its channel has a subscriber.
   private func publishWhenSubscribed(_ id: String, _ states: [(String, String)]) -> Task<Void, any Error> {
     Task.detached { [server] in
@@ -25,7 +21,7 @@ struct TaskWatcherTests {
         throw TestSupportError("nobody subscribed to \(id)")
       }
       for (state, result) in states {
-        try server.storeAndPublish(taskID: id, json: payload(id, state, result: result))
+        try server.storeAndPublish(taskID: id, json: celeryMeta(id, state, result: result))
       }
     }
   }
@@ -34,7 +30,7 @@ struct TaskWatcherTests {
   func eventsEndWhenReady() async throws {
     let done = UUID().uuidString
     let live = UUID().uuidString
-    try server.storeAndPublish(taskID: done, json: payload(done, "SUCCESS", result: "5"))
+    try server.storeAndPublish(taskID: done, json: celeryMeta(done, "SUCCESS", result: "5"))
     let publisher = publishWhenSubscribed(live, [("STARTED", "null"), ("SUCCESS", "7")])
     var changes = [StateChange]()
     for try await event in watcher.events(for: [done, live], timeout: .seconds(20)) {
@@ -50,7 +46,7 @@ struct TaskWatcherTests {
   func resultsInOrder() async throws {
     let first = UUID().uuidString
     let second = UUID().uuidString
-    try server.storeAndPublish(taskID: second, json: payload(second, "FAILURE"))
+    try server.storeAndPublish(taskID: second, json: celeryMeta(second, "FAILURE"))
     let publisher = publishWhenSubscribed(first, [("SUCCESS", #"{"answer": 42}"#)])
     let results = try await watcher.results(for: [first, second, first], timeout: .seconds(20))
     try await publisher.value
@@ -120,7 +116,9 @@ struct TaskWatcherTests {
       guard case .change(let change) = event else { continue }
       changes.append(change)
       // Published only once the unreadable change is out: the watch went on past it.
-      if change.isUnreadable { try server.storeAndPublish(taskID: live, json: payload(live, "SUCCESS", result: "7")) }
+      if change.isUnreadable {
+        try server.storeAndPublish(taskID: live, json: celeryMeta(live, "SUCCESS", result: "7"))
+      }
     }
     #expect(changes.map(\.taskID) == [pickled, live, live])
     #expect(changes[0].unreadable == .unsupportedSerializer("pickle") && changes[0].isReady)

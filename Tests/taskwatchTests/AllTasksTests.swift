@@ -12,10 +12,6 @@ struct AllTasksTests {
 
   private func prefix() -> String { "t\(UUID().uuidString.prefix(8).lowercased())-meta-" }
 
-  private func payload(_ id: String, _ state: String, result: String = "null") -> String {
-    #"{"status": "\#(state)", "result": \#(result), "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"}"#
-  }
-
   /// Stores and publishes under `prefix` the way Celery does.
   private func publish(_ prefix: String, _ id: String, _ json: String, store: Bool = true) throws {
     try server.storeAndPublish(taskID: id, payload: Array(json.utf8), keyPrefix: prefix, store: store)
@@ -28,7 +24,7 @@ struct AllTasksTests {
     while !deadline.hasPassed {
       // PUBSUB NUMPAT counts every pattern on the server; publishing a probe
       // and seeing it is what proves ours is active.
-      try publish(prefix, "probe", payload("probe", "STARTED"), store: false)
+      try publish(prefix, "probe", celeryMeta("probe", "STARTED"), store: false)
       if process.stdoutSoFar.contains("probe") { return process }
       usleep(20_000)
     }
@@ -39,12 +35,12 @@ struct AllTasksTests {
   func countReady() throws {
     let prefix = prefix()
     let process = try start(["--count", "2", "--summary"], prefix: prefix)
-    try publish(prefix, "a", payload("a", "STARTED"))
-    try publish(prefix, "a", payload("a", "STARTED"))
-    try publish(prefix, "b", payload("b", "PROGRESS", result: #"{"current": 1, "total": 4}"#))
-    try publish(prefix, "a", payload("a", "SUCCESS", result: "3"))
-    try publish(prefix, "a", payload("a", "FAILURE"))
-    try publish(prefix, "b", payload("b", "SUCCESS"))
+    try publish(prefix, "a", celeryMeta("a", "STARTED"))
+    try publish(prefix, "a", celeryMeta("a", "STARTED"))
+    try publish(prefix, "b", celeryMeta("b", "PROGRESS", result: #"{"current": 1, "total": 4}"#))
+    try publish(prefix, "a", celeryMeta("a", "SUCCESS", result: "3"))
+    try publish(prefix, "a", celeryMeta("a", "FAILURE"))
+    try publish(prefix, "b", celeryMeta("b", "SUCCESS"))
     let result = try process.finish()
     #expect(result.status == 0, "stderr: \(result.stderr)")
     #expect(result.states(of: "a") == ["STARTED", "SUCCESS"])
@@ -58,7 +54,7 @@ struct AllTasksTests {
   func unconfirmedAndTimeout() throws {
     let prefix = prefix()
     let process = try start(["--count", "1", "-t", "4s"], prefix: prefix)
-    try publish(prefix, "ghost", payload("ghost", "SUCCESS"), store: false)
+    try publish(prefix, "ghost", celeryMeta("ghost", "SUCCESS"), store: false)
     let result = try process.finish()
     #expect(result.status == 124)
     #expect(result.states(of: "ghost").isEmpty)
@@ -69,7 +65,7 @@ struct AllTasksTests {
   func signalAndText() throws {
     let prefix = prefix()
     let process = try start(["--format", "text"], prefix: prefix)
-    try publish(prefix, "f", payload("f", "FAILURE", result: #"{"exc_type": "OSError", "exc_message": ["disk"]}"#))
+    try publish(prefix, "f", celeryMeta("f", "FAILURE", result: #"{"exc_type": "OSError", "exc_message": ["disk"]}"#))
     let deadline = Deadline.after(seconds: 10)
     while !deadline.hasPassed && !process.stdoutSoFar.contains(" f FAILURE") { usleep(10_000) }
     process.child.signal(SIGINT)
@@ -88,13 +84,13 @@ struct AllTasksTests {
       ["-u", server.url(), "--key-prefix", prefix, "--all", "--count", "1", "-t", "20s"])
     let deadline = Deadline.after(seconds: 10)
     while !deadline.hasPassed && !process.stdoutSoFar.contains("\"r\"") {
-      try server.storeAndPublish(taskID: "r", payload: Array(payload("r", "STARTED").utf8), keyPrefix: prefix)
+      try server.storeAndPublish(taskID: "r", payload: Array(celeryMeta("r", "STARTED").utf8), keyPrefix: prefix)
       usleep(20_000)
     }
     // The result is stored and the subscriber cut in one transaction: no message announces it.
     let connection = try server.connection()
     for command in [
-      ["MULTI"], ["SET", prefix + "r", payload("r", "SUCCESS")], ["CLIENT", "KILL", "TYPE", "pubsub"], ["EXEC"],
+      ["MULTI"], ["SET", prefix + "r", celeryMeta("r", "SUCCESS")], ["CLIENT", "KILL", "TYPE", "pubsub"], ["EXEC"],
     ] {
       connection.append(command)
     }

@@ -11,8 +11,6 @@ import Testing
 struct CIReportTests {
   let server = SharedRedis.server
 
-  private func newID() -> String { UUID().uuidString.lowercased() }
-
   private func store(_ id: String, _ state: String, result: String = "null", name: String? = nil) throws {
     let traceback =
       state == "FAILURE" ? #""Traceback (most recent call last):\n  File \"t.py\", line 3\nValueError: boom""# : "null"
@@ -32,7 +30,7 @@ struct CIReportTests {
 
   @Test("--summary lists each task that did not succeed: id, state, name, exc_type, exc_message as text")
   func summaryListsFailures() throws {
-    let (ok, bad, pending) = (newID(), newID(), newID())
+    let (ok, bad, pending) = (newTaskID(), newTaskID(), newTaskID())
     try store(ok, "SUCCESS", name: "tasks.add")
     try store(bad, "FAILURE", result: Self.exception, name: "tasks.fail")
     let result = try TaskwatchProcess.run(["-u", server.url(), "--summary", "-t", "500ms", ok, bad, pending])
@@ -53,7 +51,7 @@ struct CIReportTests {
 
   @Test("--summary with --format text ends with the summary's lines")
   func textSummary() throws {
-    let (ok, bad) = (newID(), newID())
+    let (ok, bad) = (newTaskID(), newTaskID())
     try store(ok, "SUCCESS")
     try store(bad, "FAILURE", result: Self.exception, name: "tasks.fail")
     let result = try TaskwatchProcess.run(["-u", server.url(), "--summary", "--format", "text", ok, bad])
@@ -90,7 +88,7 @@ struct CIReportTests {
 
   @Test("--report junit=FILE: one testsuite, a testcase per task, failure with traceback, error for unready")
   func junit() throws {
-    let (ok, bad, pending) = (newID(), newID(), newID())
+    let (ok, bad, pending) = (newTaskID(), newTaskID(), newTaskID())
     try store(ok, "SUCCESS", name: "tasks.add")
     try store(bad, "FAILURE", result: Self.exception, name: "tasks.fail")
     let file = temporaryFile("junit.xml")
@@ -128,7 +126,7 @@ struct CIReportTests {
 
   @Test("an unreadable result: UNREADABLE in --summary's not_succeeded, an <error> in JUnit, an ::error for GitHub")
   func unreadable() throws {
-    let (ok, pickled) = (newID(), newID())
+    let (ok, pickled) = (newTaskID(), newTaskID())
     try store(ok, "SUCCESS")
     try server.storeAndPublish(taskID: pickled, payload: [0x80, 0x04, 0x95, 0x2A, 0, 0, 0, 0, 0, 0, 0])
     let file = temporaryFile("junit.xml")
@@ -158,7 +156,7 @@ struct CIReportTests {
 
   @Test("the JUnit report is written whatever the exit: 124 with unready tasks, 69 without Redis")
   func junitOnEveryExit() throws {
-    let pending = newID()
+    let pending = newTaskID()
     let file = temporaryFile("junit.xml")
     defer { try? FileManager.default.removeItem(at: file) }
     let timedOut = try TaskwatchProcess.run([
@@ -178,7 +176,7 @@ struct CIReportTests {
 
   @Test("GITHUB_ACTIONS=true: an ::error line per failed task, and a Markdown table in GITHUB_STEP_SUMMARY")
   func github() throws {
-    let (ok, bad) = (newID(), newID())
+    let (ok, bad) = (newTaskID(), newTaskID())
     try store(ok, "SUCCESS")
     try store(
       bad, "FAILURE", result: #"{"exc_type": "KeyError", "exc_message": ["a,b: 100%\nnext"]}"#, name: "tasks.fail")
@@ -206,7 +204,7 @@ struct CIReportTests {
 
   @Test("a heartbeat on stderr when nothing changes and the streams are not terminals; --heartbeat 0 turns it off")
   func heartbeat() throws {
-    let (pending, progress) = (newID(), newID())
+    let (pending, progress) = (newTaskID(), newTaskID())
     try store(progress, "PROGRESS", result: #"{"current": 1, "total": 3}"#)
     let result = try TaskwatchProcess.run(["-u", server.url(), "--heartbeat", "1s", "-t", "3s", pending, progress])
     #expect(result.status == 124)
@@ -219,7 +217,7 @@ struct CIReportTests {
 
   @Test("--fail-fast says on stderr which task failed")
   func failFastNamesTheTask() throws {
-    let (bad, pending) = (newID(), newID())
+    let (bad, pending) = (newTaskID(), newTaskID())
     try store(bad, "FAILURE", result: Self.exception, name: "tasks.fail")
     let result = try TaskwatchProcess.run(["-u", server.url(), "--fail-fast", pending, bad])
     #expect(result.status == 1)

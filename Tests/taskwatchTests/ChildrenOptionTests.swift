@@ -9,18 +9,13 @@ import Testing
 struct ChildrenOptionTests {
   let server = SharedRedis.server
 
-  private func newID() -> String { UUID().uuidString.lowercased() }
-
   private func store(_ id: String, _ state: String, children: [String] = []) throws {
-    let tuples = children.map { #"[["\#($0)", null], null]"# }.joined(separator: ", ")
-    let json =
-      #"{"status": "\#(state)", "result": null, "traceback": null, "children": [\#(tuples)], "date_done": null, "task_id": "\#(id)"}"#
-    try server.run(["SET", "celery-task-meta-\(id)", json])
+    try server.run(["SET", "celery-task-meta-\(id)", celeryMeta(id, state, children: children)])
   }
 
   @Test("found tasks' lines carry parent_id and root_id right after task_id; given ids' lines do not")
   func lineFields() throws {
-    let (root, child, grandchild) = (newID(), newID(), newID())
+    let (root, child, grandchild) = (newTaskID(), newTaskID(), newTaskID())
     try store(root, "SUCCESS", children: [child])
     try store(child, "SUCCESS", children: [grandchild])
     try store(grandchild, "FAILURE")
@@ -37,13 +32,26 @@ struct ChildrenOptionTests {
     #expect(summary["states"] as? [String: Int] == ["SUCCESS": 2, "FAILURE": 1])
   }
 
+  @Test("a found task whose stored result is unreadable (pickle) still names its parent and root")
+  func unreadableChildKeepsLineage() throws {
+    let (root, child) = (newTaskID(), newTaskID())
+    try store(root, "SUCCESS", children: [child])
+    try server.storeAndPublish(taskID: child, payload: [0x80, 0x04, 0x95, 0x2A, 0, 0, 0, 0, 0, 0, 0])
+    let result = try TaskwatchProcess.run(["-u", server.url(), "--children", root])
+    #expect(result.status == 65)
+    let line = try #require(result.objects.first { $0["type"] as? String == "unreadable" })
+    #expect(line["task_id"] as? String == child)
+    #expect(line["parent_id"] as? String == root)
+    #expect(line["root_id"] as? String == root)
+  }
+
   @Test("--report junit covers the tree: a testcase per task, found ones grouped by their root, the failure named")
   func junitCoversTheTree() throws {
-    let (root, child, grandchild) = (newID(), newID(), newID())
+    let (root, child, grandchild) = (newTaskID(), newTaskID(), newTaskID())
     try store(root, "SUCCESS", children: [child])
     try store(child, "SUCCESS", children: [grandchild])
     try store(grandchild, "FAILURE")
-    let file = FileManager.default.temporaryDirectory.appendingPathComponent("children-\(newID()).xml")
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("children-\(newTaskID()).xml")
     defer { try? FileManager.default.removeItem(at: file) }
     let result = try TaskwatchProcess.run(["-u", server.url(), "--children", "--report", "junit=\(file.path)", root])
     #expect(result.status == 1)
@@ -57,7 +65,7 @@ struct ChildrenOptionTests {
 
   @Test("without --children the same ids end at the parent's SUCCESS")
   func offByDefault() throws {
-    let (root, child) = (newID(), newID())
+    let (root, child) = (newTaskID(), newTaskID())
     try store(root, "SUCCESS", children: [child])
     let result = try TaskwatchProcess.run(["-u", server.url(), root])
     #expect(result.status == 0)

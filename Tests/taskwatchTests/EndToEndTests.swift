@@ -11,15 +11,9 @@ import Testing
 struct EndToEndTests {
   let server = SharedRedis.server
 
-  private func payload(_ id: String, _ state: String) -> String {
-    #"{"status": "\#(state)", "result": null, "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"}"#
-  }
-
   private func store(_ id: String, _ state: String) throws {
-    try server.run(["SET", "celery-task-meta-\(id)", payload(id, state)])
+    try server.run(["SET", "celery-task-meta-\(id)", celeryMeta(id, state)])
   }
-
-  private func newID() -> String { UUID().uuidString.lowercased() }
 
   /// Starts taskwatch, waits until it is subscribed to `id`'s channel.
   private func startWatching(_ arguments: [String], channelOf id: String) throws -> TaskwatchProcess {
@@ -30,7 +24,7 @@ struct EndToEndTests {
 
   @Test("stored results: snapshot lines in the order given, exit 0")
   func snapshotSuccess() throws {
-    let (a, b) = (newID(), newID())
+    let (a, b) = (newTaskID(), newTaskID())
     try store(a, "SUCCESS")
     try store(b, "SUCCESS")
     let result = try TaskwatchProcess.run(["-u", server.url(), b, a])
@@ -45,12 +39,12 @@ struct EndToEndTests {
 
   @Test("live transitions reach the pipe in order; FAILURE exits 1")
   func liveFailure() throws {
-    let id = newID()
+    let id = newTaskID()
     let process = try startWatching(["-u", server.url(), id], channelOf: id)
     #expect(process.waitForLines(1, seconds: 10))
-    try server.storeAndPublish(taskID: id, json: payload(id, "STARTED"))
+    try server.storeAndPublish(taskID: id, json: celeryMeta(id, "STARTED"))
     #expect(process.waitForLines(2, seconds: 10))
-    try server.storeAndPublish(taskID: id, json: payload(id, "FAILURE"))
+    try server.storeAndPublish(taskID: id, json: celeryMeta(id, "FAILURE"))
     let result = try process.finish()
     #expect(result.status == 1)
     #expect(result.states(of: id) == ["PENDING", "STARTED", "FAILURE"])
@@ -60,18 +54,18 @@ struct EndToEndTests {
 
   @Test("the first line arrives on a pipe before the last task finishes")
   func streaming() throws {
-    let (done, later) = (newID(), newID())
+    let (done, later) = (newTaskID(), newTaskID())
     try store(done, "SUCCESS")
     let process = try startWatching(["-u", server.url(), done, later], channelOf: later)
     #expect(process.waitForLines(2, seconds: 10))
     #expect(process.child.isRunning)
-    try server.storeAndPublish(taskID: later, json: payload(later, "SUCCESS"))
+    try server.storeAndPublish(taskID: later, json: celeryMeta(later, "SUCCESS"))
     #expect(try process.finish().status == 0)
   }
 
   @Test("ids from stdin")
   func standardInput() throws {
-    let ids = (0..<50).map { _ in newID() }
+    let ids = (0..<50).map { _ in newTaskID() }
     for id in ids { try store(id, "SUCCESS") }
     let result = try TaskwatchProcess.run(
       ["-u", server.url(), "-"], stdin: "\n" + ids.joined(separator: "\n") + "\n\n" + ids[0] + "\n")
@@ -81,7 +75,7 @@ struct EndToEndTests {
 
   @Test("ids as pasted: a Python list, commas, key names from redis-cli --scan, # comments in a file")
   func pastedIDs() throws {
-    let (a, b, c, d) = (newID(), newID(), newID(), newID())
+    let (a, b, c, d) = (newTaskID(), newTaskID(), newTaskID(), newTaskID())
     for id in [a, b, c, d] { try store(id, "SUCCESS") }
     let file = "# deploy 42\n['\(a)', '\(b)']\ncelery-task-meta-\(c)  # from redis-cli --scan\n"
     let result = try TaskwatchProcess.run(["-u", server.url(), "\(d),\(a)", "-"], stdin: file)
@@ -95,7 +89,7 @@ struct EndToEndTests {
 
   @Test("--once prints current states: 124 with unready tasks, 0 when all succeeded")
   func once() throws {
-    let (done, pending) = (newID(), newID())
+    let (done, pending) = (newTaskID(), newTaskID())
     try store(done, "SUCCESS")
     let unready = try TaskwatchProcess.run(["-u", server.url(), "--once", done, pending])
     #expect(unready.status == 124)
@@ -106,7 +100,7 @@ struct EndToEndTests {
 
   @Test("--timeout with a task unready exits 124 and says so; --summary closes the stream")
   func timeoutAndSummary() throws {
-    let (done, pending) = (newID(), newID())
+    let (done, pending) = (newTaskID(), newTaskID())
     try store(done, "FAILURE")
     let result = try TaskwatchProcess.run(["-u", server.url(), "-t", "300ms", "--summary", done, pending])
     #expect(result.status == 124)
@@ -121,7 +115,7 @@ struct EndToEndTests {
 
   @Test("--fail-fast stops at the first FAILURE with tasks still unready")
   func failFast() throws {
-    let (failed, pending) = (newID(), newID())
+    let (failed, pending) = (newTaskID(), newTaskID())
     try store(failed, "REVOKED")
     let result = try TaskwatchProcess.run(["-u", server.url(), "--fail-fast", failed, pending], seconds: 10)
     #expect(result.status == 1)
@@ -129,7 +123,7 @@ struct EndToEndTests {
 
   @Test("--quiet prints nothing; --no-result drops result and traceback")
   func quietAndNoResult() throws {
-    let id = newID()
+    let id = newTaskID()
     try store(id, "SUCCESS")
     let quiet = try TaskwatchProcess.run(["-u", server.url(), "-q", id])
     #expect(quiet.status == 0 && quiet.stdout.isEmpty)
@@ -140,7 +134,7 @@ struct EndToEndTests {
 
   @Test("a closed stdout (| head -n 1) ends the run quietly with 0")
   func closedPipe() throws {
-    let id = newID()
+    let id = newTaskID()
     // The marker file appears once head has read its line and exited.
     let marker = FileManager.default.temporaryDirectory.appendingPathComponent("taskwatch-head-\(id)")
     defer { try? FileManager.default.removeItem(at: marker) }
@@ -156,7 +150,7 @@ struct EndToEndTests {
     while !FileManager.default.fileExists(atPath: marker.path) && !headGone.hasPassed { usleep(2_000) }
     #expect(FileManager.default.fileExists(atPath: marker.path), "head read the snapshot line and exited")
     for state in ["STARTED", "RETRY", "STARTED", "SUCCESS"] {
-      try server.storeAndPublish(taskID: id, json: payload(id, state) + " ")
+      try server.storeAndPublish(taskID: id, json: celeryMeta(id, state) + " ")
     }
     #expect(shell.wait(seconds: 10) == 0)
     let output = String(decoding: shell.stdout!.readDataToEndOfFile(), as: UTF8.self)
@@ -168,7 +162,7 @@ struct EndToEndTests {
   @Test("SIGINT exits 130 and SIGTERM 143 within a second, summary still printed")
   func signals() throws {
     for (signal, status) in [(SIGINT, Int32(130)), (SIGTERM, Int32(143))] {
-      let id = newID()
+      let id = newTaskID()
       let process = try startWatching(["-u", server.url(), "--summary", id], channelOf: id)
       #expect(process.waitForLines(1, seconds: 10))
       let sent = Date()
@@ -185,14 +179,14 @@ struct EndToEndTests {
 
   @Test("a pickle result is one unreadable line; the other tasks are watched to the end, then exit 65")
   func pickle() throws {
-    let (pickled, done, live) = (newID(), newID(), newID())
+    let (pickled, done, live) = (newTaskID(), newTaskID(), newTaskID())
     try server.storeAndPublish(taskID: pickled, payload: Self.pickle)
     try store(done, "SUCCESS")
     let process = try startWatching(["-u", server.url(), "--summary", pickled, done, live], channelOf: live)
     #expect(process.waitForLines(3, seconds: 10))
-    try server.storeAndPublish(taskID: live, json: payload(live, "STARTED"))
+    try server.storeAndPublish(taskID: live, json: celeryMeta(live, "STARTED"))
     #expect(process.waitForLines(4, seconds: 10))
-    try server.storeAndPublish(taskID: live, json: payload(live, "SUCCESS"))
+    try server.storeAndPublish(taskID: live, json: celeryMeta(live, "SUCCESS"))
     let result = try process.finish()
     #expect(result.status == 65)
     let objects = result.objects
@@ -216,7 +210,7 @@ struct EndToEndTests {
 
   @Test("a FAILURE outranks an unreadable result (exit 1); --timeout outranks it (124)")
   func unreadablePrecedence() throws {
-    let (pickled, failed, waiting) = (newID(), newID(), newID())
+    let (pickled, failed, waiting) = (newTaskID(), newTaskID(), newTaskID())
     try server.storeAndPublish(taskID: pickled, payload: Self.pickle)
     try store(failed, "FAILURE")
     let failure = try TaskwatchProcess.run(["-u", server.url(), pickled, failed])
@@ -230,7 +224,7 @@ struct EndToEndTests {
 
   @Test("--fail-fast stops at the first unreadable result with 65, the others unready")
   func unreadableFailFast() throws {
-    let (waiting, pickled) = (newID(), newID())
+    let (waiting, pickled) = (newTaskID(), newTaskID())
     try server.storeAndPublish(taskID: pickled, payload: Self.pickle)
     let result = try TaskwatchProcess.run(["-u", server.url(), "--fail-fast", "--summary", waiting, pickled])
     #expect(result.status == 65)
@@ -240,7 +234,7 @@ struct EndToEndTests {
 
   @Test("--format text shows an unreadable task as UNREADABLE with the fix")
   func unreadableText() throws {
-    let (pickled, done) = (newID(), newID())
+    let (pickled, done) = (newTaskID(), newTaskID())
     try server.storeAndPublish(taskID: pickled, payload: Self.pickle)
     try store(done, "SUCCESS")
     let result = try TaskwatchProcess.run(["-u", server.url(), "--format", "text", pickled, done])
@@ -266,8 +260,8 @@ struct EndToEndTests {
   @Test("passwords: wrong one exits 77; the right one from file, environment or URL works")
   func passwords() throws {
     let own = try RedisServer(extraArguments: ["--requirepass", "s3cr:et"])
-    let id = newID()
-    try own.run(["SET", "celery-task-meta-\(id)", payload(id, "SUCCESS")], password: "s3cr:et")
+    let id = newTaskID()
+    try own.run(["SET", "celery-task-meta-\(id)", celeryMeta(id, "SUCCESS")], password: "s3cr:et")
     let wrong = try TaskwatchProcess.run(["-u", "redis://:nope@127.0.0.1:\(own.port)/0", id])
     #expect(wrong.status == 77)
     #expect(wrong.stderr.hasPrefix("taskwatch: authentication to 127.0.0.1:\(own.port) refused"))
@@ -291,7 +285,7 @@ struct EndToEndTests {
 
   @Test("the URL comes from --url, then TASKWATCH_URL, then CELERY_RESULT_BACKEND")
   func urlChain() throws {
-    let id = newID()
+    let id = newTaskID()
     try store(id, "SUCCESS")
     let dead = "redis://127.0.0.1:\(try FreePort.pick())/0"
     #expect(try TaskwatchProcess.run([id], environment: ["TASKWATCH_URL": server.url()]).status == 0)

@@ -16,20 +16,16 @@ struct ExampleProgramTests {
 
   private var executable: String { ProcessInfo.processInfo.environment["TASKWATCH_EXAMPLE_BIN"]! }
 
-  private func payload(_ id: String, _ state: String, result: String) -> String {
-    #"{"status": "\#(state)", "result": \#(result), "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"}"#
-  }
-
   @Test("prints the snapshot, the live changes, then each result; exit 0 when all succeeded")
   func success() throws {
     let stored = UUID().uuidString
     let live = UUID().uuidString
-    try server.storeAndPublish(taskID: stored, json: payload(stored, "SUCCESS", result: "5"))
+    try server.storeAndPublish(taskID: stored, json: celeryMeta(stored, "SUCCESS", result: "5"))
     let program = try CapturedProcess(executable, [server.url(), stored, live])
     #expect(try server.waitForSubscribers(channel: "celery-task-meta-\(live)"))
     #expect(program.waitForOutput("\(live) PENDING (snapshot)", seconds: 10))
-    try server.storeAndPublish(taskID: live, json: payload(live, "PROGRESS", result: #"{"current": 1}"#))
-    try server.storeAndPublish(taskID: live, json: payload(live, "SUCCESS", result: #"{"rows": 3}"#))
+    try server.storeAndPublish(taskID: live, json: celeryMeta(live, "PROGRESS", result: #"{"current": 1}"#))
+    try server.storeAndPublish(taskID: live, json: celeryMeta(live, "SUCCESS", result: #"{"rows": 3}"#))
     let run = try program.finish(seconds: 20)
     #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
     #expect(
@@ -43,7 +39,7 @@ struct ExampleProgramTests {
   func failure() throws {
     let id = UUID().uuidString
     let exception = #"{"exc_type": "ValueError", "exc_message": ["boom"], "exc_module": "builtins"}"#
-    try server.storeAndPublish(taskID: id, json: payload(id, "FAILURE", result: exception))
+    try server.storeAndPublish(taskID: id, json: celeryMeta(id, "FAILURE", result: exception))
     let run = try CapturedProcess(executable, [server.url(), id]).finish(seconds: 20)
     #expect(run.status == 1)
     #expect(run.lines.last == "\(id) FAILURE exception ValueError: boom")

@@ -8,11 +8,6 @@ import Testing
 /// deadline through `TaskwatchProcess.finish(seconds:)`.
 @Suite("Fault injection", .serialized)
 struct FaultInjectionTests {
-  private func payload(_ id: String, _ state: String) -> String {
-    #"{"status": "\#(state)", "result": 42, "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"}"#
-  }
-
-  private func newID() -> String { UUID().uuidString.lowercased() }
 
   private func source(of state: String, for id: String, in result: TaskwatchProcess.Result) -> String? {
     result.objects.last { $0["task_id"] as? String == id && $0["state"] as? String == state }?["source"] as? String
@@ -22,12 +17,12 @@ struct FaultInjectionTests {
   func cutAndResync() throws {
     let redis = try RedisServer()
     let proxy = try FaultProxy(upstreamPort: redis.port)
-    let id = newID()
+    let id = newTaskID()
     let process = try TaskwatchProcess(["-u", proxy.url(), id])
     #expect(try redis.waitForSubscribers(channel: "celery-task-meta-\(id)"))
     #expect(process.waitForLines(1, seconds: 10), "the snapshot comes before any fault")
     proxy.setMode(.refuse)
-    try redis.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    try redis.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
     #expect(process.waitForErrors(seconds: 10) { $0.contains("reconnecting") }, "the cut is noticed")
     proxy.setMode(.forward)
     let result = try process.finish(seconds: 15)
@@ -41,13 +36,13 @@ struct FaultInjectionTests {
   func blackhole() throws {
     let redis = try RedisServer()
     let proxy = try FaultProxy(upstreamPort: redis.port)
-    let id = newID()
+    let id = newTaskID()
     let process = try TaskwatchProcess(["-u", proxy.url(), "--health-interval", "1s", id])
     #expect(try redis.waitForSubscribers(channel: "celery-task-meta-\(id)"))
     #expect(process.waitForLines(1, seconds: 10), "the snapshot comes before any fault")
     let started = Date()
     proxy.setMode(.blackhole)
-    try redis.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    try redis.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
     #expect(process.waitForErrors(seconds: 8) { $0.contains("no reply to PING") }, "the dead link is noticed")
     proxy.setMode(.forward)
     let result = try process.finish(seconds: 10)
@@ -60,8 +55,8 @@ struct FaultInjectionTests {
   @Test("3. Redis restarted with its data mid-watch → the result stored after the restart is reported")
   func restart() throws {
     let redis = try RedisServer()
-    let (early, late) = (newID(), newID())
-    try redis.run(["SET", "celery-task-meta-\(early)", payload(early, "STARTED")])
+    let (early, late) = (newTaskID(), newTaskID())
+    try redis.run(["SET", "celery-task-meta-\(early)", celeryMeta(early, "STARTED")])
     let process = try TaskwatchProcess(["-u", redis.url(), early, late])
     #expect(try redis.waitForSubscribers(channel: "celery-task-meta-\(late)"))
     #expect(process.waitForLines(2, seconds: 10), "the snapshot comes before the restart")
@@ -69,8 +64,8 @@ struct FaultInjectionTests {
     redis.stop()
     try redis.start(arguments: ["--dbfilename", "dump.rdb"])
     #expect(try redis.waitForSubscribers(channel: "celery-task-meta-\(late)", seconds: 10))
-    try redis.storeAndPublish(taskID: late, json: payload(late, "SUCCESS"))
-    try redis.storeAndPublish(taskID: early, json: payload(early, "SUCCESS"))
+    try redis.storeAndPublish(taskID: late, json: celeryMeta(late, "SUCCESS"))
+    try redis.storeAndPublish(taskID: early, json: celeryMeta(early, "SUCCESS"))
     let result = try process.finish(seconds: 15)
     #expect(result.status == 0)
     #expect(result.states(of: early) == ["STARTED", "SUCCESS"])
@@ -81,7 +76,7 @@ struct FaultInjectionTests {
   @Test("4. an outage longer than --retry-for 2s exits 69 within about 6 s, saying why")
   func outage() throws {
     let redis = try RedisServer()
-    let id = newID()
+    let id = newTaskID()
     let process = try TaskwatchProcess(["-u", redis.url(), "--retry-for", "2s", id])
     #expect(try redis.waitForSubscribers(channel: "celery-task-meta-\(id)"))
     #expect(process.waitForLines(1, seconds: 10), "the snapshot comes before any fault")
@@ -97,11 +92,11 @@ struct FaultInjectionTests {
   @Test("5. started while Redis is down; Redis starts once it has retried → works")
   func lateStart() throws {
     let port = try FreePort.pick()
-    let id = newID()
+    let id = newTaskID()
     let process = try TaskwatchProcess(["-u", "redis://127.0.0.1:\(port)/0", id])
     #expect(process.waitForErrors(seconds: 10) { $0.contains("connection refused; reconnecting") })
     let redis = try RedisServer(port: port)
-    try redis.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    try redis.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
     let result = try process.finish(seconds: 15)
     #expect(result.status == 0)
     #expect(result.states(of: id).last == "SUCCESS")
@@ -111,7 +106,7 @@ struct FaultInjectionTests {
   @Test("6. NOAUTH after Redis restarted with a password → 77, no retry storm")
   func noauthAfterRestart() throws {
     let redis = try RedisServer()
-    let id = newID()
+    let id = newTaskID()
     let process = try TaskwatchProcess(["-u", redis.url(), "--retry-for", "20s", id])
     #expect(try redis.waitForSubscribers(channel: "celery-task-meta-\(id)"))
     #expect(process.waitForLines(1, seconds: 10), "the snapshot comes before any fault")
@@ -127,17 +122,17 @@ struct FaultInjectionTests {
   @Test("8. garbage bytes on a watched channel → warning, the real SUCCESS still reported, exit 0")
   func garbage() throws {
     let redis = SharedRedis.server
-    let id = newID()
+    let id = newTaskID()
     let process = try TaskwatchProcess(["-u", redis.url(), id])
     #expect(try redis.waitForSubscribers(channel: "celery-task-meta-\(id)"))
     #expect(process.waitForLines(1, seconds: 10), "the snapshot comes before any fault")
     try redis.storeAndPublish(taskID: id, payload: [0xDE, 0xAD, 0xBE, 0xEF, 0x00, 0x0A], store: false)
     try redis.storeAndPublish(taskID: id, json: #"{"task_id": "\#(id)"}"#, store: false)
-    try redis.storeAndPublish(taskID: id, json: payload("someone-else", "SUCCESS"), store: false)
+    try redis.storeAndPublish(taskID: id, json: celeryMeta("someone-else", "SUCCESS"), store: false)
     // One warning per bad message; the result is stored only after all three
     // were seen, or the re-read they trigger could find it first.
     #expect(process.waitForErrors(seconds: 10) { $0.components(separatedBy: "skipped").count - 1 == 3 })
-    try redis.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    try redis.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
     let result = try process.finish(seconds: 10)
     #expect(result.status == 0)
     #expect(result.states(of: id) == ["PENDING", "SUCCESS"])
@@ -147,14 +142,14 @@ struct FaultInjectionTests {
   @Test("10. 20,000 ids via stdin, finished by a pipelined publisher right after subscription")
   func twentyThousand() throws {
     let redis = SharedRedis.server
-    let ids = (0..<20_000).map { _ in newID() }
+    let ids = (0..<20_000).map { _ in newTaskID() }
     let process = try TaskwatchProcess(["-u", redis.url(), "-"], stdin: ids.joined(separator: "\n"))
     #expect(try redis.waitForSubscribers(channel: "celery-task-meta-\(ids.last!)", seconds: 20))
     #expect(process.waitForLines(ids.count, seconds: 20), "the snapshot comes before the burst")
     let publisher = try redis.connection()
     for id in ids {
       let key = "celery-task-meta-\(id)"
-      let body = payload(id, "SUCCESS")
+      let body = celeryMeta(id, "SUCCESS")
       publisher.append(["MULTI"])
       publisher.append(["SETEX", key, "600", body])
       publisher.append(["PUBLISH", key, body])
@@ -174,7 +169,7 @@ struct FaultInjectionTests {
   @Test("11. a 40 MB result with the pubsub output buffer lowered so Redis kills the subscriber → still reported")
   func largePayload() throws {
     let redis = try RedisServer(extraArguments: ["--client-output-buffer-limit", "pubsub 1mb 1mb 0"])
-    let id = newID()
+    let id = newTaskID()
     let process = try TaskwatchProcess(["-u", redis.url(), id])
     #expect(try redis.waitForSubscribers(channel: "celery-task-meta-\(id)"))
     #expect(process.waitForLines(1, seconds: 10), "the snapshot comes before any fault")
@@ -190,12 +185,12 @@ struct FaultInjectionTests {
   @Test("12. SUCCESS published from another db while our key is absent → not ready, one warning")
   func wrongDatabase() throws {
     let redis = SharedRedis.server
-    let id = newID()
+    let id = newTaskID()
     let process = try TaskwatchProcess(["-u", redis.url(database: 3), "-t", "1500ms", id])
     #expect(try redis.waitForSubscribers(channel: "celery-task-meta-\(id)"))
     #expect(process.waitForLines(1, seconds: 10), "the snapshot comes before any fault")
-    try redis.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"), database: 4)
-    try redis.storeAndPublish(taskID: id, json: payload(id, "SUCCESS") + " ", database: 4)
+    try redis.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"), database: 4)
+    try redis.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS") + " ", database: 4)
     let result = try process.finish(seconds: 10)
     #expect(result.status == 124)
     #expect(result.states(of: id) == ["PENDING"])
@@ -229,14 +224,14 @@ struct FaultInjectionTests {
   @Test("14. --all: the resync MGET answered -LOADING is retried until the data set is loaded")
   func loadingUnderAll() throws {
     let redis = try RedisServer(extraArguments: ["--enable-debug-command", "local"])
-    let id = newID()
+    let id = newTaskID()
     let process = try TaskwatchProcess(["-u", redis.url(), "--all", "--count", "1", "-t", "40s"])
     #expect(try waitForPattern(redis))
-    try redis.storeAndPublish(taskID: id, json: payload(id, "STARTED"))
+    try redis.storeAndPublish(taskID: id, json: celeryMeta(id, "STARTED"))
     #expect(process.waitForOutput("STARTED", seconds: 10))
     // The result is stored while nothing is published, so only the resync
     // after the restart can find it; the filler keys make loading slow.
-    try redis.run(["SET", "celery-task-meta-\(id)", payload(id, "SUCCESS")])
+    try redis.run(["SET", "celery-task-meta-\(id)", celeryMeta(id, "SUCCESS")])
     try redis.run(["DEBUG", "POPULATE", "3000", "filler", "10"])
     try redis.run(["SAVE"])
     redis.stop()
@@ -254,7 +249,7 @@ struct FaultInjectionTests {
   @Test("15. a database the server does not have (SELECT 16) is a usage error: 64 at once, ids and --all")
   func databaseOutOfRange() throws {
     let redis = SharedRedis.server
-    for arguments in [[newID()], ["--all"]] {
+    for arguments in [[newTaskID()], ["--all"]] {
       let started = Date()
       let result = try TaskwatchProcess.run(["-u", redis.url(database: 16)] + arguments)
       #expect(result.status == 64, "stderr: \(result.stderr)")

@@ -13,8 +13,6 @@ private typealias ExitStatus = taskwatch.ExitStatus
 struct GroupEndToEndTests {
   let server = SharedRedis.server
 
-  private func newID() -> String { UUID().uuidString.lowercased() }
-
   private func taskPayload(_ id: String, _ state: String) -> String {
     #"{"status": "\#(state)", "result": null, "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"}"#
   }
@@ -32,7 +30,7 @@ struct GroupEndToEndTests {
 
   @Test("a stored group's tasks are watched after the positional ids, each once")
   func storedGroup() throws {
-    let (group, a, b, positional) = (newID(), newID(), newID(), newID())
+    let (group, a, b, positional) = (newTaskID(), newTaskID(), newTaskID(), newTaskID())
     for id in [a, b, positional] { try server.run(["SET", "celery-task-meta-\(id)", taskPayload(id, "SUCCESS")]) }
     try saveGroup(group, [a, positional, b])
     let result = try TaskwatchProcess.run(["-u", server.url(), positional, "--group", group, "--group", group])
@@ -43,7 +41,7 @@ struct GroupEndToEndTests {
 
   @Test("a group saved after the start is waited for, then its tasks are streamed")
   func savedLater() throws {
-    let (group, a, b) = (newID(), newID(), newID())
+    let (group, a, b) = (newTaskID(), newTaskID(), newTaskID())
     let process = try TaskwatchProcess(["-u", server.url(), "-t", "20s", "--group", group])
     #expect(try server.waitForSubscribers(channel: "celery-taskset-meta-\(group)"))
     #expect(process.stdoutSoFar.isEmpty)
@@ -59,7 +57,7 @@ struct GroupEndToEndTests {
 
   @Test("an unsaved group: --timeout exits 124 naming it, --once too")
   func unsaved() throws {
-    let group = newID()
+    let group = newTaskID()
     let started = Date()
     let timedOut = try TaskwatchProcess.run(["-u", server.url(), "-t", "300ms", "--summary", "--group", group])
     #expect(Date().timeIntervalSince(started) < 5)
@@ -74,7 +72,7 @@ struct GroupEndToEndTests {
 
   @Test("SIGTERM while waiting for a group exits 143 at once")
   func signalWhileWaiting() throws {
-    let group = newID()
+    let group = newTaskID()
     let process = try TaskwatchProcess(["-u", server.url(), "--group", group])
     #expect(try server.waitForSubscribers(channel: "celery-taskset-meta-\(group)"))
     let sent = Date()
@@ -87,7 +85,7 @@ struct GroupEndToEndTests {
   @Test("Redis down when the run starts: the group read is retried, then the tasks are watched")
   func groupWhileRedisStarts() throws {
     let port = try FreePort.pick()
-    let (group, task) = (newID(), newID())
+    let (group, task) = (newTaskID(), newTaskID())
     let process = try TaskwatchProcess(["-u", "redis://127.0.0.1:\(port)/0", "--group", group])
     #expect(process.waitForErrors(seconds: 10) { $0.contains("connection refused; reconnecting") })
     let redis = try RedisServer(port: port)
@@ -103,7 +101,7 @@ struct GroupEndToEndTests {
 
   @Test("an unreadable group exits 65 naming the group and the serializer")
   func undecodable() throws {
-    let group = newID()
+    let group = newTaskID()
     try server.storeAndPublish(
       taskID: group, payload: [0x80, 0x04, 0x95, 0x10, 0x00], keyPrefix: "celery-taskset-meta-")
     let result = try TaskwatchProcess.run(["-u", server.url(), "--group", group])

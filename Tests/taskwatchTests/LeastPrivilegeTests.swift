@@ -8,11 +8,6 @@ import Testing
 /// so the watch outlives many health intervals and never blames authentication.
 @Suite("A least-privilege ACL user (no +ping)", .serialized)
 struct LeastPrivilegeTests {
-  private func payload(_ id: String, _ state: String) -> String {
-    #"{"status": "\#(state)", "result": 1, "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"}"#
-  }
-
-  private func newID() -> String { UUID().uuidString.lowercased() }
 
   /// A server with the `watcher` user of the ACL in the issue.
   private func server() throws -> RedisServer {
@@ -50,13 +45,13 @@ struct LeastPrivilegeTests {
   @Test("ids: the watch outlives three refused health PINGs, then reports SUCCESS, exit 0")
   func ids() throws {
     let redis = try server()
-    let id = newID()
-    try redis.run(["SET", "celery-task-meta-\(id)", payload(id, "STARTED")])
+    let id = newTaskID()
+    try redis.run(["SET", "celery-task-meta-\(id)", celeryMeta(id, "STARTED")])
     let url = "redis://watcher:pw@127.0.0.1:\(redis.port)/0"
     let process = try TaskwatchProcess(["-u", url, "--health-interval", "300ms", id])
     #expect(process.waitForLines(1, seconds: 10))
     #expect(try waitForRefusedPings(redis, atLeast: 3))
-    try redis.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    try redis.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
     let result = try process.finish(seconds: 10)
     #expect(result.status == 0, "stderr: \(result.stderr)")
     #expect(result.states(of: id) == ["STARTED", "SUCCESS"])
@@ -66,11 +61,11 @@ struct LeastPrivilegeTests {
   @Test("--all: the same user, three refused health PINGs, then --count 1 is reached, exit 0")
   func all() throws {
     let redis = try server()
-    let id = newID()
+    let id = newTaskID()
     let url = "redis://watcher:pw@127.0.0.1:\(redis.port)/0"
     let process = try TaskwatchProcess(["-u", url, "--all", "--count", "1", "--health-interval", "300ms"])
     #expect(try waitForRefusedPings(redis, atLeast: 3))
-    try redis.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    try redis.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
     let result = try process.finish(seconds: 10)
     #expect(result.status == 0, "stderr: \(result.stderr)")
     #expect(result.states(of: id) == ["SUCCESS"])

@@ -10,12 +10,6 @@ import Testing
 struct PendingHintTests {
   let server = SharedRedis.server
 
-  private func newID() -> String { UUID().uuidString.lowercased() }
-
-  private func payload(_ id: String, _ state: String) -> String {
-    #"{"status": "\#(state)", "result": 1, "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"}"#
-  }
-
   /// The `taskwatch:` lines of stderr, without the final timeout line.
   private func hints(_ result: CapturedProcess.Result) -> [String] {
     result.stderr.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("taskwatch: timed out") }
@@ -28,7 +22,7 @@ struct PendingHintTests {
 
   @Test("a group id watched as a task: one line saying to use --group")
   func groupID() throws {
-    let group = newID()
+    let group = newTaskID()
     try server.run(["SET", "celery-taskset-meta-\(group)", #"{"result": [["\#(group)", null], []]}"#])
     let result = try run([group])
     #expect(result.status == 124)
@@ -41,9 +35,9 @@ struct PendingHintTests {
 
   @Test("a result in another database is named, found with SELECT on a connection of its own")
   func otherDatabase() throws {
-    let id = newID()
-    try server.run(["SET", "celery-task-meta-\(id)", payload(id, "SUCCESS")], database: 3)
-    try server.run(["SET", "celery-task-meta-\(id)", payload(id, "SUCCESS")], database: 7)
+    let id = newTaskID()
+    try server.run(["SET", "celery-task-meta-\(id)", celeryMeta(id, "SUCCESS")], database: 3)
+    try server.run(["SET", "celery-task-meta-\(id)", celeryMeta(id, "SUCCESS")], database: 7)
     let result = try run([id], url: server.url(database: 2))
     #expect(result.status == 124)
     #expect(
@@ -66,7 +60,7 @@ struct PendingHintTests {
 
   @Test("nothing found: one reminder of ignore_result, result_expires and forget(), once per run")
   func nothingStored() throws {
-    let (a, b) = (newID(), newID())
+    let (a, b) = (newTaskID(), newTaskID())
     let result = try run([a, b])
     #expect(result.status == 124)
     let lines = hints(result)
@@ -77,12 +71,12 @@ struct PendingHintTests {
 
   @Test("several causes at once: one line each, and a task that becomes ready later is still reported")
   func severalCauses() throws {
-    let (group, plain, live) = (newID(), newID(), newID())
+    let (group, plain, live) = (newTaskID(), newTaskID(), newTaskID())
     try server.run(["SET", "celery-taskset-meta-\(group)", #"{"result": [["\#(group)", null], []]}"#])
     let process = try TaskwatchProcess(
       ["-u", server.url(), "--pending-hint-after", "200ms", "-t", "20s", group, "not-a-uuid", plain, live])
     #expect(process.waitForErrors(seconds: 10) { $0.contains("has been PENDING") })
-    try server.storeAndPublish(taskID: live, json: payload(live, "SUCCESS"))
+    try server.storeAndPublish(taskID: live, json: celeryMeta(live, "SUCCESS"))
     #expect(process.waitForLines(5, seconds: 10))
     process.child.signal(SIGINT)
     let result = try process.finish(seconds: 10)
@@ -103,12 +97,12 @@ struct PendingHintTests {
       "ACL", "SETUSER", "watcher", "on", ">pw", "~celery-task-meta-*", "&celery-task-meta-*", "+@pubsub", "+get",
       "+mget",
     ])
-    let id = newID()
-    try redis.run(["SET", "celery-task-meta-\(id)", payload(id, "SUCCESS")], database: 1)
+    let id = newTaskID()
+    try redis.run(["SET", "celery-task-meta-\(id)", celeryMeta(id, "SUCCESS")], database: 1)
     let url = "redis://watcher:pw@127.0.0.1:\(redis.port)/0"
     let process = try TaskwatchProcess(["-u", url, "--pending-hint-after", "200ms", "-t", "20s", id])
     #expect(process.waitForErrors(seconds: 10) { $0.contains("has been PENDING") })
-    try redis.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    try redis.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
     let result = try process.finish(seconds: 10)
     #expect(result.status == 0, "stderr: \(result.stderr)")
     #expect(result.states(of: id) == ["PENDING", "SUCCESS"])
@@ -127,7 +121,7 @@ struct PendingHintTests {
 
   @Test("a --group never saved (a chord's header) gets a hint before the timeout")
   func groupNotSaved() throws {
-    let group = newID()
+    let group = newTaskID()
     let result = try run(["--group", group])
     #expect(result.status == 124)
     let lines = hints(result)

@@ -7,23 +7,18 @@ import Testing
 /// `redis-sentinel`s on free loopback ports, all started and stopped here.
 @Suite("Sentinel", .serialized)
 struct SentinelTests {
-  private func payload(_ id: String, _ state: String) -> String {
-    #"{"status": "\#(state)", "result": 42, "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"}"#
-  }
-
-  private func newID() -> String { UUID().uuidString.lowercased() }
 
   @Test("SENTINEL FAILOVER mid-watch; SUCCESS stored on the promoted replica → reported within 20 s, exit 0")
   func failover() throws {
     let cluster = try SentinelCluster()
-    let id = newID()
-    try cluster.master.run(["SET", "celery-task-meta-\(id)", payload(id, "STARTED")])
+    let id = newTaskID()
+    try cluster.master.run(["SET", "celery-task-meta-\(id)", celeryMeta(id, "STARTED")])
     let process = try TaskwatchProcess(["-u", cluster.url(), "--master-name", cluster.masterName, id])
     #expect(try cluster.master.waitForSubscribers(channel: "celery-task-meta-\(id)"))
     #expect(process.waitForLines(1, seconds: 10), "the snapshot comes from the first master")
     let started = Date()
     try cluster.failOver()
-    try cluster.replica.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    try cluster.replica.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
     let result = try process.finish(seconds: 20)
     #expect(Date().timeIntervalSince(started) < 20)
     #expect(result.status == 0)
@@ -34,13 +29,13 @@ struct SentinelTests {
   @Test("over TLS: sentinels, master and the promoted replica all reached over TLS; the failover is followed")
   func failoverOverTLS() throws {
     let cluster = try SentinelCluster(tls: true)
-    let id = newID()
-    try cluster.master.run(["SET", "celery-task-meta-\(id)", payload(id, "STARTED")])
+    let id = newTaskID()
+    try cluster.master.run(["SET", "celery-task-meta-\(id)", celeryMeta(id, "STARTED")])
     let process = try TaskwatchProcess(["-u", cluster.url(), "--master-name", cluster.masterName, id])
     #expect(try cluster.master.waitForSubscribers(channel: "celery-task-meta-\(id)"))
     #expect(process.waitForLines(1, seconds: 10), "the snapshot comes from the first master, over TLS")
     try cluster.failOver()
-    try cluster.replica.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    try cluster.replica.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
     let result = try process.finish(seconds: 20)
     #expect(result.status == 0, "\(result.stderr)")
     #expect(result.states(of: id) == ["STARTED", "SUCCESS"])
@@ -50,9 +45,9 @@ struct SentinelTests {
   @Test("a sentinel that is down is skipped; master_name from the URL; --group reads through the sentinels too")
   func sentinelDown() throws {
     let cluster = try SentinelCluster()
-    let (id, group, child) = (newID(), newID(), newID())
-    try cluster.master.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
-    try cluster.master.storeAndPublish(taskID: child, json: payload(child, "SUCCESS"))
+    let (id, group, child) = (newTaskID(), newTaskID(), newTaskID())
+    try cluster.master.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
+    try cluster.master.storeAndPublish(taskID: child, json: celeryMeta(child, "SUCCESS"))
     try cluster.master.storeAndPublish(
       taskID: group, payload: Array(#"{"result": [["\#(group)", null], [[["\#(child)", null], null]]]}"#.utf8),
       keyPrefix: "celery-taskset-meta-")
@@ -68,7 +63,7 @@ struct SentinelTests {
     let cluster = try SentinelCluster()
     let started = Date()
     let result = try TaskwatchProcess.run(
-      ["-u", cluster.url(), "--retry-for", "20s", newID()], environment: ["TASKWATCH_MASTER_NAME": "nosuch"],
+      ["-u", cluster.url(), "--retry-for", "20s", newTaskID()], environment: ["TASKWATCH_MASTER_NAME": "nosuch"],
       seconds: 10)
     #expect(Date().timeIntervalSince(started) < 5)
     #expect(result.status == 64)
@@ -82,7 +77,7 @@ struct SentinelTests {
     cluster.stopSentinels()
     let started = Date()
     let result = try TaskwatchProcess.run(
-      ["-u", cluster.url(), "--master-name", cluster.masterName, "--retry-for", "2s", newID()], seconds: 10)
+      ["-u", cluster.url(), "--master-name", cluster.masterName, "--retry-for", "2s", newTaskID()], seconds: 10)
     let elapsed = Date().timeIntervalSince(started)
     #expect(elapsed >= 2 && elapsed < 6)
     #expect(result.status == 69)

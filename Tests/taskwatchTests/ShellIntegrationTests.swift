@@ -301,7 +301,7 @@ extension ShellIntegrationTests {
     @Test("CI: wait for a deploy's tasks, fail the job on FAILURE and say which")
     func ciWait() throws {
       for script in try Self.scripts(containing: Key.ciWait) {
-        let (done, failed, pending) = (newID(), newID(), newID())
+        let (done, failed, pending) = (newTaskID(), newTaskID(), newTaskID())
         try store(done, "SUCCESS")
         try store(failed, "FAILURE", result: Self.exception)
         let failing = try Workspace(server: server)
@@ -326,7 +326,7 @@ extension ShellIntegrationTests {
     @Test("stream failures only")
     func failures() throws {
       for script in try Self.scripts(containing: Key.failures) {
-        let (done, failed, revoked) = (newID(), newID(), newID())
+        let (done, failed, revoked) = (newTaskID(), newTaskID(), newTaskID())
         try store(done, "SUCCESS")
         try store(failed, "FAILURE", result: Self.exception)
         try store(revoked, "REVOKED")
@@ -345,12 +345,12 @@ extension ShellIntegrationTests {
     @Test("the result of one task, printed once it is ready")
     func result() throws {
       for script in try Self.scripts(containing: Key.result) {
-        let id = newID()
+        let id = newTaskID()
         let workspace = try Workspace(server: server)
         let shell = try workspace.start(script, taskID: id)
         #expect(try server.waitForSubscribers(channel: "celery-task-meta-\(id)"))
-        try server.storeAndPublish(taskID: id, json: payload(id, "STARTED"))
-        try server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS", result: #""s3://reports/2026-11.pdf""#))
+        try server.storeAndPublish(taskID: id, json: celeryMeta(id, "STARTED"))
+        try server.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS", result: #""s3://reports/2026-11.pdf""#))
         let result = try shell.finish()
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout == "s3://reports/2026-11.pdf\n")
@@ -360,7 +360,7 @@ extension ShellIntegrationTests {
     @Test("progress percentage from PROGRESS meta, as it changes")
     func progress() throws {
       for script in try Self.scripts(containing: Key.progress) {
-        let id = newID()
+        let id = newTaskID()
         try store(id, "PROGRESS", result: #"{"current": 1, "total": 4}"#)
         let workspace = try Workspace(server: server)
         let shell = try workspace.start(script, taskID: id)
@@ -369,9 +369,9 @@ extension ShellIntegrationTests {
         #expect(shell.waitForOutput("25%\n", seconds: 10), "the snapshot's 25% did not reach the pipe")
         for current in [2, 3] {
           try server.storeAndPublish(
-            taskID: id, json: payload(id, "PROGRESS", result: #"{"current": \#(current), "total": 4}"#))
+            taskID: id, json: celeryMeta(id, "PROGRESS", result: #"{"current": \#(current), "total": 4}"#))
         }
-        try server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS", result: "4"))
+        try server.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS", result: "4"))
         let result = try shell.finish()
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout == "25%\n50%\n75%\n")
@@ -381,7 +381,7 @@ extension ShellIntegrationTests {
     @Test("ids from another command: the tasks a deploy log names")
     func idsFromLog() throws {
       for script in try Self.scripts(containing: Key.logIDs) {
-        let (done, pending) = (newID(), newID())
+        let (done, pending) = (newTaskID(), newTaskID())
         try store(done, "SUCCESS")
         let workspace = try Workspace(server: server)
         try workspace.write(
@@ -400,7 +400,7 @@ extension ShellIntegrationTests {
         try own.run(["FLUSHALL"])
         for (index, state) in ["SUCCESS", "FAILURE", "SUCCESS", "STARTED"].enumerated() {
           let id = "census-\(index)"
-          try own.run(["SET", "celery-task-meta-\(id)", payload(id, state)])
+          try own.run(["SET", "celery-task-meta-\(id)", celeryMeta(id, state)])
         }
         let result = try Workspace(server: own).run(script)
         #expect(result.status == 0, "\(result.stderr)")
@@ -415,15 +415,8 @@ extension ShellIntegrationTests {
 
     static let exception = #"{"exc_type": "ValueError", "exc_message": ["boom"], "exc_module": "builtins"}"#
 
-    private func newID() -> String { UUID().uuidString.lowercased() }
-
-    private func payload(_ id: String, _ state: String, result: String = "null") -> String {
-      #"{"status": "\#(state)", "result": \#(result), "traceback": null, "children": [], "date_done": null, "#
-        + #""task_id": "\#(id)"}"#
-    }
-
     private func store(_ id: String, _ state: String, result: String = "null") throws {
-      try server.run(["SET", "celery-task-meta-\(id)", payload(id, state, result: result)])
+      try server.run(["SET", "celery-task-meta-\(id)", celeryMeta(id, state, result: result)])
     }
   }
 }

@@ -9,12 +9,6 @@ import Testing
 struct TLSTests {
   private let certificates = TLSCertificates.shared
 
-  private func payload(_ id: String, _ state: String, result: String = "42") -> String {
-    #"{"status": "\#(state)", "result": \#(result), "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"}"#
-  }
-
-  private func newID() -> String { UUID().uuidString.lowercased() }
-
   private var trusted: String {
     "ssl_cert_reqs=required&ssl_ca_certs=" + certificates.caFile
   }
@@ -22,12 +16,12 @@ struct TLSTests {
   @Test("required + the CA: a task is watched to SUCCESS over TLS")
   func watchOverTLS() throws {
     let redis = try TLSRedisServer()
-    let id = newID()
+    let id = newTaskID()
     let process = try TaskwatchProcess(["-u", redis.url(trusted), id])
     #expect(try redis.server.waitForSubscribers(channel: "celery-task-meta-\(id)"))
     #expect(process.waitForLines(1, seconds: 10), "the PENDING snapshot comes first")
-    try redis.server.storeAndPublish(taskID: id, json: payload(id, "STARTED"))
-    try redis.server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    try redis.server.storeAndPublish(taskID: id, json: celeryMeta(id, "STARTED"))
+    try redis.server.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
     let result = try process.finish(seconds: 15)
     #expect(result.status == 0, "\(result.stderr)")
     #expect(result.states(of: id) == ["PENDING", "STARTED", "SUCCESS"])
@@ -37,8 +31,8 @@ struct TLSTests {
   @Test("localhost is checked against the certificate's DNS name; --tls-ca and TASKWATCH_TLS_CA give the CA")
   func hostNameAndCAOptions() throws {
     let redis = try TLSRedisServer()
-    let id = newID()
-    try redis.server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    let id = newTaskID()
+    try redis.server.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
     let flag = try TaskwatchProcess.run(
       [
         "-u", redis.url(host: "localhost", "ssl_cert_reqs=CERT_REQUIRED"), "--tls-ca", certificates.caFile, "--once",
@@ -71,8 +65,8 @@ struct TLSTests {
   func hostnameMismatch() throws {
     let redis = try TLSRedisServer(
       certificate: certificates.wrongNameCertificate, key: certificates.wrongNameKey)
-    let id = newID()
-    try redis.server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    let id = newTaskID()
+    try redis.server.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
     let required = try TaskwatchProcess.run(["-u", redis.url(trusted), "--once", id])
     #expect(required.status == 69)
     #expect(required.stderr.contains("the server's certificate does not name '127.0.0.1'"))
@@ -100,8 +94,8 @@ struct TLSTests {
   @Test("ssl_cert_reqs=none connects to a server no CA here vouches for")
   func noVerification() throws {
     let redis = try TLSRedisServer()
-    let id = newID()
-    try redis.server.storeAndPublish(taskID: id, json: payload(id, "FAILURE", result: #"{"exc_type": "E"}"#))
+    let id = newTaskID()
+    try redis.server.storeAndPublish(taskID: id, json: celeryMeta(id, "FAILURE", result: #"{"exc_type": "E"}"#))
     let result = try TaskwatchProcess.run(["-u", redis.url("ssl_cert_reqs=none"), "--once", id])
     #expect(result.status == 1, "\(result.stderr)")
     #expect(result.states(of: id) == ["FAILURE"])
@@ -110,8 +104,8 @@ struct TLSTests {
   @Test("mutual TLS: no client certificate → 69 with a hint; --tls-cert/--tls-key or the URL's files → watched")
   func mutualTLS() throws {
     let redis = try TLSRedisServer(requireClientCertificates: true)
-    let id = newID()
-    try redis.server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    let id = newTaskID()
+    try redis.server.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
     let without = try TaskwatchProcess.run(["-u", redis.url(trusted), "--once", id])
     #expect(without.status == 69)
     #expect(without.stderr.contains("--tls-cert"), "\(without.stderr)")
@@ -125,7 +119,7 @@ struct TLSTests {
     let watched = try TaskwatchProcess(["-u", redis.url(query), "--summary", id, "late"])
     #expect(try redis.server.waitForSubscribers(channel: "celery-task-meta-late"))
     #expect(watched.waitForLines(2, seconds: 10), "both snapshot lines come first")
-    try redis.server.storeAndPublish(taskID: "late", json: payload("late", "SUCCESS"))
+    try redis.server.storeAndPublish(taskID: "late", json: celeryMeta("late", "SUCCESS"))
     let result = try watched.finish(seconds: 15)
     #expect(result.status == 0, "\(result.stderr)")
     #expect(result.states(of: "late") == ["PENDING", "SUCCESS"])
@@ -134,12 +128,12 @@ struct TLSTests {
   @Test("CLIENT KILL of the TLS subscriber → reconnected over TLS, the result stored meanwhile is reported")
   func reconnectOverTLS() throws {
     let redis = try TLSRedisServer()
-    let id = newID()
+    let id = newTaskID()
     let process = try TaskwatchProcess(["-u", redis.url(trusted), "--health-interval", "1s", id])
     #expect(try redis.server.waitForSubscribers(channel: "celery-task-meta-\(id)"))
     #expect(process.waitForLines(1, seconds: 10))
     try redis.server.run(["CLIENT", "KILL", "TYPE", "pubsub"])
-    try redis.server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    try redis.server.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
     let result = try process.finish(seconds: 15)
     #expect(result.status == 0, "\(result.stderr)")
     #expect(result.states(of: id) == ["PENDING", "SUCCESS"])
@@ -150,13 +144,13 @@ struct TLSTests {
   func healthCheckOverTLS() throws {
     let redis = try TLSRedisServer()
     let proxy = try FaultProxy(upstreamPort: redis.tlsPort)
-    let id = newID()
+    let id = newTaskID()
     let url = "rediss://127.0.0.1:\(proxy.port)/0?" + trusted
     let process = try TaskwatchProcess(["-u", url, "--health-interval", "1s", id])
     #expect(try redis.server.waitForSubscribers(channel: "celery-task-meta-\(id)"))
     #expect(process.waitForLines(1, seconds: 10))
     proxy.setMode(.blackhole)
-    try redis.server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    try redis.server.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
     usleep(1_500_000)
     proxy.setMode(.forward)
     let result = try process.finish(seconds: 15)
@@ -177,8 +171,8 @@ struct TLSTests {
       if !subscribed { usleep(10_000) }
     }
     #expect(subscribed, "taskwatch --all made its PSUBSCRIBE")
-    let id = newID()
-    try redis.server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS"))
+    let id = newTaskID()
+    try redis.server.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
     let result = try process.finish(seconds: 15)
     #expect(result.status == 0, "\(result.stderr)")
     #expect(result.states(of: id) == ["SUCCESS"])
@@ -188,10 +182,10 @@ struct TLSTests {
   func largePayload() throws {
     let redis = try TLSRedisServer()
     let big = "\"" + String(repeating: "x", count: 1 << 20) + "\""
-    let id = newID()
+    let id = newTaskID()
     let process = try TaskwatchProcess(["-u", redis.url(trusted), id])
     #expect(try redis.server.waitForSubscribers(channel: "celery-task-meta-\(id)"))
-    try redis.server.storeAndPublish(taskID: id, json: payload(id, "SUCCESS", result: big))
+    try redis.server.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS", result: big))
     let result = try process.finish(seconds: 20)
     #expect(result.status == 0, "\(result.stderr)")
     let meta = result.objects.last?["meta"] as? [String: Any]

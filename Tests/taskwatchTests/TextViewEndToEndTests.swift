@@ -9,8 +9,6 @@ import Testing
 struct TextViewEndToEndTests {
   let server = SharedRedis.server
 
-  private func newID() -> String { UUID().uuidString.lowercased() }
-
   private func progress(_ id: String, _ current: Int, of total: Int) -> String {
     #"{"status": "PROGRESS", "result": {"current": \#(current), "total": \#(total)}, "traceback": null, "children": [], "date_done": null, "task_id": "\#(id)"}"#
   }
@@ -25,7 +23,7 @@ struct TextViewEndToEndTests {
       Issue.record("tmux is not installed (run scripts/setup)")
       return
     }
-    let id = newID()
+    let id = newTaskID()
     try server.run(["SET", "celery-task-meta-\(id)", progress(id, 3, of: 10)])
     let tmux = Tmux()
     let command =
@@ -59,7 +57,7 @@ struct TextViewEndToEndTests {
   /// Stores `count` tasks the way a busy deploy looks: done long ago,
   /// failed, started, reporting progress, and queued. Returns the ids.
   private func storeBusyDeploy(count: Int = 300) throws -> [String] {
-    let ids = (0..<count).map { _ in newID() }
+    let ids = (0..<count).map { _ in newTaskID() }
     let connection = try server.connection()
     for (index, id) in ids.enumerated() {
       let json: String
@@ -130,12 +128,12 @@ struct TextViewEndToEndTests {
       Issue.record("tmux is not installed (run scripts/setup)")
       return
     }
-    let id = newID()
+    let id = newTaskID()
     try server.run([
       "SET", "celery-task-meta-\(id)",
       #"{"status": "SUCCESS", "result": "s3://reports/1.pdf", "traceback": null, "children": [], "date_done": "2026-01-01T00:00:00+00:00", "task_id": "\#(id)", "name": "tasks.report"}"#,
     ])
-    let pending = newID()
+    let pending = newTaskID()
     let tmux = Tmux()
     try tmux.start(
       "env TERM=xterm-256color '\(TaskwatchProcess.executable)' -u '\(server.url())' -t 30 \(id) \(pending)",
@@ -151,7 +149,7 @@ struct TextViewEndToEndTests {
       Issue.record("tmux is not installed (run scripts/setup)")
       return
     }
-    let id = newID()
+    let id = newTaskID()
     try server.run(["SET", "celery-task-meta-\(id)", finished(id, "SUCCESS")])
     let log = FileManager.default.temporaryDirectory.appendingPathComponent("taskwatch-dumb-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: log) }
@@ -174,7 +172,7 @@ struct TextViewEndToEndTests {
       Issue.record("tmux is not installed (run scripts/setup)")
       return
     }
-    let closed = try Tmux()
+    let closed = Tmux()
     try closed.start(
       "env TERM=xterm-256color '\(TaskwatchProcess.executable)' -u redis://127.0.0.1:\(try FreePort.pick())/0 -t 20 a b c",
       width: 80, height: 24)
@@ -182,7 +180,7 @@ struct TextViewEndToEndTests {
     #expect(connecting.contains("3 tasks: connecting  waited"), "\(connecting)")
 
     let proxy = try FaultProxy(upstreamPort: server.port)
-    let id = newID()
+    let id = newTaskID()
     let tmux = Tmux()
     try tmux.start(
       "env TERM=xterm-256color '\(TaskwatchProcess.executable)' -u '\(proxy.url())' -t 30 \(id)", width: 80, height: 24)
@@ -199,7 +197,7 @@ struct TextViewEndToEndTests {
 
   @Test("--format text to a pipe: one plain line per transition, no escape codes, failures listed at the end")
   func plainLines() throws {
-    let (ok, bad) = (newID(), newID())
+    let (ok, bad) = (newTaskID(), newTaskID())
     try server.run(["SET", "celery-task-meta-\(ok)", finished(ok, "SUCCESS")])
     let process = try TaskwatchProcess(["-u", server.url(), "--format", "text", ok, bad])
     // The two snapshot lines first, so the PROGRESS below is a transition.
@@ -223,7 +221,7 @@ struct TextViewEndToEndTests {
 
   @Test("--color always colours plain lines; NO_COLOR does not override it")
   func colourAlways() throws {
-    let id = newID()
+    let id = newTaskID()
     try server.run(["SET", "celery-task-meta-\(id)", finished(id, "SUCCESS")])
     let result = try TaskwatchProcess.run(
       ["-u", server.url(), "--format", "text", "--color", "always", id], environment: ["NO_COLOR": "1"])
@@ -233,7 +231,7 @@ struct TextViewEndToEndTests {
 
   @Test("--format json and the default on a pipe print the same NDJSON")
   func jsonUnchanged() throws {
-    let id = newID()
+    let id = newTaskID()
     try server.run(["SET", "celery-task-meta-\(id)", finished(id, "SUCCESS")])
     let explicit = try TaskwatchProcess.run(["-u", server.url(), "--format", "json", "--summary", id])
     let auto = try TaskwatchProcess.run(["-u", server.url(), "--summary", id])

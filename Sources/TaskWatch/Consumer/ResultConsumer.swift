@@ -123,11 +123,11 @@ public final class ResultConsumer {
   /// Every task ever watched, in the order it was added, with its last state.
   public var statuses: [TaskStatus] {
     (0..<table.count).map { index in
-      let family = lineage.isEmpty ? nil : lineage[index]
+      let family = lineageIDs(of: index)
       return TaskStatus(
         taskID: table.ids[index], state: table.states[index] ?? .pending,
         isWatched: table.phases[index] == .watching, unreadable: unreadableReasons[index],
-        parentID: family.map { table.ids[$0.parent] }, rootID: family.map { table.ids[$0.root] })
+        parentID: family?.parent, rootID: family?.root)
     }
   }
 
@@ -651,10 +651,17 @@ public final class ResultConsumer {
     if configuration.followChildren, let meta {
       for child in TaskChildren.ids(in: meta) { discovered.append((child, index)) }
     }
-    let family = lineage.isEmpty ? nil : lineage[index]
+    let family = lineageIDs(of: index)
     return StateChange(
       taskID: table.ids[index], state: state, previous: previous, source: source, observedAt: time,
-      meta: meta, parentID: family.map { table.ids[$0.parent] }, rootID: family.map { table.ids[$0.root] })
+      meta: meta, parentID: family?.parent, rootID: family?.root)
+  }
+
+  /// The ids of the parent and the root of a task found through
+  /// `--children`, or `nil` for a given id (or without `followChildren`).
+  private func lineageIDs(of index: Int) -> (parent: String, root: String)? {
+    guard !lineage.isEmpty, let family = lineage[index] else { return nil }
+    return (table.ids[family.parent], table.ids[family.root])
   }
 
   // MARK: - Children
@@ -745,9 +752,10 @@ public final class ResultConsumer {
     unreadableReasons[index] = reason
     unsubscribeQueue.append(index)
     let source = source == .resync && previous == nil ? .snapshot : source
+    let family = lineageIDs(of: index)
     return StateChange(
       taskID: table.ids[index], state: previous ?? .pending, previous: previous, source: source,
-      observedAt: time, meta: nil, unreadable: reason)
+      observedAt: time, meta: nil, unreadable: reason, parentID: family?.parent, rootID: family?.root)
   }
 
   private func index(forChannel channel: [UInt8]) -> Int? {
