@@ -1005,7 +1005,8 @@ def summarize_subscribe(all_runs, peers):
             subs = [r.subscribe_s for r in all_runs if r.scenario == scn and r.peer == name
                     and r.subscribe_s is not None]
             cells.append(spread(subs, 4 if scn == 'S1' else 3))
-        lines.append(f'| {peer.label} | ' + ' | '.join(cells) + ' |')
+        if any(cell != '—' for cell in cells):
+            lines.append(f'| {peer.label} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
@@ -1242,7 +1243,8 @@ def main():
                   f'within each rep. Wall = first PUBLISH → consumer exit; subscribe = spawn → all '
                   f'channels subscribed (CLIENT LIST sub=); polling loop interval {args.poll_interval:g} s.']
         notes = caps_note + [f'join_native at S4 is capped at {args.join_cap:g} s.']
-        doc = '\n\n'.join(['\n'.join(header[:2]), '\n'.join(header[2:])] + sections + ['\n'.join(pub_md)] + ([tgt] if tgt else []) +
+        doc = '\n\n'.join(['\n'.join(header[:2]), '\n'.join(header[2:])] + sections +
+                          (['\n'.join(pub_md)] if pub_rows else []) + ([tgt] if tgt else []) +
                           ['Notes: ' + ' '.join(notes)])
         print(doc)
         out = Path(args.results)
