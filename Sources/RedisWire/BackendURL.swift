@@ -12,6 +12,10 @@
 ///   `ssl_keyfile` paths). As in Celery, `ssl_cert_reqs` is required there and
 ///   TLS parameters on a plain `redis://` or socket URL are an error. The same
 ///   parameters on a `sentinel://` URL put the sentinels and the master on TLS.
+/// - `redis+cluster://[[user]:password@]host:port[,host:port…][/0]` and
+///   `rediss+cluster://…?ssl_cert_reqs=…` (Redis Cluster, as the
+///   `celery-redis-cluster` backend names it: the hosts are seed nodes, the
+///   cluster tells the rest; a cluster has database 0 only)
 ///
 /// Credentials follow kombu and redis-py: in `user:password@` either part may
 /// be left out; a userinfo without `:` (`redis://appuser@host`) is a user
@@ -38,6 +42,9 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
   /// For a `sentinel://` URL, the password sent to the sentinels (``password``
   /// is the master's).
   public var sentinelPassword: String?
+  /// For a `redis+cluster://` URL, the seed nodes, in order; empty for every
+  /// other form. ``endpoint`` is then the first seed.
+  public var clusterNodes: [RedisEndpoint]
   /// TLS settings for a `rediss://` URL (or a `sentinel://` URL with TLS
   /// parameters); `nil` for a plain connection.
   public var tls: TLSSettings?
@@ -46,7 +53,7 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
   public init(
     endpoint: RedisEndpoint, database: Int = 0, username: String? = nil, password: String? = nil,
     sentinels: [RedisEndpoint] = [], masterName: String? = nil, sentinelPassword: String? = nil,
-    tls: TLSSettings? = nil
+    tls: TLSSettings? = nil, clusterNodes: [RedisEndpoint] = []
   ) {
     self.endpoint = endpoint
     self.database = database
@@ -56,14 +63,19 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
     self.masterName = masterName
     self.sentinelPassword = sentinelPassword
     self.tls = tls
+    self.clusterNodes = clusterNodes
   }
 
   /// Whether the master is found through Redis Sentinel.
   public var usesSentinel: Bool { !sentinels.isEmpty }
 
+  /// Whether the backend is a Redis Cluster (found through its seed nodes).
+  public var usesCluster: Bool { !clusterNodes.isEmpty }
+
   /// The server named in messages: the endpoint, or for a sentinel URL the
   /// master's name and the sentinels that know it.
   public var serverDescription: String {
+    if usesCluster { return "cluster via " + clusterNodes.map(\.description).joined(separator: ", ") }
     guard usesSentinel else { return endpoint.description }
     let list = sentinels.map(\.description).joined(separator: ", ")
     return "master '\(masterName ?? "")' via sentinels \(list)"
@@ -81,6 +93,11 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
       }
       let query = [masterName.map { "master_name=\($0)" }, tls?.queryText].compactMap { $0 }
       return parts.joined(separator: ";") + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+    }
+    if usesCluster {
+      let hosts = clusterNodes.map(\.description).joined(separator: ",")
+      guard let tls else { return "redis+cluster://\(credentials)\(hosts)/\(database)" }
+      return "rediss+cluster://\(credentials)\(hosts)/\(database)?\(tls.queryText)"
     }
     switch endpoint {
     case .tcp:
@@ -147,6 +164,13 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
       var backend = try parseTCP(rest, text: text)
       backend.tls = try tlsSettings(query, certificateRequirement: certificateRequirement, text: text)
       return backend
+    case "redis+cluster":
+      try refuseTLSParameters(query, scheme: "redis+cluster", text: text)
+      return try parseCluster(rest, text: text)
+    case "rediss+cluster":
+      var backend = try parseCluster(rest, text: text)
+      backend.tls = try tlsSettings(query, certificateRequirement: certificateRequirement, text: text)
+      return backend
     default:
       throw .unknownScheme(String(writtenScheme))
     }
@@ -182,6 +206,38 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
     if !tlsQuery.isEmpty {
       backend.tls = try tlsSettings(tlsQuery, certificateRequirement: certificateRequirement, text: text)
     }
+    return backend
+  }
+
+  /// A cluster's seed list: `[credentials@]host:port,host:port…[/0]`; the
+  /// credentials (for every node) come before the first host, the database
+  /// (which must be 0) after the last.
+  private static func parseCluster(_ rest: Substring, text: String) throws(BackendURLError) -> BackendURL {
+    var authority = rest
+    var path: Substring = ""
+    if let slash = rest.firstIndex(of: "/") {
+      authority = rest[..<slash]
+      path = rest[slash...]
+    }
+    var credentials: Substring = ""
+    var hosts = authority
+    if let at = authority.lastIndex(of: "@") {
+      credentials = authority[...at]
+      hosts = authority[authority.index(after: at)...]
+    }
+    let parts = hosts.split(separator: ",", omittingEmptySubsequences: false)
+    guard !parts.contains(where: \.isEmpty) else {
+      throw .malformed(text, reason: "empty host in the cluster's node list")
+    }
+    var seeds: [RedisEndpoint] = []
+    for part in parts {
+      seeds.append(try parseTCP(part, text: text).endpoint)
+    }
+    var backend = try parseTCP(credentials + (parts.first ?? "") + path, text: text)
+    guard backend.database == 0 else {
+      throw .malformed(text, reason: "a Redis Cluster has only database 0, not \(backend.database)")
+    }
+    backend.clusterNodes = seeds
     return backend
   }
 
@@ -396,7 +452,8 @@ public enum BackendURLError: Error, Sendable, Equatable, CustomStringConvertible
       return "invalid backend URL '\(Self.redact(url))': \(reason)"
     case .unknownScheme(let scheme):
       return
-        "unsupported URL scheme '\(scheme)://': use redis://, rediss://, unix://, redis+socket://, socket:// or sentinel://"
+        "unsupported URL scheme '\(scheme)://': use redis://, rediss://, unix://, redis+socket://, socket://, sentinel://,"
+        + " redis+cluster:// or rediss+cluster://"
     }
   }
 

@@ -83,6 +83,16 @@ struct HiredisReader: ~Copyable {
     staging.deallocate()
   }
 
+  /// Whether a top-level `message` or `pmessage` array whose parts are bulk
+  /// strings is returned as ``RedisReply/message(channel:payload:)`` (a
+  /// subscribed connection's reader): no array of parts is built and freed
+  /// per message (−542 instructions a message at S4). Anything else, or a
+  /// malformed message, stays an array.
+  var readsPubSubMessages: Bool {
+    get { state.pointee.builder.readsPubSubMessages }
+    nonmutating set { state.pointee.builder.readsPubSubMessages = newValue }
+  }
+
   /// Bytes received and not yet returned as replies.
   var bufferedByteCount: Int {
     end - start + reader.pointee.len - reader.pointee.pos
@@ -253,12 +263,22 @@ private struct ReplyBuilder {
     var elements: [RedisReply] = []
     /// Elements still to come; 0 when no array is open.
     var missing = 0
+    /// Elements announced.
+    var count = 0
   }
 
+  /// See ``HiredisReader/readsPubSubMessages``.
+  var readsPubSubMessages = false
   /// The innermost array being filled (most replies have no other).
   private var current = OpenArray()
   /// The arrays around ``current``, innermost last.
   private var enclosing: [OpenArray] = []
+  /// While ``current`` is a pub/sub message being read as one: its kind and
+  /// the bulk strings after it so far (``messagePartCount`` of them), kept
+  /// out of ``current``'s elements.
+  private var messageKind: [UInt8]?
+  private var messageParts: ([UInt8], [UInt8], [UInt8]) = ([], [], [])
+  private var messagePartCount = 0
   /// The reply completed last, until ``take()``.
   private var completed: RedisReply?
   /// Why a callback refused a value (hiredis then reports "out of memory").
@@ -295,12 +315,12 @@ private struct ReplyBuilder {
         failure = "arrays nested deeper than \(HiredisReader.maximumDepth)"
         return false
       }
+      // An array inside a message: it is no message.
+      if messageKind != nil { unfoldMessage() }
       enclosing.append(current)
     }
-    var elements = [RedisReply]()
-    // The count is the server's word: reserve no more than a batch's worth up front.
-    elements.reserveCapacity(min(count, 4_096))
-    current = OpenArray(elements: elements, missing: count)
+    // Elements are reserved with the first one, so a message read as one allocates none.
+    current = OpenArray(missing: count, count: count)
     return true
   }
 
@@ -311,9 +331,70 @@ private struct ReplyBuilder {
       completed = value
       return
     }
+    if messageKind != nil {
+      if case .bulk(let bytes) = value {
+        addMessagePart(bytes)
+        return
+      }
+      unfoldMessage()
+    } else if readsPubSubMessages && current.elements.isEmpty && current.missing == current.count
+      && enclosing.isEmpty, case .bulk(let kind) = value, isMessageKind(kind, count: current.count)
+    {
+      messageKind = kind
+      current.missing -= 1
+      return
+    }
+    if current.elements.isEmpty {
+      // The count is the server's word: reserve no more than a batch's worth up front.
+      current.elements.reserveCapacity(min(current.count, 4_096))
+    }
     current.elements.append(value)
     current.missing -= 1
     if current.missing == 0 { close() }
+  }
+
+  /// Whether `kind` starts a message of `count` parts: `message` and 3, or `pmessage` and 4.
+  private func isMessageKind(_ kind: [UInt8], count: Int) -> Bool {
+    switch count {
+    case 3: return kind == RedisReply.PubSubKind.message
+    case 4: return kind == RedisReply.PubSubKind.patternMessage
+    default: return false
+    }
+  }
+
+  /// Keeps a bulk string of the message being read; the last one makes the reply.
+  private mutating func addMessagePart(_ bytes: [UInt8]) {
+    switch messagePartCount {
+    case 0: messageParts.0 = bytes
+    case 1: messageParts.1 = bytes
+    default: messageParts.2 = bytes
+    }
+    messagePartCount += 1
+    current.missing -= 1
+    guard current.missing == 0 else { return }
+    let parts = messageParts
+    let isPattern = current.count == 4
+    messageKind = nil
+    messageParts = ([], [], [])
+    messagePartCount = 0
+    current = OpenArray()
+    completed =
+      isPattern ? .message(channel: parts.1, payload: parts.2) : .message(channel: parts.0, payload: parts.1)
+  }
+
+  /// Turns the message being read back into a plain array (a part that is
+  /// no bulk string came).
+  private mutating func unfoldMessage() {
+    guard let kind = messageKind else { return }
+    var elements = [RedisReply]()
+    elements.reserveCapacity(current.count)
+    elements.append(.bulk(kind))
+    let parts = [messageParts.0, messageParts.1, messageParts.2]
+    for part in parts.prefix(messagePartCount) { elements.append(.bulk(part)) }
+    current.elements = elements
+    messageKind = nil
+    messageParts = ([], [], [])
+    messagePartCount = 0
   }
 
   /// Turns the complete innermost array into a value of the one around it.

@@ -26,6 +26,15 @@ package final class RedisConnection {
   private let context: UnsafeMutablePointer<redisContext>
   private let transport: any Transport
   private var reader = HiredisReader()
+
+  /// Whether pub/sub messages are read as ``RedisReply/message(channel:payload:)``
+  /// (see `HiredisReader.readsPubSubMessages`): set on a connection that
+  /// subscribes, never on one whose replies may be arrays that look like a
+  /// message (an MGET of three keys whose first value is `message`).
+  package var readsPubSubMessages: Bool {
+    get { reader.readsPubSubMessages }
+    set { reader.readsPubSubMessages = newValue }
+  }
   /// Commands queued and not yet written, from ``outputStart`` on.
   private var output: [UInt8] = []
   private var outputStart = 0

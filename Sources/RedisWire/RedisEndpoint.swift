@@ -1,5 +1,5 @@
 /// Where a Redis server listens: a TCP host and port, or a unix socket path.
-public enum RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
+public enum RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
   /// A TCP endpoint. IPv6 literals are stored without brackets.
   case tcp(host: String, port: Int)
   /// A unix domain socket.

@@ -16,6 +16,11 @@ package enum RedisReply: Sendable, Equatable {
   case null
   /// An array of replies (`MGET`, pub/sub messages, subscribe confirmations).
   case array([RedisReply])
+  /// A pub/sub message, `["message", channel, payload]` or `["pmessage",
+  /// pattern, channel, payload]` (the pattern dropped), as the reader of a
+  /// subscribed connection returns it (`HiredisReader.readsPubSubMessages`):
+  /// one value instead of an array of three or four.
+  case message(channel: [UInt8], payload: [UInt8])
 
   /// The reply as text, for bulk and status replies; `nil` otherwise.
   package var text: String? {

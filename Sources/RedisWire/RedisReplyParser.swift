@@ -4,7 +4,11 @@ package final class RedisReplyParser {
   private var reader = HiredisReader()
 
   /// Creates an empty parser.
-  package init() {}
+  /// - Parameter readsPubSubMessages: read messages as a subscribed
+  ///   connection does (``RedisReply/message(channel:payload:)``).
+  package init(readsPubSubMessages: Bool = false) {
+    reader.readsPubSubMessages = readsPubSubMessages
+  }
 
   /// Appends bytes received from a server.
   package func feed(_ bytes: [UInt8]) {

@@ -12,10 +12,23 @@ import RedisWire
   /// The reply reader every connection uses (`RedisReplyParser`), with each
   /// reply written out in full as text, since `RedisReply` is not public.
   public final class ReplyReader {
-    private let parser = RedisReplyParser()
+    private let parser: RedisReplyParser
 
     /// Creates a reader with nothing buffered.
-    public init() {}
+    /// - Parameter subscribed: read as a subscribed connection does: a
+    ///   pub/sub message is one value (see ``isMessage(_:)``).
+    public init(subscribed: Bool = false) {
+      parser = RedisReplyParser(readsPubSubMessages: subscribed)
+    }
+
+    /// Whether a reply text from ``next()`` is a pub/sub message read as one
+    /// value (only a subscribed reader returns those).
+    public static func isMessage(_ text: String) -> Bool {
+      text.hasPrefix(messagePrefix)
+    }
+
+    private static let messagePrefix = String(
+      String(reflecting: RedisReply.message(channel: [], payload: [])).prefix { $0 != "(" })
 
     /// Appends bytes as received from a server.
     public func feed(_ bytes: [UInt8]) {

@@ -84,7 +84,8 @@ struct BackendLinkTests {
     try link.connect()
     var values = [String?]()
     let mget = { (batch: ArraySlice<Int>) in format(keys)("MGET", batch) }
-    try link.fetch(Array(keys.indices), format: mget) { position, reply in
+    let slot = { (index: Int) in ClusterSlot.of(keys[index]) }
+    try link.fetch(Array(keys.indices), slot: slot, format: mget) { position, reply in
       #expect(position == values.count)
       values.append(reply.text)
     }
@@ -92,7 +93,7 @@ struct BackendLinkTests {
     // HGETALL of a string key: WRONGTYPE, a refusal of the request.
     let error = #expect(throws: RedisError.self) {
       let hgetall = { (batch: ArraySlice<Int>) in format(keys)("HGETALL", batch) }
-      try link.fetch([0], format: hgetall) { _, _ in }
+      try link.fetch([0], slot: slot, format: hgetall) { _, _ in }
     }
     guard case .rejected(_, _, let reply) = error else {
       Issue.record("not funnelled: \(String(describing: error))")

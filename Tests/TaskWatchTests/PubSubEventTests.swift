@@ -24,6 +24,14 @@ struct PubSubEventTests {
       return
     }
     #expect(patternChannel == Array("c1".utf8))
+    guard
+      case .message(let readChannel, let readPayload) = PubSubEvent(
+        .message(channel: Array("c2".utf8), payload: Array("q".utf8)))
+    else {
+      Issue.record("a message read as one value not recognised")
+      return
+    }
+    #expect(readChannel == Array("c2".utf8) && readPayload == Array("q".utf8))
     for confirmation in ["subscribe", "psubscribe"] {
       guard case .subscribed = PubSubEvent(.array([bulk(confirmation), bulk("c"), .integer(1)])) else {
         Issue.record("\(confirmation) not recognised")

@@ -60,6 +60,63 @@ struct RedisReplyParserTests {
     }
   }
 
+  /// What a subscribed connection's reader makes of each reply: messages
+  /// become one value; everything else, malformed messages included, is as above.
+  static let subscribedReplies: [(wire: String, reply: RedisReply)] =
+    [
+      (
+        "*3\r\n$7\r\nmessage\r\n$5\r\nchan1\r\n$12\r\n{\"status\":1}\r\n",
+        .message(channel: Array("chan1".utf8), payload: Array("{\"status\":1}".utf8))
+      ),
+      (
+        "*4\r\n$8\r\npmessage\r\n$3\r\nc-*\r\n$3\r\nc-1\r\n$0\r\n\r\n",
+        .message(channel: Array("c-1".utf8), payload: [])
+      ),
+      (
+        "*3\r\n$7\r\nmessage\r\n:1\r\n$1\r\nx\r\n",
+        .array([.bulk(Array("message".utf8)), .integer(1), .bulk(Array("x".utf8))])
+      ),
+      (
+        "*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$-1\r\n",
+        .array([.bulk(Array("message".utf8)), .bulk(Array("c".utf8)), .null])
+      ),
+      (
+        "*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n*1\r\n:2\r\n",
+        .array([.bulk(Array("message".utf8)), .bulk(Array("c".utf8)), .array([.integer(2)])])
+      ),
+      (
+        "*4\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\np\r\n$1\r\nq\r\n",
+        .array([.bulk(Array("message".utf8)), .bulk(Array("c".utf8)), .bulk(Array("p".utf8)), .bulk(Array("q".utf8))])
+      ),
+      (
+        "*2\r\n*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\np\r\n:1\r\n",
+        .array([.array([.bulk(Array("message".utf8)), .bulk(Array("c".utf8)), .bulk(Array("p".utf8))]), .integer(1)])
+      ),
+    ] + wholeReplies.filter { !$0.wire.contains("message") }
+
+  @Test("a subscribed connection's reader: messages as one value, split at every offset; anything else as before")
+  func subscribedMessages() throws {
+    for (text, expected) in Self.subscribedReplies {
+      let wire = Array(text.utf8)
+      for split in 0..<wire.count {
+        let parser = RedisReplyParser(readsPubSubMessages: true)
+        parser.feed(Array(wire[..<split]))
+        #expect(try parser.next() == nil)
+        parser.feed(Array(wire[split...]))
+        #expect(try parser.next() == expected, "\(text.debugDescription) split at \(split)")
+        #expect(try parser.next() == nil)
+      }
+    }
+    // Back to back, one byte at a time: no state is left over from one reply to the next.
+    let parser = RedisReplyParser(readsPubSubMessages: true)
+    var replies = [RedisReply]()
+    for byte in Self.subscribedReplies.flatMap({ Array($0.wire.utf8) }) {
+      parser.feed([byte])
+      while let reply = try parser.next() { replies.append(reply) }
+    }
+    #expect(replies == Self.subscribedReplies.map(\.reply))
+  }
+
   @Test("every reply fed one byte at a time, back to back")
   func byteByByte() throws {
     let wire = Self.wholeReplies.flatMap { Array($0.wire.utf8) }

@@ -18,18 +18,40 @@ public enum FreePort {
     }
   }
 
+  /// A free port for a Redis Cluster node: its cluster bus port (the port
+  /// + 10,000) is free too, and neither was handed out before.
+  public static func pickForClusterNode() throws -> Int {
+    while true {
+      let port = try kernelPick()
+      guard port != 6379, port + 10_000 <= 65_535, port + 10_000 != 6379, (try? bind(port + 10_000)) != nil
+      else { continue }
+      let fresh = handedOut.withLock { ports in
+        guard !ports.contains(port), !ports.contains(port + 10_000) else { return false }
+        ports.formUnion([port, port + 10_000])
+        return true
+      }
+      if fresh { return port }
+    }
+  }
+
   private static func kernelPick() throws -> Int {
+    try bind(0)
+  }
+
+  /// Binds `port` (0: any) on the loopback interface, releases it and returns
+  /// the port bound.
+  private static func bind(_ port: Int) throws -> Int {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { throw TestSupportError("socket() failed") }
     defer { close(descriptor) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
+    address.sin_port = UInt16(port).bigEndian
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) { pointer in
       pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
-        bind(descriptor, socketAddress, length) == 0 && getsockname(descriptor, socketAddress, &length) == 0
+        Glibc.bind(descriptor, socketAddress, length) == 0 && getsockname(descriptor, socketAddress, &length) == 0
       }
     }
     guard bound else { throw TestSupportError("bind() to a free loopback port failed") }

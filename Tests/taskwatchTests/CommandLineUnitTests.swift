@@ -268,6 +268,21 @@ struct OutputFormattingTests {
     #expect(String(decoding: buffer, as: UTF8.self) == #""plain-id""q\"b\\s\n\r\t\u0001""été 任务""#)
   }
 
+  @Test("a quote, backslash or control byte is found at any position of a long id, in the words and in the tail")
+  func escapingFoundAnywhere() {
+    let id = Array("0123456789abcdef-0123456789abcdef-012345".utf8)
+    #expect(!id.withUnsafeBufferPointer { JSONText.needsEscaping($0) })
+    for special in [UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x00, 0x1F] {
+      for position in id.indices {
+        var bytes = id
+        bytes[position] = special
+        #expect(bytes.withUnsafeBufferPointer { JSONText.needsEscaping($0) }, "byte \(special) at \(position)")
+      }
+    }
+    // Bytes at or above 0x80 (UTF-8) and 0x20 itself need none.
+    #expect(!Array("id with spaces, été ~\u{7F}".utf8).withUnsafeBufferPointer { JSONText.needsEscaping($0) })
+  }
+
   private func change(_ index: Int) -> StateChange {
     StateChange(
       taskID: "task-\(index)", state: .pending, previous: nil, source: .snapshot,

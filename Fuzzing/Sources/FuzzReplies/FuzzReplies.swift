@@ -4,7 +4,9 @@ import FuzzSupport
 /// Reply parsing: the bytes a Redis server (or anything that answers on its
 /// port) sends. The input is parsed whole, then again fed in pieces cut at
 /// points chosen from the input; both must give the same replies and fail (or
-/// wait for more) at the same place. `FuzzingEntryPoints.ReplyReader` wraps
+/// wait for more) at the same place, and so must a subscribed connection's
+/// reader, whose only difference is a message read as one value.
+/// `FuzzingEntryPoints.ReplyReader` wraps
 /// the reader every connection uses, so this follows it when it is replaced.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzReplies(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -21,6 +23,16 @@ public func fuzzReplies(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   guard whole == split else {
     oracleFailure("split feeding gave \(split), whole feeding \(whole)")
   }
+  // A subscribed connection's reader: the same replies, failing at the same
+  // place, except that a message may come as one value.
+  let subscribed = parse(pieces, subscribed: true)
+  guard subscribed.failed == whole.failed, subscribed.replies.count == whole.replies.count else {
+    oracleFailure("the subscribed reader gave \(subscribed), the plain one \(whole)")
+  }
+  for (read, plain) in zip(subscribed.replies, whole.replies)
+  where read != plain && !FuzzingEntryPoints.ReplyReader.isMessage(read) {
+    oracleFailure("the subscribed reader gave \(read), the plain one \(plain)")
+  }
   return 0
 }
 
@@ -30,8 +42,8 @@ struct ParseOutcome: Equatable {
   var failed = false
 }
 
-private func parse(_ pieces: [ArraySlice<UInt8>]) -> ParseOutcome {
-  let parser = FuzzingEntryPoints.ReplyReader()
+private func parse(_ pieces: [ArraySlice<UInt8>], subscribed: Bool = false) -> ParseOutcome {
+  let parser = FuzzingEntryPoints.ReplyReader(subscribed: subscribed)
   var outcome = ParseOutcome()
   for piece in pieces {
     parser.feed(Array(piece))

@@ -164,7 +164,7 @@ public final class BackendFeed {
     let fenceNumber = link.fencesSent &+ 1
     var covered = false
     let now = WallClockTime.now
-    try link.fetch(unready, format: keysCommand) { position, reply in
+    try link.fetch(unready, slot: keySlot, format: keysCommand) { position, reply in
       let index = unready[position]
       guard case .bulk(let payload) = reply else { return }
       let meta: TaskMeta
@@ -198,6 +198,7 @@ public final class BackendFeed {
   private func handle(_ batch: [RedisReply]) throws -> [StateChange] {
     let now = WallClockTime.now
     var changes = [StateChange]()
+    changes.reserveCapacity(batch.count)  // at most one change per reply: no regrowth
     defer {
       table.releaseHolds()
       pendingConfirmations.removeAll(keepingCapacity: true)
@@ -214,7 +215,8 @@ public final class BackendFeed {
         }
         continue
       }
-      let known = table.index(ofUTF8: channel, droppingPrefix: channelPrefix)
+      // The id column, not the table: see `TaskTable.index(ofUTF8:droppingPrefix:ids:)`.
+      let known = TaskTable.index(ofUTF8: channel, droppingPrefix: channelPrefix, ids: table.ids)
       if let known {
         guard table.phases[known] == .watching else { continue }
         if fence.isOpen && fence.covers(known) {
@@ -254,7 +256,7 @@ public final class BackendFeed {
     }
     guard !pendingConfirmations.isEmpty else { return changes }
     let confirmations = pendingConfirmations
-    try link.fetch(confirmations.map(\.index), format: keysCommand) { position, reply in
+    try link.fetch(confirmations.map(\.index), slot: keySlot, format: keysCommand) { position, reply in
       let confirmation = confirmations[position]
       // The key exists in our database: the message counts as published.
       guard case .bulk = reply else {
@@ -285,6 +287,11 @@ public final class BackendFeed {
     table.record(index, state: meta.state, digest: digest)
     return StateChange(
       taskID: table.ids[index], state: meta.state, previous: previous, source: source, observedAt: time, meta: meta)
+  }
+
+  /// The cluster hash slot of the key of the task at `index`.
+  private func keySlot(_ index: Int) -> Int {
+    ClusterSlot.of(channelPrefix, table.ids[index])
   }
 
   /// `MGET` of the keys of the tasks at `batch`.

@@ -27,8 +27,15 @@ final class BackendLink {
   let configuration: ConsumerConfiguration
   /// The subscribed connection (RESP2: only (UN)SUBSCRIBE and PING).
   private(set) var subscriber: RedisConnection?
-  /// The command connection, in the configured database.
+  /// The command connection, in the configured database (not with a cluster).
   private(set) var commands: RedisConnection?
+  /// With a Redis Cluster: the slot map and a command connection per master,
+  /// in place of ``commands``.
+  private(set) var router: ClusterRouter?
+  /// The nodes of the last cluster map, tried after the seeds on a reconnect.
+  private var knownClusterNodes: [RedisEndpoint] = []
+  /// Cluster connects so far: each puts the subscriber on the next master.
+  private var clusterConnects = 0
   /// Set while disconnected and retrying.
   private(set) var outage: Outage?
   /// What the link noticed (lost, reconnected), for the reader to hand on.
@@ -56,7 +63,7 @@ final class BackendLink {
   }
 
   /// Whether both connections are up.
-  var isConnected: Bool { subscriber != nil && commands != nil }
+  var isConnected: Bool { subscriber != nil && (commands != nil || router != nil) }
 
   // MARK: - Connecting, faults and recovery
 
@@ -64,9 +71,11 @@ final class BackendLink {
   /// With Sentinel, the master is looked up again on every call, so each
   /// reconnect follows a failover.
   func connect() throws {
+    if configuration.backend.usesCluster { return try connectToCluster() }
     let endpoint = try configuration.serverEndpoint()
     let deadline = Deadline.after(seconds: configuration.connectTimeout + configuration.commandTimeout)
     let newSubscriber = try configuration.openConnection(to: endpoint, selecting: nil, until: deadline)
+    newSubscriber.readsPubSubMessages = true
     let newCommands = try configuration.openConnection(
       to: endpoint, selecting: configuration.backend.database, until: deadline)
     subscriber = newSubscriber
@@ -74,10 +83,34 @@ final class BackendLink {
     health.noteTraffic()
   }
 
+  /// With a Redis Cluster: reads the slot map (seeds first, then the nodes
+  /// of the last map) and subscribes on a reachable node, a different master
+  /// each time where it can (classic pub/sub reaches every node); command
+  /// connections open as fetches need them.
+  private func connectToCluster() throws {
+    let deadline = Deadline.after(seconds: configuration.connectTimeout + configuration.commandTimeout)
+    let newRouter = try ClusterRouter(configuration: configuration, known: knownClusterNodes, until: deadline)
+    knownClusterNodes = newRouter.map.nodes
+    clusterConnects += 1
+    var lastFault: RedisError?
+    for node in newRouter.subscriberCandidates(offset: clusterConnects - 1) {
+      do {
+        subscriber = try configuration.openConnection(to: node, selecting: nil, until: deadline)
+        router = newRouter
+        health.noteTraffic()
+        return
+      } catch let error as RedisError where error.isConnectionFault {
+        lastFault = error
+      }
+    }
+    throw lastFault ?? RedisError.connectFailed(endpoint: configuration.backend.serverDescription, reason: "no node")
+  }
+
   /// Closes both connections and forgets everything tied to them.
   func disconnect() {
     subscriber = nil
     commands = nil
+    router = nil
     deferred.removeAll()
     pings.removeAll()
   }
@@ -219,11 +252,19 @@ final class BackendLink {
   /// `--once`). If `body` throws, the remaining replies are still read, so
   /// the connection stays in step, and then the error is rethrown. An error
   /// reply (`-LOADING`, `-NOPERM`) is thrown through the error funnel.
-  /// - Parameter format: builds the MGET command for a batch of handles.
+  ///
+  /// With a Redis Cluster, ``ClusterRouter/fetch(_:slot:format:_:)`` reads
+  /// each key from its slot's master instead (positions then come in no
+  /// particular order).
+  /// - Parameters:
+  ///   - slot: the cluster hash slot of a handle's key (used only with a cluster).
+  ///   - format: builds the MGET command for a batch of handles.
   @inline(__always)
   func fetch(
-    _ handles: [Int], format: (ArraySlice<Int>) -> RedisCommand, _ body: (Int, RedisReply) throws -> Void
+    _ handles: [Int], slot: (Int) -> Int, format: (ArraySlice<Int>) -> RedisCommand,
+    _ body: (Int, RedisReply) throws -> Void
   ) throws {
+    if let router, !handles.isEmpty { return try router.fetch(handles, slot: slot, format: format, body) }
     var pipeline = FetchPipeline()
     for batch in handles.chunked(by: configuration.batchSize) {
       try sendFetch(batch, format: format, on: &pipeline, body)
@@ -233,7 +274,8 @@ final class BackendLink {
 
   /// A pipelined MGET fed one batch at a time (``sendFetch(_:format:on:_:)``),
   /// so a reader can read the keys of the channels whose subscriptions are
-  /// confirmed while the later ones are still being subscribed.
+  /// confirmed while the later ones are still being subscribed. On the
+  /// command connection only: not with a cluster (a ``router``).
   struct FetchPipeline {
     fileprivate var sent = 0
     fileprivate var answered = 0

@@ -87,7 +87,8 @@ public final class GroupResolver {
       let missing = found.indices.filter { found[$0] == nil }
       try link.subscribe(missing, command: "SUBSCRIBE", format: format, keep: { _ in true })
       let keys = { (batch: ArraySlice<Int>) in format("MGET", batch) }
-      try link.fetch(missing, format: keys) { position, reply in
+      let slot = { (index: Int) in ClusterSlot.of(channels[index]) }
+      try link.fetch(missing, slot: slot, format: keys) { position, reply in
         let index = missing[position]
         if case .bulk(let payload) = reply { found[index] = try decode(payload, groupID: groups[index]) }
       }

@@ -33,6 +33,8 @@ enum PubSubEvent {
   @inline(__always)
   init(_ reply: RedisReply) {
     switch reply {
+    case .message(let channel, let payload):
+      self = .message(channel: channel, payload: payload)
     case .array(let parts) where parts.count >= 3:
       guard case .bulk(let kind) = parts[0] else {
         self = .other

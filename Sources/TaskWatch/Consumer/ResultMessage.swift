@@ -19,11 +19,10 @@ public struct ResultMessage: Sendable, Equatable {
     Self.digest(of: payload)
   }
 
-  /// Hashes payload bytes with the standard library's seeded SipHash.
+  /// The payload's ``FastHash`` (its length is mixed in), never 0: 0 is
+  /// reserved for "no payload".
   static func digest(of payload: [UInt8]) -> Int {
-    var hasher = Hasher()
-    payload.withUnsafeBytes { hasher.combine(bytes: $0) }
-    let value = hasher.finalize()
-    return value == 0 ? 1 : value  // 0 is reserved for "no payload"
+    let value = Int(truncatingIfNeeded: payload.withUnsafeBytes { FastHash.hash($0) })
+    return value == 0 ? 1 : value
   }
 }

@@ -191,20 +191,9 @@ package struct TaskIDSet: RandomAccessCollection, Sendable {
     Int(truncatingIfNeeded: mix(mix(first ^ seed, 0xa076_1d64_78bd_642f) ^ second, 0xe703_7ed1_a0b4_28db))
   }
 
-  /// Any other id's slot hash: 8 bytes a round, the tail as one short word.
+  /// Any other id's slot hash.
   private static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
-    var state = seed ^ UInt64(bytes.count)
-    var offset = 0
-    while offset + 8 <= bytes.count {
-      state = mix(state ^ bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self), 0xe703_7ed1_a0b4_28db)
-      offset += 8
-    }
-    var tail: UInt64 = 0
-    while offset < bytes.count {
-      tail = tail << 8 | UInt64(bytes[offset])
-      offset += 1
-    }
-    return Int(truncatingIfNeeded: mix(state ^ tail, 0x8ebc_6af0_9c88_c6e3))
+    Int(truncatingIfNeeded: FastHash.hash(bytes))
   }
 
   private static func withUTF8<Result>(of text: String, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {

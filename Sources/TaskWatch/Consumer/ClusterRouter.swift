@@ -1,0 +1,261 @@
+/// The command side of a ``BackendLink`` to a Redis Cluster: the slot map,
+/// one command connection per master that owns a fetched key (opened when
+/// first needed), and the fetch that routes every key to its slot's master.
+///
+/// Each key is read with its own one-key `MGET` (so the reply has the shape
+/// of the single-server path's), pipelined per master in the configured
+/// batches, a batch to each master in turn. A `MOVED` reply reassigns the slot and, once the round is
+/// read, the map is asked for again; an `ASK` reply sends `ASKING` and the
+/// key to the named node in the next round. Any other error reply goes
+/// through the funnel: `TRYAGAIN` and `CLUSTERDOWN` are transient, so the link
+/// is lost and reconnects with backoff, which reads the map afresh.
+/// Not `Sendable`: it belongs to its link's thread.
+final class ClusterRouter {
+  /// The settings of the link's reader.
+  let configuration: ConsumerConfiguration
+  /// Which master serves each slot, as last asked (or corrected by `MOVED`).
+  private(set) var map: ClusterSlotMap
+  private var connections: [RedisEndpoint: RedisConnection] = [:]
+  /// Redirection rounds per fetch before the link counts as lost.
+  static let maximumRounds = 6
+
+  /// Where one key of a fetch is read.
+  private enum Target: Hashable {
+    /// Its slot's master, from the map.
+    case owner(RedisEndpoint)
+    /// The node an `ASK` named: `ASKING` first.
+    case asking(RedisEndpoint)
+
+    var endpoint: RedisEndpoint {
+      switch self {
+      case .owner(let endpoint), .asking(let endpoint): return endpoint
+      }
+    }
+  }
+
+  /// Reads the slot map from the first node that answers, trying `known`
+  /// (the nodes of an earlier map) after the URL's seeds.
+  /// - Throws: the last node's connection fault when none answers (so the
+  ///   link retries), and at once any error no retry cures (a refused
+  ///   password, a server not in cluster mode).
+  init(configuration: ConsumerConfiguration, known: [RedisEndpoint], until deadline: Deadline) throws {
+    self.configuration = configuration
+    var lastFault: RedisError?
+    var candidates = configuration.backend.clusterNodes
+    for node in known where !candidates.contains(node) { candidates.append(node) }
+    for node in candidates {
+      do {
+        let connection = try configuration.openConnection(to: node, selecting: nil, until: deadline)
+        let map = try connection.clusterSlotMap(tls: configuration.backend.tls != nil, until: deadline)
+        guard map.servedSlots > 0 else {
+          lastFault = .connectionLost(endpoint: node.description, reason: "the node serves no slot yet")
+          continue
+        }
+        self.map = map
+        if map.masters.contains(node) { connections[node] = connection }
+        return
+      } catch let error as RedisError where error.isConnectionFault {
+        lastFault = error
+      }
+    }
+    throw lastFault ?? RedisError.connectFailed(endpoint: configuration.backend.serverDescription, reason: "no node")
+  }
+
+  /// Every node of the map, masters first, starting `offset` places along
+  /// the masters (so each reconnect puts the subscriber on another one).
+  func subscriberCandidates(offset: Int) -> [RedisEndpoint] {
+    let masters = map.masters
+    guard !masters.isEmpty else { return map.nodes }
+    let start = offset % masters.count
+    let rotated = Array(masters[start...] + masters[..<start])
+    return rotated + map.nodes.filter { !masters.contains($0) }
+  }
+
+  private func connection(to endpoint: RedisEndpoint, until deadline: Deadline) throws -> RedisConnection {
+    if let open = connections[endpoint] { return open }
+    let opened = try configuration.openConnection(to: endpoint, selecting: nil, until: deadline)
+    connections[endpoint] = opened
+    return opened
+  }
+
+  /// Reads the key of each of `handles` from its slot's master; calls `body`
+  /// with the position in `handles` and the stored value (`.bulk` or
+  /// `.null`) as the masters' replies come in, so positions come in no
+  /// particular order.
+  ///
+  /// If `body` throws, the remaining replies are still read and then the
+  /// error is rethrown, as on a single server.
+  /// - Parameters:
+  ///   - slot: the hash slot of a handle's key.
+  ///   - format: builds the `MGET` for handles (called with one handle at a time).
+  func fetch(
+    _ handles: [Int], slot: (Int) -> Int, format: (ArraySlice<Int>) -> RedisCommand,
+    _ body: (Int, RedisReply) throws -> Void
+  ) throws {
+    let deadline = Deadline.after(seconds: configuration.commandTimeout)
+    var failure: (any Error)?
+    var pending = [(position: Int, target: Target?)]()
+    pending.reserveCapacity(handles.count)
+    for position in handles.indices { pending.append((position, nil)) }
+    for _ in 0..<Self.maximumRounds {
+      var groups: [Target: [Int]] = [:]
+      for (position, target) in pending {
+        let slot = slot(handles[position])
+        guard let resolved = target ?? map.master(ofSlot: slot).map(Target.owner) else {
+          throw RedisError.connectionLost(
+            endpoint: configuration.backend.serverDescription, reason: "no master serves slot \(slot)")
+        }
+        groups[resolved, default: []].append(position)
+      }
+      var redirected = [(position: Int, target: Target?)]()
+      var moved: [(slot: Int, master: RedisEndpoint)] = []
+      func take(_ target: Target, _ position: Int, _ reply: RedisReply) throws {
+        switch reply {
+        case .array(let elements) where elements.count == 1:
+          guard failure == nil else { return }
+          do {
+            try body(position, elements[0])
+          } catch {
+            failure = error
+          }
+        case .error(let message):
+          let error = ServerError(message)
+          guard error.kind == .redirection, let redirect = Redirect(error, replyingHost: target.endpoint) else {
+            throw RedisError.reply(error, to: "MGET", from: target.endpoint.description)
+          }
+          if error.code == .moved {
+            map.assign(redirect.slot...redirect.slot, to: redirect.endpoint)
+            moved.append((redirect.slot, redirect.endpoint))
+            redirected.append((position, nil))
+          } else {
+            redirected.append((position, .asking(redirect.endpoint)))
+          }
+        default:
+          throw RedisError.commandFailed(command: "MGET", message: "unexpected reply \(reply)")
+        }
+      }
+      // A batch to each node in turn, so the masters work at the same time.
+      var lanes = try groups.map { target, positions in
+        Lane(target: target, connection: try connection(to: target.endpoint, until: deadline), positions: positions)
+      }
+      var sending = true
+      while sending {
+        sending = false
+        for index in lanes.indices where lanes[index].hasMore {
+          try lanes[index].send(batchSize: configuration.batchSize, of: handles, until: deadline, format: format)
+          try lanes[index].readBuffered(take)
+          sending = sending || lanes[index].hasMore
+        }
+      }
+      for index in lanes.indices { try lanes[index].readRest(until: deadline, take) }
+      if !moved.isEmpty {
+        refreshMap(until: deadline)
+        // The node asked may not know of the move yet; the MOVED replies do.
+        for (slot, master) in moved { map.assign(slot...slot, to: master) }
+      }
+      pending = redirected
+      if pending.isEmpty { break }
+    }
+    if let failure { throw failure }
+    guard pending.isEmpty else {
+      throw RedisError.connectionLost(
+        endpoint: configuration.backend.serverDescription,
+        reason: "keys still redirected after \(Self.maximumRounds) rounds of MOVED/ASK")
+    }
+  }
+
+  /// The keys of one fetch round that go to one node, and how far their
+  /// pipeline got: with `ASK`, each key's `MGET` is preceded by `ASKING`,
+  /// whose `OK` is read and dropped.
+  private struct Lane {
+    let target: Target
+    let connection: RedisConnection
+    let positions: [Int]
+    private var sent = 0
+    /// Per reply expected: the position it answers; `nil` for `ASKING`'s `OK`.
+    private var expected: [Int?] = []
+    private var answered = 0
+
+    init(target: Target, connection: RedisConnection, positions: [Int]) {
+      self.target = target
+      self.connection = connection
+      self.positions = positions
+    }
+
+    var hasMore: Bool { sent < positions.count }
+
+    /// Writes the next batch of one-key `MGET`s.
+    mutating func send(
+      batchSize: Int, of handles: [Int], until deadline: Deadline, format: (ArraySlice<Int>) -> RedisCommand
+    ) throws {
+      let end = min(sent + batchSize, positions.count)
+      for position in positions[sent..<end] {
+        if case .asking = target {
+          connection.append(["ASKING"])
+          expected.append(nil)
+        }
+        connection.append(format(handles[position...position]))
+        expected.append(position)
+      }
+      sent = end
+      try connection.flush(until: deadline)
+    }
+
+    /// Hands on the replies already received.
+    mutating func readBuffered(_ take: (Target, Int, RedisReply) throws -> Void) throws {
+      while answered < expected.count, let reply = try connection.bufferedReply() { try handle(reply, take) }
+    }
+
+    /// Waits for and hands on every reply still due.
+    mutating func readRest(until deadline: Deadline, _ take: (Target, Int, RedisReply) throws -> Void) throws {
+      while answered < expected.count {
+        try handle(try connection.replies(count: 1, until: deadline, operation: "MGET")[0], take)
+      }
+    }
+
+    private mutating func handle(_ reply: RedisReply, _ take: (Target, Int, RedisReply) throws -> Void) throws {
+      defer { answered += 1 }
+      guard let position = expected[answered] else {
+        if case .error(let message) = reply {
+          throw RedisError.reply(message, to: "ASKING", from: connection.endpoint.description)
+        }
+        return
+      }
+      try take(target, position, reply)
+    }
+  }
+
+  /// Asks the masters this router already talks to, in turn, for the slot
+  /// map again, after a `MOVED` (other slots may have moved too); keeps the
+  /// map it has when none answers.
+  private func refreshMap(until deadline: Deadline) {
+    for connection in connections.values {
+      if let fresh = try? connection.clusterSlotMap(tls: configuration.backend.tls != nil, until: deadline),
+        fresh.servedSlots > 0
+      {
+        map = fresh
+        return
+      }
+    }
+  }
+
+  /// A `MOVED <slot> <host>:<port>` or `ASK <slot> <host>:<port>` reply's parts.
+  private struct Redirect {
+    let slot: Int
+    let endpoint: RedisEndpoint
+
+    /// - Parameter node: the node that replied; its host stands in for an
+    ///   empty one (`MOVED 3999 :6381`).
+    init?(_ error: ServerError, replyingHost node: RedisEndpoint) {
+      let words = error.message.split(separator: " ")
+      guard words.count >= 3, let slot = Int(words[1]), (0..<ClusterSlot.count).contains(slot),
+        let colon = words[2].lastIndex(of: ":"), let port = Int(words[2][words[2].index(after: colon)...])
+      else { return nil }
+      var host = String(words[2][..<colon])
+      if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+      if host.isEmpty, case .tcp(let replying, _) = node { host = replying }
+      self.slot = slot
+      endpoint = .tcp(host: host, port: port)
+    }
+  }
+}
