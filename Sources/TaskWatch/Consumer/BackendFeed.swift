@@ -299,7 +299,9 @@ public final class BackendFeed {
     var command = RedisCommand(
       argumentCount: batch.count + 1, reservingCapacity: batch.count * (channelPrefix.count + 48) + 16)
     command.append("MGET")
-    for index in batch { command.append(channelPrefix, table.ids[index]) }
+    // The id's bytes as the table keeps them (a uuid formatted on the stack), no `String` per key.
+    let (prefix, ids) = (channelPrefix, table.ids)
+    for index in batch { ids.withUTF8(at: index) { command.append(prefix, $0) } }
     return command
   }
 }
