@@ -913,6 +913,9 @@ SCENARIOS = {
     'S3T': dict(tasks=10_000, updates=3, seed=3, tls=True,
                 title='S3 over TLS: taskwatch on rediss:// against taskwatch on redis://'),
     'S4': dict(tasks=100_000, updates=1, title='100,000 tasks × 1 update'),
+    # scale.py's: start-up beside redis-cli, and 1,000,000 ids (memory, subscribe → snapshot).
+    'ST': dict(tasks=1, updates=1, title='start-up: spawn → first SUBSCRIBE'),
+    'S5': dict(tasks=1_000_000, updates=1, title='1,000,000 ids × 1 update'),
 }
 
 
@@ -1002,12 +1005,14 @@ def summarize_subscribe(all_runs, peers):
             subs = [r.subscribe_s for r in all_runs if r.scenario == scn and r.peer == name
                     and r.subscribe_s is not None]
             cells.append(spread(subs, 4 if scn == 'S1' else 3))
-        lines.append(f'| {peer.label} | ' + ' | '.join(cells) + ' |')
+        if any(cell != '—' for cell in cells):
+            lines.append(f'| {peer.label} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
-def targets(all_runs):
-    """The issue's targets, checked when taskwatch ran."""
+def targets(all_runs, extra=()):
+    """The issue's targets, checked when taskwatch ran; `extra`: more rows
+    (name, measured, passed) from scale.py's scenarios."""
     def runs_of(scn, peer):
         return [r for r in all_runs if r.scenario == scn and r.peer == peer]
 
@@ -1080,18 +1085,22 @@ def targets(all_runs):
         ratio = max(per_event.values()) / min(per_event.values())
         add('consume CPU per event (message or snapshot key) flat S2→S4 (max/min ≤ 1.5)',
             f'{txt} µs/event (max/min {ratio:.2f})', ratio <= 1.5)
+    for name, value, passed in extra:
+        add(name, value, passed)
     return '\n'.join(['### Targets (taskwatch)', '', '| target | measured | |', '|---|---|---|'] + rows)
 
 
 # --------------------------------------------------------------------------
 
 def main():
+    import scale    # its scenarios build on this module's harness: imported once this one is loaded
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--quick', action='store_true', help='a ~2 minute run: fewer reps, S4 join_native capped at 30 s')
     ap.add_argument('--reps', type=int, help='repetitions of S2–S4 (default 3; quick 1)')
     ap.add_argument('--latency-reps', type=int, help='repetitions of S1 (default 60; quick 15)')
-    ap.add_argument('--scenarios', default='S1,S2,S3,S3T,S4',
-                    help='comma-separated subset of S1,S2,S3,S3T,S4 (S3T: S3 over TLS, taskwatch only)')
+    ap.add_argument('--scenarios',
+                    help='comma-separated subset of S1,S2,S3,S3T,S4,ST,S5 (S3T: S3 over TLS, taskwatch only; '
+                         'ST: start-up; S5: 1,000,000 ids); default all, --quick all but S5')
     ap.add_argument('--peers', default='floor,taskwatch,join_native,poll',
                     help='comma-separated subset of floor,taskwatch,join_native,poll')
     ap.add_argument('--taskwatch', default='', help='taskwatch binary (empty: peer left out)')
@@ -1115,6 +1124,7 @@ def main():
     args.reps = args.reps or (1 if args.quick else 3)
     args.latency_reps = args.latency_reps or (15 if args.quick else 60)
     args.join_cap = args.join_cap or (30 if args.quick else 120)
+    args.scenarios = args.scenarios or ('S1,S2,S3,S3T,S4,ST' if args.quick else 'S1,S2,S3,S3T,S4,ST,S5')
     scenarios = [s.strip() for s in args.scenarios.split(',') if s.strip()]
     wanted = [p.strip() for p in args.peers.split(',') if p.strip()]
     for s in scenarios:
@@ -1149,8 +1159,15 @@ def main():
         log('payload self-check against Celery store_result: ok', sample[:120])
         all_runs, sections, caps_note = [], [], []
         pub_rows = []
+        startup_runs, extra_targets = [], []
         for scn in scenarios:
             spec = SCENARIOS[scn]
+            if scn == 'ST':
+                startup_runs = scale.run_startup(bench, [n for n in peers if n == 'taskwatch'],
+                                                 args.latency_reps)
+                sections.append(scale.summarize_startup(startup_runs))
+                extra_targets += [t for t in [scale.startup_target(startup_runs)] if t]
+                continue
             ids = make_ids(spec['tasks'], seed=spec['seed'] if 'seed' in spec else int(scn[1:]))
             t = time.monotonic()
             stream = build_stream(payloads, ids, spec['updates'], args.batch)
@@ -1169,7 +1186,16 @@ def main():
                 names.remove('poll')
                 caps_note.append('S4: the polling loop is skipped (one pass over 100,000 ids is ~100,000 GETs; use --poll-s4).')
             runs = []
-            if scn == 'S1':
+            if scn == 'S5':
+                for name in [n for n in names if n not in ('floor', 'taskwatch')]:
+                    names.remove(name)
+                base = {name: scale.base_rss_kb(bench, peers[name]) for name in names}
+                for rep in range(args.reps):
+                    for pos, name in enumerate(peer_order(names, rep)):
+                        runs.append(scale.run_million(bench, rep, pos, peers[name], stream, 300, base[name]))
+                sections.append(scale.summarize_million(runs, peers))
+                extra_targets += scale.million_targets(runs)
+            elif scn == 'S1':
                 for rep in range(args.latency_reps):
                     for pos, name in enumerate(peer_order(names, rep)):
                         runs.append(bench.run_latency(scn, rep, pos, peers[name], stream, 30, args.s1_interval))
@@ -1205,7 +1231,7 @@ def main():
         if rate_celery:
             pub_md.append(f'\nFor scale: one `pipeline()` round trip per message, as a Celery worker '
                           f'stores results, reaches {rate_celery:,.0f} msg/s on one connection.')
-        tgt = targets(all_runs)
+        tgt = targets(all_runs, extra_targets)
         sub_md = summarize_subscribe(all_runs, peers)
         if sub_md:
             sections.append(sub_md)
@@ -1213,11 +1239,12 @@ def main():
                   f'Machine: {os.cpu_count()} CPUs, {platform_line()}; redis-server '
                   f'{redis_version(monitor)}; celery {celery_version()}; '
                   f'taskwatch: {" ".join([args.taskwatch] + args.taskwatch_arg) if args.taskwatch else "not built"}.',
-                  f'Reps: S1 {args.latency_reps}, S2–S4 {args.reps}; peers alternate in rotated order '
+                  f'Reps: S1 and ST {args.latency_reps}, S2–S5 {args.reps}; peers alternate in rotated order '
                   f'within each rep. Wall = first PUBLISH → consumer exit; subscribe = spawn → all '
                   f'channels subscribed (CLIENT LIST sub=); polling loop interval {args.poll_interval:g} s.']
         notes = caps_note + [f'join_native at S4 is capped at {args.join_cap:g} s.']
-        doc = '\n\n'.join(['\n'.join(header[:2]), '\n'.join(header[2:])] + sections + ['\n'.join(pub_md)] + ([tgt] if tgt else []) +
+        doc = '\n\n'.join(['\n'.join(header[:2]), '\n'.join(header[2:])] + sections +
+                          (['\n'.join(pub_md)] if pub_rows else []) + ([tgt] if tgt else []) +
                           ['Notes: ' + ' '.join(notes)])
         print(doc)
         out = Path(args.results)
@@ -1228,7 +1255,8 @@ def main():
             'started': started, 'elapsed_s': time.time() - started, 'args': vars(args),
             'publisher_msgs_per_s': {k: v for k, _, v in pub_rows},
             'celery_pipeline_msgs_per_s': rate_celery,
-            'runs': [asdict(r) for r in all_runs]}, indent=1))
+            'runs': [asdict(r) for r in all_runs],
+            'startup_runs': [asdict(r) for r in startup_runs]}, indent=1))
         log(f'saved {out}/bench-{stamp}.md and .json ({time.time() - started:.0f} s)')
         failed = [r for r in all_runs if not r.ok and not r.timed_out]
         return 1 if failed else 0

@@ -42,6 +42,23 @@ public struct TaskMeta: Sendable, Equatable {
     return equalAsWritten == true || JSONString.decode(json, range) == taskID
   }
 
+  /// ``hasTaskID(matching:)`` for the id that follows the first
+  /// `prefixLength` bytes of `name` (a channel name): the consumer keeps
+  /// ids compactly and compares the channel's bytes instead of making a
+  /// `String` of the id per message.
+  package func hasTaskID(matching name: [UInt8], droppingPrefix prefixLength: Int) -> Bool {
+    guard let range = taskIDRange else { return true }
+    let id = name[prefixLength...]
+    let equalAsWritten = json.withUnsafeBytes { json in
+      name.withUnsafeBytes { name in
+        range.count - 2 == id.count && !id.contains(UInt8(ascii: "\\"))
+          && (id.isEmpty
+            || memcmp(json.baseAddress! + range.lowerBound + 1, name.baseAddress! + prefixLength, id.count) == 0)
+      }
+    }
+    return equalAsWritten || JSONString.decode(json, range).utf8.elementsEqual(id)
+  }
+
   /// Decodes a payload as a Celery worker writes it.
   /// - Throws: ``DecodeError`` naming what the payload looks like when it is not
   ///   a JSON object with a string `status`.

@@ -35,8 +35,7 @@ extension WatchSession {
     if once, let lost { throw NoConnection(moment: .once, everConnected: false, lastError: lost) }
     if let signal = SignalTrap.pending { return .signalled(signal) }
     guard resolution.unsavedGroupIDs.isEmpty else { return .groupsNotSaved(resolution.unsavedGroupIDs) }
-    var seen = Set(taskIDs)
-    taskIDs += resolution.taskIDs.filter { seen.insert($0).inserted }
+    for taskID in resolution.taskIDs { taskIDs.insert(taskID) }
     return nil
   }
 

@@ -31,17 +31,17 @@ enum StandardStreams {
     try? writeAll(Array(line.utf8), to: STDERR_FILENO)
   }
 
-  /// Reads standard input to its end.
-  static func readStandardInput() -> [UInt8] {
-    var data = [UInt8]()
+  /// Reads the next chunk of standard input (up to 64 KB).
+  /// - Returns: the bytes, or `nil` at the end of the input (or on an error).
+  static func readStandardInput() -> [UInt8]? {
     var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
       let count = chunk.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
       if count < 0 && errno == EINTR { continue }
-      guard count > 0 else { break }
-      data.append(contentsOf: chunk[0..<count])
+      guard count > 0 else { return nil }
+      chunk.removeLast(chunk.count - count)
+      return chunk
     }
-    return data
   }
 }
 

@@ -6,8 +6,9 @@ struct WatchSession {
   /// The consumer's settings.
   let configuration: ConsumerConfiguration
   /// The ids to watch, deduplicated, in order; the `--group` children are
-  /// appended once the groups are read.
-  var taskIDs: [String]
+  /// appended once the groups are read. Handed to the consumer (and
+  /// emptied here) when the watch starts.
+  var taskIDs: TaskIDSet
   /// The saved groups whose tasks are watched too (`--group`).
   let groupIDs: [String]
   /// Overall deadline in seconds from the start (`--timeout`), if any.
@@ -69,7 +70,10 @@ struct WatchSession {
     do {
       if !groupIDs.isEmpty, let outcome = try expandGroups(until: deadline) { return outcome }
       // The snapshot is written as it is read, never held whole.
-      try consumer.consume(from: taskIDs, onChange: record)
+      // Handed over: the consumer's table keeps the only copy of the ids.
+      let ids = taskIDs
+      taskIDs = TaskIDSet()
+      try consumer.consume(from: consume ids, onChange: record)
       var changes: [StateChange] = []
       while true {
         reportDiagnostics(consumer)

@@ -41,6 +41,39 @@ struct BackendLinkTests {
     }
   }
 
+  @Test("subscribe reports the confirmed prefix as it grows; keys fetched from there come in order")
+  func fetchWhileSubscribing() throws {
+    let link = link(batchSize: 7)
+    let names = channels(40)
+    for (index, name) in names.enumerated() where index % 3 == 0 {
+      try server.run(["SET", String(decoding: name, as: UTF8.self), "v\(index)"])
+    }
+    try link.connect()
+    var counts = [Int]()
+    var pipeline = BackendLink.FetchPipeline()
+    var fetched = 0
+    var values = [String?]()
+    let mget = { (batch: ArraySlice<Int>) in format(names)("MGET", batch) }
+    func take(_ position: Int, _ reply: RedisReply) {
+      #expect(position == values.count)
+      values.append(reply.text)
+    }
+    try link.subscribe(
+      Array(names.indices), command: "SUBSCRIBE", format: format(names), keep: { _ in true },
+      confirmed: { count in
+        counts.append(count)
+        // Every key fetched belongs to a channel whose subscription is confirmed.
+        for name in names[fetched..<count] {
+          #expect(try server.subscriberCount(channel: String(decoding: name, as: UTF8.self)) == 1)
+        }
+        try link.sendFetch(Array(fetched..<count)[...], format: mget, on: &pipeline, take)
+        fetched = count
+      })
+    try link.finishFetch(&pipeline, take)
+    #expect(counts.last == 40 && counts == counts.sorted() && Set(counts).count == counts.count)
+    #expect(values == names.indices.map { $0 % 3 == 0 ? "v\($0)" : nil })
+  }
+
   @Test("fetch: values in key order across batches, an error reply through the funnel")
   func fetchInOrder() throws {
     let link = link(batchSize: 3)

@@ -276,6 +276,60 @@ struct ResultConsumerTests {
   }
 }
 
+/// Steps 1 and 2 overlap (a batch's keys are read while later batches are
+/// still being subscribed), so messages can arrive for tasks whose key is
+/// read already: none may be lost, none reported after a newer state.
+@Suite("ResultConsumer: a burst while subscribing and reading the keys")
+struct SubscribeWhileFetchingTests {
+  let server = SharedRedis.server
+
+  @Test("1,000 tasks in batches of 50, STARTED then SUCCESS published throughout: all SUCCESS, in order")
+  func burstDuringSnapshot() throws {
+    // Small enough to block a test thread for well under a second.
+    let ids = (0..<1_000).map { _ in newTaskID() }
+    let consumer = ResultConsumer(
+      configuration: ConsumerConfiguration(
+        backend: BackendURL(endpoint: server.endpoint, database: 0), batchSize: 50))
+    let endpoint = server.endpoint
+    let published = DispatchSemaphore(value: 0)
+    let thread = Thread {
+      defer { published.signal() }
+      guard let publisher = try? RedisConnection(endpoint: endpoint, connectTimeout: 2) else { return }
+      // One pipelined MULTI/SETEX/PUBLISH/EXEC per message, as a worker writes them.
+      for state in ["STARTED", "SUCCESS"] {
+        for (offset, id) in ids.enumerated() {
+          let key = Array("celery-task-meta-\(id)".utf8)
+          let payload = Array(celeryMeta(id, state).utf8)
+          publisher.append(["MULTI"])
+          publisher.append([Array("SETEX".utf8), key, Array("600".utf8), payload])
+          publisher.append([Array("PUBLISH".utf8), key, payload])
+          publisher.append(["EXEC"])
+          if offset % 100 == 99 {
+            try? publisher.flush(until: .after(seconds: 5))
+            _ = try? publisher.replies(count: 400, until: .after(seconds: 5), operation: "EXEC")
+          }
+        }
+      }
+    }
+    thread.start()
+    var changes = try consumer.consume(from: ids)
+    let deadline = Deadline.after(seconds: 30)
+    while consumer.watchingCount > 0 && !deadline.hasPassed {
+      changes += try consumer.drainEvents(timeout: 0.2)
+    }
+    _ = published.wait(timeout: .now() + 10)
+    #expect(consumer.watchingCount == 0)
+    var seen = [String: [TaskState]]()
+    for change in changes { seen[change.taskID, default: []].append(change.state) }
+    let order: [TaskState] = [.pending, .started, .success]
+    for id in ids {
+      let states = seen[id] ?? []
+      #expect(states.last == .success, "\(id): \(states)")
+      #expect(states == order.filter(states.contains), "\(id): \(states)")
+    }
+  }
+}
+
 @Suite("ResultConsumer without a connection")
 struct ResultConsumerLifecycleTests {
   let server = SharedRedis.server

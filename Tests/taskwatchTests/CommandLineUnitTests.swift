@@ -40,25 +40,48 @@ struct WatchDurationTests {
   }
 }
 
+/// Standard input that yields `text` in chunks of `chunkSize` bytes, then ends.
+private func input(_ text: String, chunkSize: Int = 65536) -> () -> [UInt8]? {
+  var rest = Array(text.utf8)[...]
+  return {
+    guard !rest.isEmpty else { return nil }
+    defer { rest = rest.dropFirst(chunkSize) }
+    return Array(rest.prefix(chunkSize))
+  }
+}
+
 @Suite("Task id lists")
 struct TaskIDListTests {
+  @Test("standard input read in chunks of any size gives the ids of the whole: words and comments cut by a chunk")
+  func chunked() throws {
+    let text =
+      "# deploy 42, see ['x']\n['celery-task-meta-d4f1e7a2-0b3c-4e5f-9a8b-7c6d5e4f3a2b', 'b']\n"
+      + "a # trailing comment\ncelery-task-meta-a,c\t\"tâche\"\n#\nlast"
+    let whole = Array(try TaskIDList(arguments: ["-"], readStandardInput: input(text)).ids)
+    #expect(whole == ["d4f1e7a2-0b3c-4e5f-9a8b-7c6d5e4f3a2b", "b", "a", "c", "tâche", "last"])
+    for size in 1...9 {
+      let list = try TaskIDList(arguments: ["-"], readStandardInput: input(text, chunkSize: size))
+      #expect(Array(list.ids) == whole, "chunks of \(size) bytes")
+    }
+  }
+
   @Test("stdin ids: whitespace or newline separated, blank lines ignored, duplicates once, order kept")
   func standardInput() throws {
-    let list = try TaskIDList(arguments: ["x", "-"], readStandardInput: { Array("b a\n\n\tc\r\nb\nx\n".utf8) })
-    #expect(list.ids == ["x", "b", "a", "c"])
+    let list = try TaskIDList(arguments: ["x", "-"], readStandardInput: input("b a\n\n\tc\r\nb\nx\n"))
+    #expect(Array(list.ids) == ["x", "b", "a", "c"])
   }
 
   @Test("refused lists")
   func refused() {
     #expect(throws: TaskIDList.Problem.self) { try TaskIDList(arguments: [], readStandardInput: { [] }) }
     #expect(throws: TaskIDList.Problem.self) {
-      try TaskIDList(arguments: ["-"], readStandardInput: { Array("\n \n".utf8) })
+      try TaskIDList(arguments: ["-"], readStandardInput: input("\n \n"))
     }
     for bad in ["a\u{7}b", "", " ", "del\u{7F}", "nbsp\u{A0}x", "\u{2028}"] {
       #expect(throws: TaskIDList.Problem.self) { try TaskIDList(arguments: [bad], readStandardInput: { [] }) }
     }
     #expect(throws: TaskIDList.Problem.self) {
-      try TaskIDList(arguments: ["-"], readStandardInput: { Array("ok\nbad\u{1b}[31m\n".utf8) })
+      try TaskIDList(arguments: ["-"], readStandardInput: input("ok\nbad\u{1b}[31m\n"))
     }
   }
 
@@ -76,8 +99,8 @@ struct TaskIDListTests {
       (["x#y"], "", ["x#y"]),
     ])
   func pasted(arguments: [String], standardInput: String, expected: [String]) throws {
-    let list = try TaskIDList(arguments: arguments, readStandardInput: { Array(standardInput.utf8) })
-    #expect(list.ids == expected)
+    let list = try TaskIDList(arguments: arguments, readStandardInput: input(standardInput))
+    #expect(Array(list.ids) == expected)
   }
 
   @Test("the configured prefix is stripped, with --global-keyprefix; only a whole prefix, never the whole id")
@@ -86,7 +109,7 @@ struct TaskIDListTests {
     let list = try TaskIDList(
       arguments: ["myapp_results-a", "results-b", "celery-task-meta-c", "myapp_results-"],
       keyPrefix: naming.taskKeyPrefix, readStandardInput: { [] })
-    #expect(list.ids == ["a", "results-b", "celery-task-meta-c", "myapp_results-"])
+    #expect(Array(list.ids) == ["a", "results-b", "celery-task-meta-c", "myapp_results-"])
     #expect(
       try TaskIDList.groupIDs(["celery-taskset-meta-g1,g2", "'g1'"], keyPrefix: KeyNaming().groupKeyPrefix)
         == ["g1", "g2"])
@@ -95,14 +118,14 @@ struct TaskIDListTests {
   @Test("only comments, brackets or commas on standard input is no ids")
   func nothingLeft() {
     #expect(throws: TaskIDList.Problem.self) {
-      try TaskIDList(arguments: ["-"], readStandardInput: { Array("# none yet\n[]\n,,\n".utf8) })
+      try TaskIDList(arguments: ["-"], readStandardInput: input("# none yet\n[]\n,,\n"))
     }
   }
 
   @Test("printable ASCII and non-ASCII letters are accepted")
   func accepted() throws {
     let ids = ["d4f1e7a2-0b3c-4e5f-9a8b-7c6d5e4f3a2b", "!~{}", "tâche-été", "任务"]
-    #expect(try TaskIDList(arguments: ids, readStandardInput: { [] }).ids == ids)
+    #expect(try TaskIDList(arguments: ids, readStandardInput: { [] }).ids.elementsEqual(ids))
   }
 
   @Test("control characters are shown escaped in the message")

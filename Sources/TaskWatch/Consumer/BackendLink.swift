@@ -212,9 +212,12 @@ final class BackendLink {
   ///   - format: builds the command for a batch of handles.
   ///   - keep: for a message read meanwhile: `true` keeps it for the next
   ///     ``read(maximum:until:)``, `false` drops it (the coming fetch covers it).
+  ///   - confirmed: called with how many of `handles`, from the first, have
+  ///     every confirmation in, each time that number grows: the keys of
+  ///     those may be read already (see ``sendFetch(_:format:on:_:)``).
   func subscribe(
     _ handles: [Int], command: String, format: (String, ArraySlice<Int>) -> RedisCommand,
-    keep: (_ channel: [UInt8]) -> Bool
+    keep: (_ channel: [UInt8]) -> Bool, confirmed confirmedCount: (Int) throws -> Void = { _ in }
   ) throws {
     guard let subscriber, !handles.isEmpty else { return }
     let deadline = Deadline.after(seconds: configuration.commandTimeout + Double(handles.count) / 20_000)
@@ -235,10 +238,15 @@ final class BackendLink {
         return
       }
     }
+    var reported = 0
     for batch in handles.chunked(by: configuration.batchSize) {
       subscriber.append(format(command, batch))
       try subscriber.flush(until: deadline)
       while let reply = try subscriber.bufferedReply() { try take(reply) }
+      if confirmed > reported {
+        reported = confirmed
+        try confirmedCount(confirmed)
+      }
     }
     while confirmed < handles.count {
       guard let reply = try subscriber.nextReply(until: deadline) else {
@@ -249,6 +257,11 @@ final class BackendLink {
         continue
       }
       try take(reply)
+      while confirmed < handles.count, let reply = try subscriber.bufferedReply() { try take(reply) }
+      if confirmed > reported {
+        reported = confirmed
+        try confirmedCount(confirmed)
+      }
     }
     health.noteTraffic()
   }
@@ -280,39 +293,70 @@ final class BackendLink {
     _ body: (Int, RedisReply) throws -> Void
   ) throws {
     if let router, !handles.isEmpty { return try router.fetch(handles, slot: slot, format: format, body) }
-    guard let commands, !handles.isEmpty else { return }
-    let deadline = Deadline.after(seconds: configuration.commandTimeout)
-    let batches = handles.chunked(by: configuration.batchSize)
-    var sent = 0
-    var answered = 0
-    var position = 0
-    var failure: (any Error)?
-    func take(_ reply: RedisReply) throws {
-      answered += 1
-      switch reply {
-      case .array(let elements):
-        for element in elements where failure == nil {
-          do {
-            try body(position, element)
-          } catch {
-            failure = error
-          }
-          position += 1
+    var pipeline = FetchPipeline()
+    for batch in handles.chunked(by: configuration.batchSize) {
+      try sendFetch(batch, format: format, on: &pipeline, body)
+    }
+    try finishFetch(&pipeline, body)
+  }
+
+  /// A pipelined MGET fed one batch at a time (``sendFetch(_:format:on:_:)``),
+  /// so a reader can read the keys of the channels whose subscriptions are
+  /// confirmed while the later ones are still being subscribed. On the
+  /// command connection only: not with a cluster (a ``router``).
+  struct FetchPipeline {
+    fileprivate var sent = 0
+    fileprivate var answered = 0
+    /// The position, in all the handles sent so far, of the next value.
+    fileprivate var position = 0
+    fileprivate var failure: (any Error)?
+    fileprivate var deadline = Deadline.now
+  }
+
+  /// Writes the MGET of one more batch of keys and hands `body` the values
+  /// of every batch whose reply is in (see ``fetch(_:format:_:)``).
+  func sendFetch(
+    _ batch: ArraySlice<Int>, format: (ArraySlice<Int>) -> RedisCommand, on pipeline: inout FetchPipeline,
+    _ body: (Int, RedisReply) throws -> Void
+  ) throws {
+    guard let commands, !batch.isEmpty else { return }
+    pipeline.deadline = Deadline.after(seconds: configuration.commandTimeout)
+    commands.append(format(batch))
+    try commands.flush(until: pipeline.deadline)
+    pipeline.sent += 1
+    while pipeline.answered < pipeline.sent, let reply = try commands.bufferedReply() {
+      try take(reply, into: &pipeline, from: commands, body)
+    }
+  }
+
+  /// Waits for the values of every batch sent, then rethrows what `body` threw.
+  func finishFetch(_ pipeline: inout FetchPipeline, _ body: (Int, RedisReply) throws -> Void) throws {
+    guard let commands else { return }
+    while pipeline.answered < pipeline.sent {
+      let reply = try commands.replies(count: 1, until: pipeline.deadline, operation: "MGET")[0]
+      try take(reply, into: &pipeline, from: commands, body)
+    }
+    if let failure = pipeline.failure { throw failure }
+  }
+
+  private func take(
+    _ reply: RedisReply, into pipeline: inout FetchPipeline, from commands: RedisConnection,
+    _ body: (Int, RedisReply) throws -> Void
+  ) throws {
+    pipeline.answered += 1
+    switch reply {
+    case .array(let elements):
+      for element in elements where pipeline.failure == nil {
+        do {
+          try body(pipeline.position, element)
+        } catch {
+          pipeline.failure = error
         }
-      case .error(let message): throw RedisError.reply(message, to: "MGET", from: commands.endpoint.description)
-      default: throw RedisError.commandFailed(command: "MGET", message: "unexpected reply \(reply)")
+        pipeline.position += 1
       }
+    case .error(let message): throw RedisError.reply(message, to: "MGET", from: commands.endpoint.description)
+    default: throw RedisError.commandFailed(command: "MGET", message: "unexpected reply \(reply)")
     }
-    for batch in batches {
-      commands.append(format(batch))
-      try commands.flush(until: deadline)
-      sent += 1
-      while answered < sent, let reply = try commands.bufferedReply() { try take(reply) }
-    }
-    while answered < sent {
-      try take(try commands.replies(count: 1, until: deadline, operation: "MGET")[0])
-    }
-    if let failure { throw failure }
   }
 
   // MARK: - Reading the stream

@@ -43,7 +43,11 @@ public enum PendingHint: Sendable, Equatable, CustomStringConvertible {
   /// Whether `id` has the form Celery gives task and group ids: a UUID
   /// (`str(uuid4())`, 8-4-4-4-12 hexadecimal digits).
   public static func isCeleryID(_ id: String) -> Bool {
-    let bytes = Array(id.utf8)
+    Array(id.utf8).withUnsafeBytes { isCeleryID(utf8: $0) }
+  }
+
+  /// ``isCeleryID(_:)`` for an id's UTF-8 bytes.
+  static func isCeleryID(utf8 bytes: UnsafeRawBufferPointer) -> Bool {
     guard bytes.count == 36 else { return false }
     for (position, byte) in bytes.enumerated() {
       if [8, 13, 18, 23].contains(position) {

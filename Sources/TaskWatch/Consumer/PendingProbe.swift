@@ -16,19 +16,52 @@ struct PendingProbe {
   /// The databases looked at, as Redis numbers them by default.
   static let databases = 0..<16
 
-  /// The hints for `taskIDs` (PENDING, nothing stored, no message) whose
-  /// cause is not in `reported`, at most one per cause.
-  /// - Parameter seconds: how long they have been PENDING, for the wording.
-  func hints(for taskIDs: [String], skipping reported: Set<PendingHint.Cause>, seconds: Double) -> [PendingHint] {
-    guard !taskIDs.isEmpty else { return [] }
-    var hints = [PendingHint]()
-    var explained = Set<String>()
-    let foreign = taskIDs.filter { !PendingHint.isCeleryID($0) }
-    if let first = foreign.first {
-      explained.formUnion(foreign)
-      if !reported.contains(.notCeleryID) { hints.append(.notCeleryID(taskID: first, count: foreign.count)) }
+  /// The tasks one check looks into, summed up in memory that does not grow
+  /// with their number: at 1,000,000 PENDING tasks a list of their ids was
+  /// ~130 MB (the `String`s, the list of those not in Celery's form and the
+  /// set of those explained), more than the whole watch of them.
+  struct Pending {
+    /// How many tasks are PENDING with nothing stored and no message.
+    private(set) var count = 0
+    /// The first ``PendingProbe/maximumTasks`` of them, in order: those asked about.
+    private(set) var sample: [String] = []
+    /// How many of them are not in Celery's id form.
+    private(set) var foreignCount = 0
+    /// The first of those.
+    private(set) var firstForeign: String?
+    /// The first past the sample in Celery's form: the one named when every
+    /// task of the sample is explained.
+    private(set) var firstCeleryIDPastSample: String?
+
+    /// Adds the next task (in the order watched) by its id's UTF-8 bytes.
+    mutating func add(utf8 id: UnsafeRawBufferPointer) {
+      count += 1
+      let isCeleryID = PendingHint.isCeleryID(utf8: id)
+      if !isCeleryID {
+        foreignCount += 1
+        if firstForeign == nil { firstForeign = String(decoding: id, as: UTF8.self) }
+      }
+      if sample.count < PendingProbe.maximumTasks {
+        sample.append(String(decoding: id, as: UTF8.self))
+      } else if isCeleryID && firstCeleryIDPastSample == nil {
+        firstCeleryIDPastSample = String(decoding: id, as: UTF8.self)
+      }
     }
-    let sample = Array(taskIDs.prefix(Self.maximumTasks))
+  }
+
+  /// The hints for the `pending` tasks (PENDING, nothing stored, no
+  /// message) whose cause is not in `reported`, at most one per cause.
+  /// - Parameter seconds: how long they have been PENDING, for the wording.
+  func hints(for pending: Pending, skipping reported: Set<PendingHint.Cause>, seconds: Double) -> [PendingHint] {
+    guard pending.count > 0 else { return [] }
+    var hints = [PendingHint]()
+    // Every id not in Celery's form is explained by that; of the others
+    // only those of the sample can be explained by what the server holds.
+    var explained = Set<String>()
+    if let first = pending.firstForeign, !reported.contains(.notCeleryID) {
+      hints.append(.notCeleryID(taskID: first, count: pending.foreignCount))
+    }
+    let sample = pending.sample
     let deadline = Deadline.after(seconds: min(configuration.commandTimeout, 2))
     if let connection = try? open(until: deadline) {
       let groups = existing(sample.map { configuration.keyNaming.key(forGroup: $0) }, on: connection, until: deadline)
@@ -43,9 +76,12 @@ struct PendingProbe {
         hints.append(.otherDatabase(taskID: found.taskID, database: configuration.backend.database, foundIn: found.in))
       }
     }
-    let unexplained = taskIDs.filter { !explained.contains($0) }
-    if let first = unexplained.first, !reported.contains(.nothingStored) {
-      hints.append(.nothingStored(taskID: first, count: unexplained.count, seconds: seconds))
+    let unexplainedInSample = sample.filter { PendingHint.isCeleryID($0) && !explained.contains($0) }
+    let foreignInSample = sample.count(where: { !PendingHint.isCeleryID($0) })
+    let unexplainedCount =
+      unexplainedInSample.count + (pending.count - sample.count) - (pending.foreignCount - foreignInSample)
+    if let first = unexplainedInSample.first ?? pending.firstCeleryIDPastSample, !reported.contains(.nothingStored) {
+      hints.append(.nothingStored(taskID: first, count: unexplainedCount, seconds: seconds))
     }
     return hints
   }

@@ -4,12 +4,10 @@ import Glibc
 /// last state, a digest of its last payload and whether it is still watched.
 ///
 /// Lookups by id are O(1) and the number of unready tasks is kept as a count,
-/// so no message ever costs work proportional to the number of tasks. The id
-/// index is an open-addressing table over the UTF-8 bytes of the ids, so a
-/// channel name read from the socket is looked up without first becoming a
-/// `String` (an allocation and a UTF-8 check per message), and it costs 4–8
-/// bytes per task instead of a `[String: Int]` entry. Ids are compared as
-/// bytes, as Redis compares channel and key names.
+/// so no message ever costs work proportional to the number of tasks. The
+/// ids are a ``TaskIDSet`` (a uuid in 16 bytes, looked up straight from a
+/// channel name's bytes), the state a byte (``TaskStates``): about 38 bytes
+/// per task in all, where `String` ids and `TaskState?` values took ~130.
 struct TaskTable {
   /// Where a task stands in the subscription's life cycle.
   enum Phase: UInt8 {
@@ -21,13 +19,12 @@ struct TaskTable {
     case cancelled
   }
 
-  private(set) var ids: [String] = []
-  private(set) var states: [TaskState?] = []
+  /// The ids, in the order added (``TaskIDSet``: a uuid takes 16 bytes).
+  private(set) var ids = TaskIDSet()
+  /// Per task its last state, `nil` before the first.
+  private(set) var states = TaskStates()
   private(set) var phases: [Phase] = []
   private var digests: [Int] = []
-  /// The id index: a power-of-two number of slots, at most half full; 0 is an
-  /// empty slot, any other value a task's index + 1. Linear probing.
-  private(set) var slots: [Int32] = []
   /// How many tasks are still being watched.
   private(set) var watchingCount = 0
   /// Per task, the hold generation it was last held in (see ``hold(_:)``).
@@ -35,123 +32,86 @@ struct TaskTable {
   /// The current hold generation; 0 is never current.
   private var holdGeneration: UInt32 = 1
 
+  /// An empty table.
+  init() {}
+
+  /// A table of the tasks in `ids`, in their order, every one watched and
+  /// without a state: the set becomes the table's id column as it is, so
+  /// a caller that built it (the CLI, from 1,000,000 ids on standard input)
+  /// and lets go of it does not have the ids twice.
+  init(watching ids: TaskIDSet) {
+    self.ids = ids
+    states = TaskStates(count: ids.count)
+    phases = Array(repeating: .watching, count: ids.count)
+    digests = Array(repeating: 0, count: ids.count)
+    holds = Array(repeating: 0, count: ids.count)
+    watchingCount = ids.count
+  }
+
   /// The number of tasks ever added.
   var count: Int { ids.count }
 
   /// The index of a task, if it was added.
   func index(of taskID: String) -> Int? {
-    Self.withUTF8(of: taskID) { index(ofUTF8: $0) }
+    ids.index(of: taskID)
   }
 
   /// The index of the task whose id has these UTF-8 bytes, if it was added.
   func index(ofUTF8 bytes: UnsafeRawBufferPointer) -> Int? {
-    find(bytes).index
+    ids.index(ofUTF8: bytes)
   }
 
   /// The index of the task whose id is `bytes` after `prefix` (a channel or
   /// key name), if `bytes` starts with `prefix` and the task was added.
+  @inline(__always)
   func index(ofUTF8 bytes: [UInt8], droppingPrefix prefix: [UInt8]) -> Int? {
-    Self.index(ofUTF8: bytes, droppingPrefix: prefix, slots: slots, ids: ids)
+    Self.index(ofUTF8: bytes, droppingPrefix: prefix, ids: ids)
   }
 
-  /// ``index(ofUTF8:droppingPrefix:)`` over the two arrays of the id index,
-  /// for the message path: called as a method on the consumer's stored
-  /// table, it made the caller copy the whole table first (six retains and
-  /// releases, ~570 instructions a message at S4); a caller passing
-  /// `table.slots` and `table.ids` loads those two only.
-  static func index(ofUTF8 bytes: [UInt8], droppingPrefix prefix: [UInt8], slots: [Int32], ids: [String]) -> Int? {
+  /// ``index(ofUTF8:droppingPrefix:)`` over the id column alone, for the
+  /// message path: called as a method on the consumer's stored table, it
+  /// made the caller copy the whole table first (six retains and releases,
+  /// ~570 instructions a message at S4); a caller passing `table.ids` loads
+  /// that only.
+  static func index(ofUTF8 bytes: [UInt8], droppingPrefix prefix: [UInt8], ids: TaskIDSet) -> Int? {
     guard bytes.count > prefix.count else { return nil }
     return bytes.withUnsafeBytes { bytes in
       let hasPrefix = prefix.withUnsafeBytes { prefix in
-        Self.equal(UnsafeRawBufferPointer(rebasing: bytes[..<prefix.count]), prefix)
+        prefix.count == 0 || memcmp(bytes.baseAddress!, prefix.baseAddress!, prefix.count) == 0
       }
       guard hasPrefix else { return nil }
-      return Self.find(UnsafeRawBufferPointer(rebasing: bytes[prefix.count...]), slots: slots, ids: ids).index
-    }
-  }
-
-  /// Looks `bytes` up: the task's index if found, else the empty slot where it
-  /// would go (-1 while there are no slots).
-  private func find(_ bytes: UnsafeRawBufferPointer) -> (index: Int?, slot: Int) {
-    Self.find(bytes, slots: slots, ids: ids)
-  }
-
-  private static func find(
-    _ bytes: UnsafeRawBufferPointer, slots: [Int32], ids: [String]
-  ) -> (index: Int?, slot: Int) {
-    guard !slots.isEmpty else { return (nil, -1) }
-    let mask = slots.count - 1
-    var slot = hash(bytes) & mask
-    while true {
-      let entry = slots[slot]
-      if entry == 0 { return (nil, slot) }
-      let index = Int(entry) - 1
-      if withUTF8(of: ids[index], { equal($0, bytes) }) { return (index, slot) }
-      slot = (slot + 1) & mask
+      return ids.index(ofUTF8: UnsafeRawBufferPointer(rebasing: bytes[prefix.count...]))
     }
   }
 
   /// Adds a task and returns its index, or `nil` if it is already in the table.
   mutating func add(_ taskID: String) -> Int? {
-    let (existing, slot) = Self.withUTF8(of: taskID) { find($0) }
-    guard existing == nil else { return nil }
-    let index = ids.count
-    ids.append(taskID)
+    let (inserted, index) = ids.insert(taskID)
+    return inserted ? appended(index) : nil
+  }
+
+  /// Adds the task whose id has these UTF-8 bytes, like ``add(_:)``.
+  mutating func add(utf8 bytes: UnsafeRawBufferPointer) -> Int? {
+    let (inserted, index) = ids.insert(utf8: bytes)
+    return inserted ? appended(index) : nil
+  }
+
+  private mutating func appended(_ index: Int) -> Int {
     states.append(nil)
     phases.append(.watching)
     digests.append(0)
     holds.append(0)
     watchingCount += 1
-    if slots.count < 2 * ids.count {
-      rebuildIndex(slotCount: Self.slotCount(for: ids.count))
-    } else {
-      slots[slot] = Int32(index + 1)
-    }
     return index
   }
 
   /// Reserves room for `count` more tasks.
   mutating func reserve(_ count: Int) {
-    ids.reserveCapacity(ids.count + count)
-    states.reserveCapacity(states.count + count)
+    ids.reserveCapacity(count)
+    states.reserveCapacity(self.count + count)
     phases.reserveCapacity(phases.count + count)
     digests.reserveCapacity(digests.count + count)
     holds.reserveCapacity(holds.count + count)
-    let wanted = Self.slotCount(for: ids.count + count)
-    if wanted > slots.count { rebuildIndex(slotCount: wanted) }
-  }
-
-  private static func slotCount(for taskCount: Int) -> Int {
-    var count = 16
-    while count < 2 * taskCount { count *= 2 }
-    return count
-  }
-
-  private mutating func rebuildIndex(slotCount: Int) {
-    slots = Array(repeating: 0, count: slotCount)
-    for index in ids.indices { insert(index) }
-  }
-
-  private mutating func insert(_ index: Int) {
-    let mask = slots.count - 1
-    var slot = Self.withUTF8(of: ids[index]) { Self.hash($0) } & mask
-    while slots[slot] != 0 { slot = (slot + 1) & mask }
-    slots[slot] = Int32(index + 1)
-  }
-
-  private static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
-    a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
-  }
-
-  private static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
-    Int(truncatingIfNeeded: FastHash.hash(bytes))
-  }
-
-  private static func withUTF8<Result>(of text: String, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
-    if let result = text.utf8.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) {
-      return result
-    }
-    return Array(text.utf8).withUnsafeBytes(body)
   }
 
   /// Marks a task as held until ``releaseHolds()``: the consumer is reading its
