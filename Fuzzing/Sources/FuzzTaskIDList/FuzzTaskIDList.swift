@@ -26,7 +26,18 @@ public func fuzzTaskIDList(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   }
   let list: TaskIDList
   do {
-    list = try TaskIDList(arguments: arguments, keyPrefix: keyPrefix, readStandardInput: { standardInput })
+    // Standard input arrives in chunks, as from a pipe: here in two, cut
+    // where the input says, so words cut by a chunk boundary are fuzzed too.
+    var chunks =
+      standardInput.isEmpty
+      ? []
+      : [
+        Array(standardInput.prefix(Int(standardInput[0]) % standardInput.count)),
+        Array(standardInput.dropFirst(Int(standardInput[0]) % standardInput.count)),
+      ].filter { !$0.isEmpty }
+    list = try TaskIDList(
+      arguments: arguments, keyPrefix: keyPrefix,
+      readStandardInput: { chunks.isEmpty ? nil : chunks.removeFirst() })
   } catch {
     _ = error.description
     return 0

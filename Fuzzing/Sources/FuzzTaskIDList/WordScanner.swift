@@ -1,0 +1,1 @@
+../../../Sources/taskwatch/WordScanner.swift
