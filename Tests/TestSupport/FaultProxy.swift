@@ -25,6 +25,9 @@ public final class FaultProxy: @unchecked Sendable {
   private var accepted = 0
   /// Ordinals of connections whose server-to-client bytes are held back.
   private var pausedReplies = Set<Int>()
+  /// Per connection ordinal: how many server-to-client bytes it forwards
+  /// before the cut, and the mode the proxy switches to then.
+  private var replyLimits: [Int: (bytes: Int, then: Mode)] = [:]
   private var stopped = false
 
   /// How many connections the proxy accepted so far; the next one gets this
@@ -81,6 +84,18 @@ public final class FaultProxy: @unchecked Sendable {
   /// bytes first.
   public func resumeReplies(toConnection ordinal: Int) {
     lock.withLock { _ = pausedReplies.remove(ordinal) }
+  }
+
+  /// Cuts connection `ordinal` (accepted now or later) right after the
+  /// server's first `bytes` bytes on it reached the client: what it reads
+  /// ends there, exactly, with the connection closed (FIN). Then the proxy
+  /// switches to `mode`: `.forward` leaves the other connections alone,
+  /// `.refuse` cuts them too and refuses new ones. A cut at a byte count is
+  /// deterministic where a `CLIENT KILL` races with the replies: the count
+  /// of a known reply (an MGET of known values) ends a stream between two
+  /// replies.
+  public func cutReplies(toConnection ordinal: Int, afterBytes bytes: Int, then mode: Mode = .forward) {
+    lock.withLock { replyLimits[ordinal] = (bytes, mode) }
   }
 
   /// Closes every open connection (both sides), keeping the listener.
@@ -140,6 +155,9 @@ public final class FaultProxy: @unchecked Sendable {
   /// the server's side is not read.
   private func pump(_ client: Int32, _ upstream: Int32, ordinal: Int) {
     defer {
+      // Out of the list first: a later cut must not shut down a descriptor
+      // number the system has handed to another connection since.
+      lock.withLock { connections.removeAll { $0.client == client } }
       close(client)
       close(upstream)
     }
@@ -148,6 +166,7 @@ public final class FaultProxy: @unchecked Sendable {
       pollfd(fd: upstream, events: Int16(POLLIN), revents: 0),
     ]
     var buffer = [UInt8](repeating: 0, count: 65536)
+    var forwarded = 0  // server-to-client bytes written so far
     while true {
       let paused = lock.withLock { pausedReplies.contains(ordinal) }
       descriptors[1].events = paused ? 0 : Int16(POLLIN)
@@ -158,15 +177,23 @@ public final class FaultProxy: @unchecked Sendable {
       if ready <= 0 { continue }
       for (index, descriptor) in descriptors.enumerated() where descriptor.revents != 0 {
         if index == 1 && paused { continue }
-        let count = buffer.withUnsafeMutableBytes { read(descriptor.fd, $0.baseAddress, $0.count) }
+        var count = buffer.withUnsafeMutableBytes { read(descriptor.fd, $0.baseAddress, $0.count) }
         if count <= 0 { return }
         let target = index == 0 ? upstream : client
         if lock.withLock({ mode }) == .blackhole { continue }
+        let limit = index == 1 ? lock.withLock { replyLimits[ordinal] } : nil
+        if let limit { count = min(count, limit.bytes - forwarded) }
         var offset = 0
         while offset < count {
           let written = buffer.withUnsafeBytes { write(target, $0.baseAddress! + offset, count - offset) }
           if written <= 0 { return }
           offset += written
+        }
+        if index == 1 { forwarded += count }
+        if let limit, forwarded >= limit.bytes {
+          lock.withLock { _ = replyLimits.removeValue(forKey: ordinal) }
+          if limit.then != .forward { setMode(limit.then) }
+          return
         }
       }
     }
