@@ -149,6 +149,37 @@ struct HalfAppliedResyncTests {
     #expect(consumer.watchingCount == 0)
   }
 
+  @Test("ids: a fence opened by a resync cut short does not hold a task's messages after the next resync")
+  func consumerFenceOfFailedAttempt() throws {
+    let redis = try RedisServer()
+    let proxy = try FaultProxy(upstreamPort: redis.port)
+    var settings = try configuration(proxy.url())
+    settings.batchSize = 1
+    let consumer = ResultConsumer(configuration: settings)
+    let (kept, finished) = (newTaskID(), newTaskID())
+    for id in [kept, finished] { try redis.run(["SET", key(id), celeryMeta(id, "STARTED")]) }
+    #expect(try consumer.consume(from: [kept, finished]).count == 2)
+    let progress = celeryMeta(kept, "PROGRESS")
+    try redis.run(["SET", key(kept), progress])
+    try redis.run(["SET", key(finished), celeryMeta(finished, "SUCCESS")])
+    // The first attempt reads `kept` (PROGRESS: a fence is to cover it) and is cut before `finished`.
+    proxy.cutReplies(toConnection: 3, afterBytes: mgetReplySize([progress]), then: .refuse)
+    proxy.cutAll()
+    var changes = try drain(consumer.drainEvents) { _ in proxy.acceptedCount >= 4 && !consumer.isStarted }
+    // Meanwhile `kept`'s result is forgotten: the next attempt covers no task, so sends no fence.
+    try redis.run(["DEL", key(kept)])
+    proxy.setMode(.forward)
+    changes += try drain(consumer.drainEvents) { _ in consumer.watchingCount == 1 }
+    #expect(try redis.waitForSubscribers(channel: key(kept)))
+    try redis.storeAndPublish(taskID: kept, json: celeryMeta(kept, "SUCCESS"))
+    changes += try drain(consumer.drainEvents) { _ in consumer.watchingCount == 0 }
+    #expect(
+      describe(changes) == [
+        "\(kept) PROGRESS after STARTED (resync)", "\(finished) SUCCESS after STARTED (resync)",
+        "\(kept) SUCCESS after PROGRESS (message)",
+      ])
+  }
+
   // MARK: - BackendFeed
 
   private func followSix(_ redis: RedisServer, _ feed: BackendFeed) throws -> ([String], Int) {

@@ -141,8 +141,14 @@ public final class BackendFeed {
   private func drainOnce(until callDeadline: Deadline) throws {
     if link.outage != nil {
       let resubscribed: Int? = try link.recover(until: callDeadline) {
-        try subscribePattern()
-        try resync()
+        do {
+          try subscribePattern()
+          try resync()
+        } catch {
+          // As in ResultConsumer: no fence of a failed attempt stays open.
+          fence.abandon(through: link.fencesSent)
+          throw error
+        }
         return (table.count, table.count)
       }
       if resubscribed == nil || !unreported.isEmpty { return }

@@ -363,7 +363,14 @@ public final class ResultConsumer {
       }
     }
     _ = try link.recover(until: callDeadline) {
-      try resubscribeAndResync()
+      do {
+        try resubscribeAndResync()
+      } catch {
+        // The attempt may have covered tasks for a fence it never sent: left
+        // open, it held their messages for good if the next attempt covered none.
+        fence.abandon(through: link.fencesSent)
+        throw error
+      }
       return ((), table.watchingCount)
     }
     return []
