@@ -109,7 +109,7 @@ struct HalfAppliedResyncTests {
     #expect(isUnavailable(failure), "then \(String(describing: failure))")
   }
 
-  @Test("ids: a READY message drained just before Redis closed the subscriber is returned, though its UNSUBSCRIBE fails")
+  @Test("ids: a READY message drained as Redis closed the subscriber is returned, though its UNSUBSCRIBE fails")
   func consumerUnsubscribeFails() throws {
     let redis = try RedisServer()
     // One channel per UNSUBSCRIBE: the ready task's goes out at once.
