@@ -7,14 +7,16 @@ import Testing
 
 /// A resync (or a drained batch) that fails after applying part of its
 /// changes: the table has recorded them, so no later read reports them
-/// again, and unless they are returned they are lost. The proxy cuts the
-/// command connection at an exact byte count, right after the first MGET
-/// batch's reply, so the cut falls between two batches every time.
+/// again, and unless they are returned they are lost. The proxy silences
+/// the command connection at an exact byte count, right after the first
+/// MGET batch's reply, so the resync reads that batch and then times out
+/// waiting for the next, every time (a cut raced with the consumer's next
+/// write: under ThreadSanitizer it failed before reading the first reply).
 @Suite("Half-applied resyncs lose nothing", .serialized)
 struct HalfAppliedResyncTests {
   private func configuration(_ url: String, retryFor: Double = 30) throws -> ConsumerConfiguration {
     ConsumerConfiguration(
-      backend: try BackendURL.parse(url), batchSize: 2,
+      backend: try BackendURL.parse(url), commandTimeout: 1, batchSize: 2,
       reconnectPolicy: ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.1, retryFor: retryFor))
   }
 
@@ -42,6 +44,7 @@ struct HalfAppliedResyncTests {
 
   /// Drains with a long timeout, so the retry budget runs out inside one
   /// call, until a call throws (or 15 s): the changes, then the error.
+  /// Every reconnect after the one silenced fails too: their replies are held.
   private func drainUntilFailure(_ next: (Double) throws -> [StateChange]) -> ([StateChange], (any Error)?) {
     var changes = [StateChange]()
     let deadline = Deadline.after(seconds: 15)
@@ -88,21 +91,22 @@ struct HalfAppliedResyncTests {
     let proxy = try FaultProxy(upstreamPort: redis.port)
     let consumer = ResultConsumer(configuration: try configuration(proxy.url()))
     let (ids, firstBatch) = try watchSix(redis, consumer)
-    // The reconnect: subscriber 2, command connection 3, cut after the first batch's reply.
-    proxy.cutReplies(toConnection: 3, afterBytes: firstBatch)
+    // The reconnect: subscriber 2, command connection 3, silent after the first batch's reply.
+    proxy.silenceReplies(toConnection: 3, afterBytes: firstBatch)
     proxy.cutAll()
     let changes = try drain(consumer.drainEvents) { _ in consumer.watchingCount == 0 }
     #expect(describe(changes) == ids.map { "\($0) SUCCESS after STARTED (resync)" })
-    #expect(proxy.acceptedCount == 6, "the resync was cut once, then made again")
+    #expect(proxy.acceptedCount == 6, "the resync was cut short once, then made again")
   }
 
   @Test("ids: when the retry budget runs out after a half-applied resync, its changes come before the error")
   func consumerBudgetSpent() throws {
     let redis = try RedisServer()
     let proxy = try FaultProxy(upstreamPort: redis.port)
-    let consumer = ResultConsumer(configuration: try configuration(proxy.url(), retryFor: 1))
+    let consumer = ResultConsumer(configuration: try configuration(proxy.url(), retryFor: 1.5))
     let (ids, firstBatch) = try watchSix(redis, consumer)
-    proxy.cutReplies(toConnection: 3, afterBytes: firstBatch, then: .refuse)
+    proxy.silenceReplies(toConnection: 3, afterBytes: firstBatch)
+    for later in 4..<100 { proxy.pauseReplies(toConnection: later) }
     proxy.cutAll()
     let (changes, failure) = drainUntilFailure(consumer.drainEvents)
     #expect(describe(changes) == ids[0..<2].map { "\($0) SUCCESS after STARTED (resync)" })
@@ -162,14 +166,13 @@ struct HalfAppliedResyncTests {
     let progress = celeryMeta(kept, "PROGRESS")
     try redis.run(["SET", key(kept), progress])
     try redis.run(["SET", key(finished), celeryMeta(finished, "SUCCESS")])
-    // The first attempt reads `kept` (PROGRESS: a fence is to cover it) and is cut before `finished`.
-    proxy.cutReplies(toConnection: 3, afterBytes: mgetReplySize([progress]), then: .refuse)
+    // The first attempt reads `kept` (PROGRESS: a fence is to cover it), then
+    // waits for `finished` until its 1 s timeout.
+    proxy.silenceReplies(toConnection: 3, afterBytes: mgetReplySize([progress]))
     proxy.cutAll()
-    var changes = try drain(consumer.drainEvents) { _ in proxy.acceptedCount >= 4 && !consumer.isStarted }
     // Meanwhile `kept`'s result is forgotten: the next attempt covers no task, so sends no fence.
-    try redis.run(["DEL", key(kept)])
-    proxy.setMode(.forward)
-    changes += try drain(consumer.drainEvents) { _ in consumer.watchingCount == 1 }
+    DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { _ = try? redis.run(["DEL", self.key(kept)]) }
+    var changes = try drain(consumer.drainEvents) { _ in consumer.watchingCount == 1 }
     #expect(try redis.waitForSubscribers(channel: key(kept)))
     try redis.storeAndPublish(taskID: kept, json: celeryMeta(kept, "SUCCESS"))
     changes += try drain(consumer.drainEvents) { _ in consumer.watchingCount == 0 }
@@ -197,20 +200,21 @@ struct HalfAppliedResyncTests {
     let proxy = try FaultProxy(upstreamPort: redis.port)
     let feed = BackendFeed(configuration: try configuration(proxy.url()))
     let (ids, firstBatch) = try followSix(redis, feed)
-    proxy.cutReplies(toConnection: 3, afterBytes: firstBatch)
+    proxy.silenceReplies(toConnection: 3, afterBytes: firstBatch)
     proxy.cutAll()
     let changes = try drain(feed.drainEvents) { _ in feed.readyCount == 6 }
     #expect(describe(changes) == ids.map { "\($0) SUCCESS after STARTED (resync)" })
-    #expect(proxy.acceptedCount == 6, "the resync was cut once, then made again")
+    #expect(proxy.acceptedCount == 6, "the resync was cut short once, then made again")
   }
 
   @Test("--all: when the retry budget runs out after a half-applied resync, its changes come before the error")
   func feedBudgetSpent() throws {
     let redis = try RedisServer()
     let proxy = try FaultProxy(upstreamPort: redis.port)
-    let feed = BackendFeed(configuration: try configuration(proxy.url(), retryFor: 1))
+    let feed = BackendFeed(configuration: try configuration(proxy.url(), retryFor: 1.5))
     let (ids, firstBatch) = try followSix(redis, feed)
-    proxy.cutReplies(toConnection: 3, afterBytes: firstBatch, then: .refuse)
+    proxy.silenceReplies(toConnection: 3, afterBytes: firstBatch)
+    for later in 4..<100 { proxy.pauseReplies(toConnection: later) }
     proxy.cutAll()
     let (changes, failure) = drainUntilFailure(feed.drainEvents)
     #expect(describe(changes) == ids[0..<2].map { "\($0) SUCCESS after STARTED (resync)" })

@@ -26,8 +26,8 @@ public final class FaultProxy: @unchecked Sendable {
   /// Ordinals of connections whose server-to-client bytes are held back.
   private var pausedReplies = Set<Int>()
   /// Per connection ordinal: how many server-to-client bytes it forwards
-  /// before the cut, and the mode the proxy switches to then.
-  private var replyLimits: [Int: (bytes: Int, then: Mode)] = [:]
+  /// before it falls silent.
+  private var replyLimits: [Int: Int] = [:]
   private var stopped = false
 
   /// How many connections the proxy accepted so far; the next one gets this
@@ -86,16 +86,17 @@ public final class FaultProxy: @unchecked Sendable {
     lock.withLock { _ = pausedReplies.remove(ordinal) }
   }
 
-  /// Cuts connection `ordinal` (accepted now or later) right after the
-  /// server's first `bytes` bytes on it reached the client: what it reads
-  /// ends there, exactly, with the connection closed (FIN). Then the proxy
-  /// switches to `mode`: `.forward` leaves the other connections alone,
-  /// `.refuse` cuts them too and refuses new ones. A cut at a byte count is
-  /// deterministic where a `CLIENT KILL` races with the replies: the count
-  /// of a known reply (an MGET of known values) ends a stream between two
-  /// replies.
-  public func cutReplies(toConnection ordinal: Int, afterBytes bytes: Int, then mode: Mode = .forward) {
-    lock.withLock { replyLimits[ordinal] = (bytes, mode) }
+  /// Silences connection `ordinal` (one accepted after this call) right after the
+  /// server's first `bytes` bytes on it reached the client: what the server
+  /// sends later is dropped, while the connection stays open and the
+  /// client's commands still reach the server, so the client reads exactly
+  /// those bytes and then waits until its own timeout. Deterministic where
+  /// a cut races with the client: a client that writes its next command
+  /// into a closed connection fails before it reads the replies it was
+  /// sent, and a `CLIENT KILL` races with the replies. The size of a known
+  /// reply (an MGET of known values) ends a stream between two replies.
+  public func silenceReplies(toConnection ordinal: Int, afterBytes bytes: Int) {
+    lock.withLock { replyLimits[ordinal] = bytes }
   }
 
   /// Closes every open connection (both sides), keeping the listener.
@@ -167,6 +168,7 @@ public final class FaultProxy: @unchecked Sendable {
     ]
     var buffer = [UInt8](repeating: 0, count: 65536)
     var forwarded = 0  // server-to-client bytes written so far
+    let limit = lock.withLock { replyLimits.removeValue(forKey: ordinal) }
     while true {
       let paused = lock.withLock { pausedReplies.contains(ordinal) }
       descriptors[1].events = paused ? 0 : Int16(POLLIN)
@@ -181,8 +183,7 @@ public final class FaultProxy: @unchecked Sendable {
         if count <= 0 { return }
         let target = index == 0 ? upstream : client
         if lock.withLock({ mode }) == .blackhole { continue }
-        let limit = index == 1 ? lock.withLock { replyLimits[ordinal] } : nil
-        if let limit { count = min(count, limit.bytes - forwarded) }
+        if index == 1, let limit { count = min(count, limit - forwarded) }
         var offset = 0
         while offset < count {
           let written = buffer.withUnsafeBytes { write(target, $0.baseAddress! + offset, count - offset) }
@@ -190,11 +191,6 @@ public final class FaultProxy: @unchecked Sendable {
           offset += written
         }
         if index == 1 { forwarded += count }
-        if let limit, forwarded >= limit.bytes {
-          lock.withLock { _ = replyLimits.removeValue(forKey: ordinal) }
-          if limit.then != .forward { setMode(limit.then) }
-          return
-        }
       }
     }
   }
