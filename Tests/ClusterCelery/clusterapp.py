@@ -46,6 +46,13 @@ app.conf.update(
     result_expires=3600,
     # STARTED is stored (and published) only when tracking is on.
     task_track_started=True,
+    # A failover leaves a killed master's slots unserved for a few seconds.
+    # Celery retries only the SETEX/PUBLISH by itself; the GET that
+    # store_result sends first (not to overwrite a ready state) fails at once,
+    # and the solo worker then drops the task it was running (its message was
+    # acked on receipt). With this on, the whole store is retried.
+    result_backend_always_retry=True,
+    result_backend_max_sleep_between_retries_ms=1000,
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
     worker_send_task_events=False,

@@ -39,53 +39,81 @@ struct ClusterCeleryTests {
   @Test("a real worker's tasks over every master: PENDING, STARTED, SUCCESS each, exit 0; bytes as on one Redis")
   func workerTasks() throws {
     let cluster = try RedisClusterFixture.shared()
-    let broker = try RedisServer()
-    defer { broker.stop() }
-    let count = ClusterCelery.taskCount
-    let ids = (0..<count).map { _ in newTaskID() }
+    let ids = (0..<ClusterCelery.taskCount).map { _ in newTaskID() }
     let map = try cluster.slotMap()
     let owners = Set(ids.compactMap { map.master(ofSlot: RedisClusterFixture.slot(ofTask: $0)) })
     #expect(owners.count == 3, "the ids reach every master")
-    let environment = ClusterCelery.environment(broker: broker.url(), results: cluster.url(seeds: 1))
-    let worker = try ClusterCeleryWorker(environment: environment)
-    defer { worker.stop() }
-    try worker.waitUntilReady()
-    let process = try TaskwatchProcess(
-      ["-u", cluster.url(), "-t", "\(60 + count / 50)s", "--pending-hint-after", "off", "--summary", "-"],
-      stdin: ids.joined(separator: "\n"))
-    // The snapshot's PENDING lines come after the subscription is confirmed.
-    // One solo worker leaves tasks queued for longer than the PENDING hint's 10 s.
-    #expect(process.waitForLines(count, seconds: 60), "\(process.stderrSoFar)")
-    let sent = try ClusterCelery.run(
-      "send_tasks.py", [], stdin: ids.joined(separator: "\n"), environment: environment, seconds: 120)
-    #expect(sent.status == 0 && sent.stdout == "\(count)\n", "\(sent.stderr)")
-    let result = try process.finish(seconds: Double(90 + count / 50))
-    #expect(result.status == 0, "\(result.stderr)\n\(worker.logText.suffix(2_000))")
-    #expect(result.stderr.isEmpty)
-    var states: [String: [String]] = [:]
-    for object in result.objects where object["type"] as? String == "state" {
-      if let id = object["task_id"] as? String, let state = object["state"] as? String {
-        states[id, default: []].append(state)
-      }
-    }
-    let wrong = ids.filter { states[$0] != ["PENDING", "STARTED", "SUCCESS"] }
-    #expect(wrong.isEmpty, "\(wrong.count) tasks, e.g. \(wrong.first.map { "\($0): \(states[$0] ?? [])" } ?? "")")
-    let summary = try #require(result.objects.last)
-    #expect(summary["states"] as? [String: Int] == ["SUCCESS": count] && summary["exit_code"] as? Int == 0)
+    let run = try ClusterCeleryRun(cluster: cluster, ids: ids)
+    #expect(run.result.status == 0, "\(run.result.stderr)\n\(run.workerLog.suffix(2_000))")
+    #expect(run.result.stderr.isEmpty)
+    let wrong = run.tasks(in: ids, notPrinting: ["PENDING", "STARTED", "SUCCESS"])
+    #expect(wrong.count == 0, "\(wrong.count) tasks, e.g. \(wrong.example)")
+    let summary = try #require(run.result.objects.last)
+    #expect(summary["states"] as? [String: Int] == ["SUCCESS": ids.count] && summary["exit_code"] as? Int == 0)
 
     // The bytes the worker stored on the cluster for add(0, 1), beside those
     // Celery's own RedisBackend stores on one Redis for the same task.
     let key = "celery-task-meta-\(ids[0])"
-    let owner = try cluster.master(ofSlot: RedisClusterFixture.slot(ofTask: ids[0]))
-    let onCluster = try #require(try cluster.run(["GET", key], on: owner).text)
+    let onCluster = try #require(try cluster.get(key))
+    let oneRedis = try RedisServer()
+    defer { oneRedis.stop() }
     let single = try ClusterCelery.run(
       "single_node_store.py", [ids[0], "0"],
-      environment: ClusterCelery.environment(broker: "memory://", results: broker.url(database: 2)))
+      environment: ClusterCelery.environment(broker: "memory://", results: oneRedis.url()))
     #expect(single.stdout == "celery.backends.redis RedisBackend\n", "\(single.stderr)")
-    let onOneRedis = try #require(try broker.run(["GET", key], database: 2).text)
+    let onOneRedis = try #require(try oneRedis.run(["GET", key]).text)
     #expect(
       onCluster.hasPrefix(#"{"status": "SUCCESS", "result": 1, "traceback": null, "children": [], "date_done": ""#))
     #expect(withoutDate(onCluster) == withoutDate(onOneRedis), "\(onCluster)\n\(onOneRedis)")
+  }
+
+  @Test("redis-cli --cluster reshard of 2,000 slots while the worker stores: every transition reported, exit 0")
+  func reshardWhileStoring() throws {
+    // A cluster of its own: ClusterTests, which may run meanwhile, reshards the shared one.
+    let cluster = try RedisClusterFixture(password: "s3cret")
+    let ids = (0..<2_000).map { _ in newTaskID() }
+    var resharded: CapturedProcess.Result?
+    let run = try ClusterCeleryRun(cluster: cluster, ids: ids) {
+      let masters = try cluster.masters()
+      let (from, to) = (try cluster.nodeID(of: masters[0]), try cluster.nodeID(of: masters[1]))
+      resharded = try CapturedProcess(
+        "/usr/bin/redis-cli",
+        [
+          "-a", "s3cret", "--no-auth-warning", "--cluster", "reshard", "127.0.0.1:\(masters[0].port)",
+          "--cluster-from", from, "--cluster-to", to, "--cluster-slots", "2000", "--cluster-yes",
+          "--cluster-pipeline", "10",
+        ]
+      ).finish(seconds: 120)
+    }
+    #expect(resharded?.status == 0, "\(resharded?.stdout.suffix(2_000) ?? "") \(resharded?.stderr ?? "")")
+    #expect(run.result.status == 0, "\(run.result.stderr)\n\(run.workerLog.suffix(2_000))")
+    let wrong = run.tasks(in: ids, notPrinting: ["PENDING", "STARTED", "SUCCESS"])
+    #expect(wrong.count == 0, "\(wrong.count) tasks, e.g. \(wrong.example)")
+  }
+
+  @Test("the subscriber's master killed while the worker stores: replica promoted, resync, nothing lost, exit 0")
+  func masterKilledWhileStoring() throws {
+    let cluster = try RedisClusterFixture(password: "s3cret")
+    let ids = (0..<2_000).map { _ in newTaskID() }
+    let run = try ClusterCeleryRun(cluster: cluster, ids: ids) {
+      // A task of the half not sent yet: taskwatch unsubscribes from ready tasks.
+      let channel = "celery-task-meta-\(ids[ids.count - 1])"
+      #expect(cluster.waitForSubscriber(channel: channel))
+      let subscriberNode = try #require(cluster.nodesSubscribed(to: channel).first)
+      #expect(try cluster.masters().contains { $0 === subscriberNode }, "the subscriber starts on a master")
+      try cluster.kill(subscriberNode)
+    }
+    #expect(run.result.status == 0, "\(run.result.stderr)\n\(run.workerLog.suffix(2_000))")
+    #expect(run.result.stderr.contains("reconnected to cluster via"))
+    // The worker's stores to the killed master failed and were retried
+    // (result_backend_always_retry) until the replica took over.
+    #expect(run.workerLog.contains("Failed operation _store_result. Retrying"))
+    // A task that started and finished while the subscriber was away is
+    // reported by the resync at its stored state: SUCCESS without STARTED.
+    let wrong = ids.filter {
+      !([["PENDING", "STARTED", "SUCCESS"], ["PENDING", "SUCCESS"]].contains(run.states[$0] ?? []))
+    }
+    #expect(wrong.isEmpty, "\(wrong.count) tasks, e.g. \(wrong.first.map { "\($0): \(run.states[$0] ?? [])" } ?? "")")
   }
 
   /// `meta` with its `date_done` value blanked: the one field that differs
