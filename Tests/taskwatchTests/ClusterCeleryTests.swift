@@ -14,7 +14,7 @@ import Testing
 /// `PUBLISH`); ``releasedPackage()`` checks both findings still hold.
 @Suite(
   "Redis Cluster with a real Celery worker", .serialized,
-  .enabled(if: ClusterCelery.isInstalled, "no .venv-cluster: run scripts/setup (scripts/setup-cluster-python)"))
+  .enabled(if: ClusterCelery.shouldRun, "no .venv-cluster: run scripts/setup (or scripts/setup-python cluster)"))
 struct ClusterCeleryTests {
   @Test("celery-redis-cluster 0.2.3 as released: its entry points are ignored and its store fails on PUBLISH")
   func releasedPackage() throws {
