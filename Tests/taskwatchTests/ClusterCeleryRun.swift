@@ -5,7 +5,8 @@ import Testing
 /// One run of ``ClusterCeleryTests``: a broker of its own, a Celery worker
 /// storing on `cluster`, and taskwatch following `ids`, which are sent in
 /// two halves: the first, then (once taskwatch has printed a SUCCESS from
-/// the worker) `midway`, then the second.
+/// the worker) the second, then `midway` runs while the worker still has
+/// most of the second half to store.
 struct ClusterCeleryRun {
   /// taskwatch's output.
   let result: CapturedProcess.Result
@@ -32,8 +33,8 @@ struct ClusterCeleryRun {
     let half = ids.count / 2
     try Self.send(ids[..<half], environment: environment)
     #expect(process.waitForOutput(#""state":"SUCCESS""#, seconds: 60), "\(worker.logText.suffix(2_000))")
-    try midway()
     try Self.send(ids[half...], environment: environment)
+    try midway()
     result = try process.finish(seconds: Double(90 + ids.count / 50))
     workerLog = worker.logText
     var states: [String: [String]] = [:]

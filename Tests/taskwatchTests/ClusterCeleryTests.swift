@@ -96,7 +96,7 @@ struct ClusterCeleryTests {
     let cluster = try RedisClusterFixture(password: "s3cret")
     let ids = (0..<2_000).map { _ in newTaskID() }
     let run = try ClusterCeleryRun(cluster: cluster, ids: ids) {
-      // A task of the half not sent yet: taskwatch unsubscribes from ready tasks.
+      // The last task sent: taskwatch unsubscribes from ready tasks.
       let channel = "celery-task-meta-\(ids[ids.count - 1])"
       #expect(cluster.waitForSubscriber(channel: channel))
       let subscriberNode = try #require(cluster.nodesSubscribed(to: channel).first)
