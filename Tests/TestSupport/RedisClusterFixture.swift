@@ -112,7 +112,7 @@ public final class RedisClusterFixture: @unchecked Sendable {
   /// running node) a task's meta, as `celery-redis-cluster` does.
   public func storeAndPublish(taskID: String, json: String, store: Bool = true) throws {
     let key = "celery-task-meta-\(taskID)"
-    if store { try write(["SETEX", key, "86400", json], slot: ClusterSlot.of(Array(key.utf8))) }
+    if store { try send(["SETEX", key, "86400", json], slot: ClusterSlot.of(Array(key.utf8))) }
     var lastError: (any Error)?
     for node in nodes where node.pid != nil {
       do {
@@ -155,11 +155,18 @@ public final class RedisClusterFixture: @unchecked Sendable {
 
   /// Sets `key` on its slot's master, following redirections.
   public func set(_ key: String, _ value: String) throws {
-    try write(["SET", key, value], slot: ClusterSlot.of(Array(key.utf8)))
+    try send(["SET", key, value], slot: ClusterSlot.of(Array(key.utf8)))
   }
 
-  /// Runs a write of one key on the slot's master, as a cluster client does.
-  private func write(_ arguments: [String], slot: Int) throws {
+  /// The value of `key`, read from its slot's master, following redirections.
+  public func get(_ key: String) throws -> String? {
+    try send(["GET", key], slot: ClusterSlot.of(Array(key.utf8))).text
+  }
+
+  /// Runs a command on one key on the slot's master, as a cluster client
+  /// does, and returns its reply.
+  @discardableResult
+  private func send(_ arguments: [String], slot: Int) throws -> RedisReply {
     let deadline = Deadline.after(seconds: 15)
     var target = try? master(ofSlot: slot)
     var asking = false
@@ -169,7 +176,7 @@ public final class RedisClusterFixture: @unchecked Sendable {
         if asking { _ = try connection.command(["ASKING"], until: .after(seconds: 5)) }
         reply = (try? connection.command(arguments, until: .after(seconds: 5))) ?? .error("TRYAGAIN lost")
       }
-      guard case .error(let message) = reply else { return }
+      guard case .error(let message) = reply else { return reply }
       if deadline.hasPassed { throw TestSupportError("\(arguments[0]) kept failing: \(message)") }
       let words = message.split(separator: " ")
       if words.first == "ASK" || words.first == "MOVED", words.count >= 3,
@@ -306,7 +313,9 @@ public final class RedisClusterFixture: @unchecked Sendable {
     }
   }
 
-  private func nodeID(of node: RedisServer) throws -> String {
+  /// The cluster's id of `node` (`CLUSTER MYID`), as `CLUSTER SETSLOT` and
+  /// `redis-cli --cluster reshard` name it.
+  public func nodeID(of node: RedisServer) throws -> String {
     guard let id = try run(["CLUSTER", "MYID"], on: node).text else {
       throw TestSupportError("CLUSTER MYID gave no id")
     }
