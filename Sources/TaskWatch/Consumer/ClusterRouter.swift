@@ -16,6 +16,9 @@ final class ClusterRouter {
   /// Which master serves each slot, as last asked (or corrected by `MOVED`).
   private(set) var map: ClusterSlotMap
   private var connections: [RedisEndpoint: RedisConnection] = [:]
+  /// Per master: fence markers `PUBLISH`ed whose replies are still unread
+  /// (read before the connection's next command, see ``publishMarker(on:_:until:)``).
+  private var unreadMarkers: [RedisEndpoint: Int] = [:]
   /// Redirection rounds per fetch before the link counts as lost.
   static let maximumRounds = 6
 
@@ -71,11 +74,50 @@ final class ClusterRouter {
     return rotated + map.nodes.filter { !masters.contains($0) }
   }
 
+  /// The command connection to `endpoint`, opened if needed, with the
+  /// replies to earlier markers read.
   private func connection(to endpoint: RedisEndpoint, until deadline: Deadline) throws -> RedisConnection {
-    if let open = connections[endpoint] { return open }
+    if let open = connections[endpoint] {
+      try readMarkerReplies(of: endpoint, on: open, until: deadline)
+      return open
+    }
     let opened = try configuration.openConnection(to: endpoint, selecting: nil, until: deadline)
     connections[endpoint] = opened
     return opened
+  }
+
+  /// `PUBLISH`es `payload` on `channel` through every master of the map (a
+  /// fence, see `FenceMarkers`): every master's command is written before
+  /// any is flushed again, and the replies are left unread until that
+  /// connection's next command, so a fence costs the reader no round trip.
+  /// - Returns: the number of masters published through.
+  func publishMarker(on channel: [UInt8], _ payload: [UInt8], until deadline: Deadline) throws -> Int {
+    let masters = map.masters
+    var opened = [RedisConnection]()
+    opened.reserveCapacity(masters.count)
+    for master in masters {
+      let connection = try connection(to: master, until: deadline)
+      connection.append([Array("PUBLISH".utf8), channel, payload])
+      unreadMarkers[master, default: 0] += 1
+      opened.append(connection)
+    }
+    for connection in opened { try connection.flush(until: deadline) }
+    return masters.count
+  }
+
+  /// Reads the replies to the markers published through `endpoint`: the
+  /// number of its own subscribers that got one, or an error reply, thrown
+  /// through the funnel (`NOPERM` for a user refused `PUBLISH`).
+  private func readMarkerReplies(of endpoint: RedisEndpoint, on connection: RedisConnection, until deadline: Deadline)
+    throws
+  {
+    guard let unread = unreadMarkers[endpoint], unread > 0 else { return }
+    unreadMarkers[endpoint] = nil
+    for reply in try connection.replies(count: unread, until: deadline, operation: "PUBLISH") {
+      if case .error(let message) = reply {
+        throw RedisError.reply(message, to: "PUBLISH", from: endpoint.description)
+      }
+    }
   }
 
   /// Reads the key of each of `handles` from its slot's master; calls `body`
@@ -229,7 +271,8 @@ final class ClusterRouter {
   /// map again, after a `MOVED` (other slots may have moved too); keeps the
   /// map it has when none answers.
   private func refreshMap(until deadline: Deadline) {
-    for connection in connections.values {
+    for (endpoint, connection) in connections {
+      guard (try? readMarkerReplies(of: endpoint, on: connection, until: deadline)) != nil else { continue }
       if let fresh = try? connection.clusterSlotMap(tls: configuration.backend.tls != nil, until: deadline),
         fresh.servedSlots > 0
       {

@@ -563,7 +563,15 @@ public final class ResultConsumer {
         }
         continue
       }
-      guard let index = index(forChannel: channel), table.phases[index] == .watching else { continue }
+      guard let index = index(forChannel: channel) else {
+        // Not a task's: on a cluster, perhaps a fence marker (only here, so
+        // a task's message pays nothing for it).
+        if let answered = link.absorbMarker(channel: channel, payload: payload) {
+          replies.insert(contentsOf: fence.close(through: answered), at: position)
+        }
+        continue
+      }
+      guard table.phases[index] == .watching else { continue }
       let digest = ResultMessage.digest(of: payload)
       if fence.isOpen && fence.covers(index) {
         if table.isRepeat(index, digest: digest) {
