@@ -114,7 +114,9 @@ public final class RedisClusterFixture: @unchecked Sendable {
 
   /// Stores (SETEX on the key's master, following `MOVED`, `ASK` and
   /// waiting out `CLUSTERDOWN`/`TRYAGAIN` for up to 15 s) and publishes (on any
-  /// running node) a task's meta, as `celery-redis-cluster` does.
+  /// running node) a task's meta, as `celery-redis-cluster` does (its
+  /// client, redis-py's `RedisCluster`, sends the `PUBLISH` to the key's
+  /// master; any node makes the tests cross the cluster bus too).
   public func storeAndPublish(taskID: String, json: String, store: Bool = true) throws {
     let key = "celery-task-meta-\(taskID)"
     if store { try write(["SETEX", key, "86400", json], slot: ClusterSlot.of(Array(key.utf8))) }
