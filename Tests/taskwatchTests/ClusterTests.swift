@@ -149,6 +149,33 @@ struct ClusterTests {
     #expect(ids.allSatisfy { result.states(of: $0) == ["SUCCESS"] })
   }
 
+  @Test("an ACL user limited to the result channels: the fence falls back to a PING, results still reported")
+  func leastPrivilegeUser() throws {
+    let cluster = try RedisClusterFixture.shared()
+    // Refused the marker channel (`taskwatch-fence:*`): SUBSCRIBE to it gets NOPERM.
+    for node in cluster.nodes {
+      try cluster.run(
+        [
+          "ACL", "SETUSER", "clusterwatcher", "reset", "on", ">pw", "~celery-task-meta-*", "&celery-task-meta-*",
+          "+@pubsub", "+get", "+mget", "+ping", "+cluster|shards", "+cluster|slots",
+        ], on: node)
+    }
+    let id = newTaskID()
+    try cluster.storeAndPublish(taskID: id, json: celeryMeta(id, "STARTED"))
+    let url =
+      "redis+cluster://clusterwatcher:pw@"
+      + cluster.nodes.prefix(2).map { "127.0.0.1:\($0.port)" }
+      .joined(separator: ",")
+    let process = try TaskwatchProcess(["-u", url, "-t", "20s", id])
+    #expect(process.waitForLines(1, seconds: 15), "\(process.stderrSoFar)")
+    #expect(cluster.waitForSubscriber(channel: "celery-task-meta-\(id)"))
+    try cluster.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
+    let result = try process.finish(seconds: 20)
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.states(of: id) == ["STARTED", "SUCCESS"])
+    #expect(result.stderr.isEmpty, "\(result.stderr)")
+  }
+
   @Test("a wrong password exits 77 at once")
   func wrongPassword() throws {
     let cluster = try RedisClusterFixture.shared()
