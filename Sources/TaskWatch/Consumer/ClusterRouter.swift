@@ -22,20 +22,6 @@ final class ClusterRouter {
   /// Redirection rounds per fetch before the link counts as lost.
   static let maximumRounds = 6
 
-  /// Where one key of a fetch is read.
-  private enum Target: Hashable {
-    /// Its slot's master, from the map.
-    case owner(RedisEndpoint)
-    /// The node an `ASK` named: `ASKING` first.
-    case asking(RedisEndpoint)
-
-    var endpoint: RedisEndpoint {
-      switch self {
-      case .owner(let endpoint), .asking(let endpoint): return endpoint
-      }
-    }
-  }
-
   /// Reads the slot map from the first node that answers, trying `known`
   /// (the nodes of an earlier map) after the URL's seeds.
   /// - Throws: the last node's connection fault when none answers (so the
@@ -136,7 +122,9 @@ final class ClusterRouter {
   ) throws {
     let deadline = Deadline.after(seconds: configuration.commandTimeout)
     var failure: (any Error)?
-    var pending = [(position: Int, target: Target?)]()
+    // Per key still to read: the node an `ASK` named (`ASKING` first), or
+    // `nil` for its slot's master in the map.
+    var pending = [(position: Int, asking: RedisEndpoint?)]()
     pending.reserveCapacity(handles.count)
     for position in handles.indices { pending.append((position, nil)) }
     for _ in 0..<Self.maximumRounds {
@@ -146,10 +134,10 @@ final class ClusterRouter {
       // One copy of the map for the loop, not a retain of it per key.
       let current = map
       var byMaster = [[Int]](repeating: [], count: current.masters.count)
-      var asking: [Target: [Int]] = [:]
-      for (position, target) in pending {
-        if let target {
-          asking[target, default: []].append(position)
+      var asked: [RedisEndpoint: [Lane.Key]] = [:]
+      for (position, asking) in pending {
+        if let asking {
+          asked[asking, default: []].append(Lane.Key(position: position, asking: true))
           continue
         }
         let slot = slot(handles[position])
@@ -159,13 +147,17 @@ final class ClusterRouter {
         }
         byMaster[master].append(position)
       }
-      var groups = asking.map { ($0.key, $0.value) }
+      // One lane per node: two on one connection (an `ASK` and a `MOVED`
+      // naming the same node) would each take the other's replies.
+      var groups: [(RedisEndpoint, [Lane.Key])] = []
       for (master, positions) in zip(current.masters, byMaster) where !positions.isEmpty {
-        groups.append((.owner(master), positions))
+        groups.append((master, positions.map { Lane.Key(position: $0, asking: false) } + asked[master, default: []]))
+        asked[master] = nil
       }
-      var redirected = [(position: Int, target: Target?)]()
+      groups += asked.map { ($0.key, $0.value) }
+      var redirected = [(position: Int, asking: RedisEndpoint?)]()
       var moved: [(slot: Int, master: RedisEndpoint)] = []
-      func take(_ target: Target, _ position: Int, _ reply: RedisReply) throws {
+      func take(_ node: RedisEndpoint, _ position: Int, _ reply: RedisReply) throws {
         switch reply {
         case .array(let elements) where elements.count == 1:
           guard failure == nil else { return }
@@ -176,23 +168,23 @@ final class ClusterRouter {
           }
         case .error(let message):
           let error = ServerError(message)
-          guard error.kind == .redirection, let redirect = Redirect(error, replyingHost: target.endpoint) else {
-            throw RedisError.reply(error, to: "MGET", from: target.endpoint.description)
+          guard error.kind == .redirection, let redirect = Redirect(error, replyingHost: node) else {
+            throw RedisError.reply(error, to: "MGET", from: node.description)
           }
           if error.code == .moved {
             map.assign(redirect.slot...redirect.slot, to: redirect.endpoint)
             moved.append((redirect.slot, redirect.endpoint))
             redirected.append((position, nil))
           } else {
-            redirected.append((position, .asking(redirect.endpoint)))
+            redirected.append((position, redirect.endpoint))
           }
         default:
           throw RedisError.commandFailed(command: "MGET", message: "unexpected reply \(reply)")
         }
       }
       // A batch to each node in turn, so the masters work at the same time.
-      var lanes = try groups.map { target, positions in
-        Lane(target: target, connection: try connection(to: target.endpoint, until: deadline), positions: positions)
+      var lanes = try groups.map { node, keys in
+        Lane(connection: try connection(to: node, until: deadline), keys: keys)
       }
       var sending = true
       while sending {
@@ -221,55 +213,60 @@ final class ClusterRouter {
   }
 
   /// The keys of one fetch round that go to one node, and how far their
-  /// pipeline got: with `ASK`, each key's `MGET` is preceded by `ASKING`,
-  /// whose `OK` is read and dropped.
+  /// pipeline got: a key an `ASK` sent there has its `MGET` preceded by
+  /// `ASKING`, whose `OK` is read and dropped.
   private struct Lane {
-    let target: Target
+    /// One key to read: its position in the fetch's handles, and whether
+    /// an `ASK` sent it here.
+    struct Key {
+      let position: Int
+      let asking: Bool
+    }
+
     let connection: RedisConnection
-    let positions: [Int]
+    let keys: [Key]
     private var sent = 0
     /// Per reply expected: the position it answers; `nil` for `ASKING`'s `OK`.
     private var expected: [Int?] = []
     private var answered = 0
 
-    init(target: Target, connection: RedisConnection, positions: [Int]) {
-      self.target = target
+    init(connection: RedisConnection, keys: [Key]) {
       self.connection = connection
-      self.positions = positions
+      self.keys = keys
     }
 
-    var hasMore: Bool { sent < positions.count }
+    var hasMore: Bool { sent < keys.count }
 
     /// Writes the next batch of one-key `MGET`s.
     mutating func send(
       batchSize: Int, of handles: [Int], until deadline: Deadline, format: (ArraySlice<Int>) -> RedisCommand
     ) throws {
-      let end = min(sent + batchSize, positions.count)
-      for position in positions[sent..<end] {
-        if case .asking = target {
+      let end = min(sent + batchSize, keys.count)
+      for key in keys[sent..<end] {
+        if key.asking {
           connection.append(["ASKING"])
           expected.append(nil)
         }
-        connection.append(format(handles[position...position]))
-        expected.append(position)
+        connection.append(format(handles[key.position...key.position]))
+        expected.append(key.position)
       }
       sent = end
       try connection.flush(until: deadline)
     }
 
     /// Hands on the replies already received.
-    mutating func readBuffered(_ take: (Target, Int, RedisReply) throws -> Void) throws {
+    mutating func readBuffered(_ take: (RedisEndpoint, Int, RedisReply) throws -> Void) throws {
       while answered < expected.count, let reply = try connection.bufferedReply() { try handle(reply, take) }
     }
 
     /// Waits for and hands on every reply still due.
-    mutating func readRest(until deadline: Deadline, _ take: (Target, Int, RedisReply) throws -> Void) throws {
+    mutating func readRest(until deadline: Deadline, _ take: (RedisEndpoint, Int, RedisReply) throws -> Void) throws {
       while answered < expected.count {
         try handle(try connection.replies(count: 1, until: deadline, operation: "MGET")[0], take)
       }
     }
 
-    private mutating func handle(_ reply: RedisReply, _ take: (Target, Int, RedisReply) throws -> Void) throws {
+    private mutating func handle(_ reply: RedisReply, _ take: (RedisEndpoint, Int, RedisReply) throws -> Void) throws {
       defer { answered += 1 }
       guard let position = expected[answered] else {
         if case .error(let message) = reply {
@@ -277,7 +274,7 @@ final class ClusterRouter {
         }
         return
       }
-      try take(target, position, reply)
+      try take(connection.endpoint, position, reply)
     }
   }
 
