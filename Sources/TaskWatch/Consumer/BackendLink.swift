@@ -132,8 +132,8 @@ final class BackendLink {
   ///   channel (an ACL user limited to `&celery-task-meta-*`): the fence is
   ///   then a PING, exact only for messages published on the subscriber's node.
   private func listenForMarkers(on subscriber: RedisConnection, until deadline: Deadline) throws -> FenceMarkers? {
-    // Messages as `.message` values, as on one server (the cluster
-    // subscriber read them as plain arrays before: see Benchmarks/README.md).
+    // Messages as `.message` values, as the single-server subscriber reads
+    // them (the cluster one had been left reading plain arrays).
     subscriber.readsPubSubMessages = true
     subscriber.append([Array("SUBSCRIBE".utf8), markerChannel])
     try subscriber.flush(until: deadline)
