@@ -17,26 +17,29 @@ spot; one that got a message and never printed a line is a loss.
 
 import collections
 import errno
-import fcntl
 import selectors
 import socket
 import struct
-import termios
 import threading
 import time
 
 QUEUE_LIMIT = 256 * 1024
 READ_SIZE = 65536
-# A client that closes a link itself gives up what it had not read. A clean
-# close (FIN) proves it had read every byte that had reached its socket:
-# Linux answers a close with unread data by a reset. So after a clean close
-# only what was sent in the last CLEAN_CLOSE_MARGIN before the proxy saw it
-# (the proxy's loop notices within a few ms) may be unread; after the
-# client's own reset, anything delivered in the last UNREAD_MARGIN. (What
-# the proxy's reset discards is measured instead: the client socket's
-# receive queue.)
+# What the client can have read is counted in bytes, not guessed from times:
+# only bytes its kernel acknowledged (TCP_INFO's tcpi_bytes_acked) reached
+# its socket while it was open. Bytes sent after the client closed its end
+# are answered with a reset and never acknowledged, though the send that
+# wrote them succeeded: after Redis closed the upstream (a restart) the
+# proxy still drains its delayed queue to a client it no longer reads, so
+# it does not see that client close; counting what it wrote as delivered
+# made one message sent to a closed socket a "lost task" (seed 5). Of the
+# acknowledged bytes, those still in the client's receive queue when the
+# proxy resets the link are unread too (rx_queue in /proc/net/tcp). A clean
+# close by the client (FIN) proves it had read everything acknowledged:
+# Linux answers a close with unread data by a reset. After the client's own
+# reset, anything delivered in the last UNREAD_MARGIN may be unread.
 UNREAD_MARGIN = 0.5
-CLEAN_CLOSE_MARGIN = 0.05
+TCP_INFO_BYTES_ACKED = 120  # offset of the u64 tcpi_bytes_acked in struct tcp_info (Linux >= 4.1)
 
 
 class _Replies:
@@ -135,10 +138,10 @@ class ChaosProxy:
 
     def pattern_deliveries(self):
         """Every pmessage handed to a pattern subscriber, as (time, channel, payload,
-        maybe_unread); maybe_unread when it was still in the client's receive queue
-        at the proxy's reset, or the client closed the link itself right after it
-        (CLEAN_CLOSE_MARGIN after a FIN, UNREAD_MARGIN after a reset). Call it
-        after the watcher exited."""
+        maybe_unread); maybe_unread when the client's kernel never acknowledged it
+        (it was sent after the client closed), it was still in the client's
+        receive queue at the proxy's reset, or the client reset the link itself
+        within UNREAD_MARGIN after it. Call it after the watcher exited."""
         with self._lock:
             return list(self._delivered)
 
@@ -324,29 +327,36 @@ class ChaosProxy:
             queue.popleft()
         return True
 
-    def _unread(self, sock):
-        """Bytes sent to the client that it has not read: still in our send queue
-        (TIOCOUTQ), or in its receive queue (rx_queue in /proc/net/tcp)."""
+    @staticmethod
+    def _acknowledged(sock):
+        """Bytes of ours the client's kernel acknowledged (they reached its open
+        socket); still known after a reset."""
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+        return struct.unpack_from("Q", info, TCP_INFO_BYTES_ACKED)[0]
+
+    def _receive_queue(self, sock):
+        """Bytes waiting in the client's receive queue (rx_queue in /proc/net/tcp)."""
         try:
             client_port = sock.getpeername()[1]
-            unsent = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
         except OSError:
-            return 0
+            return 0  # the client is gone: its reset is handled by the caller
         with open("/proc/net/tcp") as table:
             for row in table.readlines()[1:]:
                 fields = row.split()
                 local, remote, queues = fields[1], fields[2], fields[4]
                 if int(local.split(":")[1], 16) == client_port and int(remote.split(":")[1], 16) == self.port:
-                    return unsent + int(queues.split(":")[1], 16)
-        return unsent
+                    return int(queues.split(":")[1], 16)
+        return 0
 
     def _close_pair(self, pair, reset):
         if pair.pattern:
             now = time.monotonic()
-            read_up_to = pair.delivered_bytes - (self._unread(pair.down) if reset else 0)
-            gave_up = pair.eof_from is pair.down
-            closed_at, clean = pair.client_closed or (now, False)
-            since = closed_at - (CLEAN_CLOSE_MARGIN if clean else UNREAD_MARGIN)
+            read_up_to = min(pair.delivered_bytes, self._acknowledged(pair.down))
+            if reset:
+                read_up_to -= self._receive_queue(pair.down)
+            closed_at, clean = pair.client_closed or (now, True)
+            gave_up = pair.eof_from is pair.down and not clean
+            since = closed_at - UNREAD_MARGIN
             with self._lock:
                 self._delivered += [(at, channel, payload, end > read_up_to or (gave_up and at >= since))
                                     for at, channel, payload, end in pair.pmessages]

@@ -23,6 +23,7 @@ always, fails again.
 
 import argparse
 import collections
+import json
 import os
 import random
 import shutil
@@ -247,6 +248,32 @@ def wait_for(condition, timeout, what):
     raise RuntimeError("timed out after %.0fs waiting for %s" % (timeout, what))
 
 
+def keep_streams(directory, begin, watchers, published, deliveries, faults, reports):
+    """Writes what a failing run is diagnosed from, every time in seconds from
+    the start of publishing: each watcher's stdout and stderr lines
+    (`<name>.stdout`, `<name>.stderr`), every committed step
+    (`published.tsv`: time, task, payload), every pmessage the proxy handed to
+    the --all watcher (`deliveries.tsv`: time, task, maybe unread 0/1,
+    payload), the faults as injected (`faults.tsv`) and the checker's reports
+    (`report.txt`)."""
+    def write(name, rows):
+        with open(os.path.join(directory, name), "w") as f:
+            f.writelines(rows)
+
+    for watcher in watchers:
+        for stream in ("stdout", "stderr"):
+            write("%s.%s" % (watcher.name, stream),
+                  ("%.3f %s\n" % (at - begin, line) for at, line in getattr(watcher, stream)))
+    write("published.tsv", ("%.3f\t%s\t%s\n" % (at, task_id, payload)
+                            for task_id, steps in sorted(published.items()) for at, payload in steps))
+    write("deliveries.tsv", ("%.3f\t%s\t%d\t%s\n" % (at, task_id, maybe_unread, payload)
+                             for task_id, steps in sorted(deliveries.items())
+                             for at, payload, maybe_unread in steps))
+    write("faults.tsv", ("%.3f\t%s\t%s\n" % (at - begin, kind, json.dumps(parameters, sort_keys=True))
+                         for at, kind, parameters in faults))
+    write("report.txt", (report.summary(limit=1000) + "\n" for report in reports))
+
+
 def soak(seed, seconds, task_count, taskwatch, keep, with_all=True):
     rng = random.Random(seed)
     tasks = plan_tasks(rng, task_count, seconds)
@@ -331,10 +358,7 @@ def soak(seed, seconds, task_count, taskwatch, keep, with_all=True):
         print("soak: faults (s from the start): %s" % ", ".join(
             "%.2f %s" % (at - begin, kind) for at, kind, _ in injector.log), flush=True)
         if keep:
-            for watcher in watchers:
-                for stream in ("stdout", "stderr"):
-                    with open(os.path.join(directory, "%s.%s" % (watcher.name, stream)), "w") as f:
-                        f.writelines("%.3f %s\n" % line for line in getattr(watcher, stream))
+            keep_streams(directory, begin, watchers, published, deliveries, injector.log, reports)
             print("soak: kept %s" % directory, flush=True)
         return 0 if all(report.ok for report in reports) else 1
     finally:

@@ -1,14 +1,18 @@
 """What the proxy reports as maybe unread when the client closes the link
 itself, which decides what --all's checker admits as its blind spot: after a
-clean close (FIN: the client had read its socket empty) nothing delivered
-well before it, after the client's reset (it closed with bytes unread)
-whatever came shortly before."""
+clean close (FIN: the client had read its socket empty) nothing it had
+received, after the client's reset (it closed with bytes unread) whatever
+came shortly before, and in every case what was written after the client
+had closed."""
 
 import socket
+import tempfile
 import threading
 import time
 
+from celery_publisher import PREFIX, RESPConnection
 from chaos_proxy import ChaosProxy
+from soak import RedisProcess, harness
 
 
 def pmessage(task):
@@ -58,7 +62,7 @@ def read_all_then_close(client):
     received = b""
     while len(received) < len(MESSAGES):
         received += client.recv(4096)
-    time.sleep(0.2)  # well past CLEAN_CLOSE_MARGIN
+    time.sleep(0.2)
     client.close()
 
 
@@ -77,3 +81,35 @@ def test_a_close_with_bytes_unread_leaves_them_maybe_unread():
     deliveries = deliveries_after(close_unread)
     assert [(channel, unread) for _, channel, _, unread in deliveries] == [
         ("celery-task-meta-a1", True), ("celery-task-meta-b2", True)]
+
+
+def test_a_message_written_after_the_watcher_closed_is_unread():
+    """The seed-5 "lost task", with a real redis-server: a message waits in
+    the proxy's reply delay when Redis closes the subscriber's upstream (a
+    restart does); the watcher then gives the link up itself (its command
+    connection died), cleanly, having read everything that had reached it.
+    The proxy no longer reads a client whose server side closed, so it does
+    not see that close, and drains the delayed message into the closed
+    socket: the write succeeds, the client's kernel answers with a reset.
+    Counted as read, it made a task never printed by --all a loss."""
+    with tempfile.TemporaryDirectory(prefix="taskwatch-chaos-test-") as directory:
+        redis = RedisProcess(directory).start()
+        proxy = ChaosProxy(redis.port, harness.free_loopback_port()).start()
+        try:
+            client = socket.create_connection(("127.0.0.1", proxy.port))
+            client.sendall(RESPConnection.pack("PSUBSCRIBE", PREFIX + "*"))
+            confirmation = client.recv(4096)
+            assert b"psubscribe" in confirmation
+            proxy.delay_replies(0.5, 10)
+            assert redis.command("PUBLISH", PREFIX + "a1", '{"status": "STARTED"}') == 1
+            redis.command("CLIENT", "KILL", "TYPE", "pubsub")
+            time.sleep(0.1)  # the proxy has read Redis's close; the message is still delayed
+            client.close()
+            deadline = time.monotonic() + 5
+            while proxy.pattern_links() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert [(channel, unread) for _, channel, _, unread in proxy.pattern_deliveries()] == [
+                (PREFIX + "a1", True)]
+        finally:
+            proxy.stop()
+            redis.stop()

@@ -25,6 +25,9 @@ public final class FaultProxy: @unchecked Sendable {
   private var accepted = 0
   /// Ordinals of connections whose server-to-client bytes are held back.
   private var pausedReplies = Set<Int>()
+  /// Per connection ordinal: how many server-to-client bytes it forwards
+  /// before it falls silent.
+  private var replyLimits: [Int: Int] = [:]
   private var stopped = false
 
   /// How many connections the proxy accepted so far; the next one gets this
@@ -81,6 +84,19 @@ public final class FaultProxy: @unchecked Sendable {
   /// bytes first.
   public func resumeReplies(toConnection ordinal: Int) {
     lock.withLock { _ = pausedReplies.remove(ordinal) }
+  }
+
+  /// Silences connection `ordinal` (one accepted after this call) right after the
+  /// server's first `bytes` bytes on it reached the client: what the server
+  /// sends later is dropped, while the connection stays open and the
+  /// client's commands still reach the server, so the client reads exactly
+  /// those bytes and then waits until its own timeout. Deterministic where
+  /// a cut races with the client: a client that writes its next command
+  /// into a closed connection fails before it reads the replies it was
+  /// sent, and a `CLIENT KILL` races with the replies. The size of a known
+  /// reply (an MGET of known values) ends a stream between two replies.
+  public func silenceReplies(toConnection ordinal: Int, afterBytes bytes: Int) {
+    lock.withLock { replyLimits[ordinal] = bytes }
   }
 
   /// Closes every open connection (both sides), keeping the listener.
@@ -140,6 +156,9 @@ public final class FaultProxy: @unchecked Sendable {
   /// the server's side is not read.
   private func pump(_ client: Int32, _ upstream: Int32, ordinal: Int) {
     defer {
+      // Out of the list first: a later cut must not shut down a descriptor
+      // number the system has handed to another connection since.
+      lock.withLock { connections.removeAll { $0.client == client } }
       close(client)
       close(upstream)
     }
@@ -148,6 +167,8 @@ public final class FaultProxy: @unchecked Sendable {
       pollfd(fd: upstream, events: Int16(POLLIN), revents: 0),
     ]
     var buffer = [UInt8](repeating: 0, count: 65536)
+    var forwarded = 0  // server-to-client bytes written so far
+    let limit = lock.withLock { replyLimits.removeValue(forKey: ordinal) }
     while true {
       let paused = lock.withLock { pausedReplies.contains(ordinal) }
       descriptors[1].events = paused ? 0 : Int16(POLLIN)
@@ -158,16 +179,18 @@ public final class FaultProxy: @unchecked Sendable {
       if ready <= 0 { continue }
       for (index, descriptor) in descriptors.enumerated() where descriptor.revents != 0 {
         if index == 1 && paused { continue }
-        let count = buffer.withUnsafeMutableBytes { read(descriptor.fd, $0.baseAddress, $0.count) }
+        var count = buffer.withUnsafeMutableBytes { read(descriptor.fd, $0.baseAddress, $0.count) }
         if count <= 0 { return }
         let target = index == 0 ? upstream : client
         if lock.withLock({ mode }) == .blackhole { continue }
+        if index == 1, let limit { count = min(count, limit - forwarded) }
         var offset = 0
         while offset < count {
           let written = buffer.withUnsafeBytes { write(target, $0.baseAddress! + offset, count - offset) }
           if written <= 0 { return }
           offset += written
         }
+        if index == 1 { forwarded += count }
       }
     }
   }

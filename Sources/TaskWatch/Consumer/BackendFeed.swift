@@ -51,6 +51,9 @@ public final class BackendFeed {
   /// next ``drainEvents(timeout:)`` even when the step that made them
   /// failed afterwards (a resync or a confirmation MGET cut short).
   private var unreported: [StateChange] = []
+  /// An error that ended a ``drainEvents(timeout:)`` which still had
+  /// changes to return: that call returned them, the next one throws it.
+  private var deferredFailure: (any Error)?
   /// Replies handled per drained batch, as in ``ResultConsumer``.
   private let maximumBatch = 4096
 
@@ -112,27 +115,51 @@ public final class BackendFeed {
   /// buffered (up to a batch); reconnects and resyncs first after a fault,
   /// waiting for the next attempt (never past the timeout). After ``stop()``
   /// (or without ``start()``) it connects first.
+  ///
+  /// Every change applied is returned exactly once. A call that fails after
+  /// applying changes (the retry budget spent after a resync cut short half
+  /// way) returns them, and the next call throws the error.
   /// - Returns: the changes, in the order the messages arrived.
   /// - Throws: ``ConsumerError`` when the retry budget or the deadline is
   ///   spent or the caller interrupts, `RedisError` for faults no retry can cure.
   public func drainEvents(timeout: Double) throws -> [StateChange] {
-    let callDeadline = Deadline.after(seconds: timeout)
+    if let failure = deferredFailure {
+      deferredFailure = nil
+      throw failure
+    }
+    do {
+      try drainOnce(until: Deadline.after(seconds: timeout))
+    } catch {
+      guard !unreported.isEmpty else { throw error }
+      deferredFailure = error
+    }
+    return takeUnreported()
+  }
+
+  /// One drain: recovers or reconnects first if needed, else reads and
+  /// handles one batch; every change goes to ``unreported``.
+  private func drainOnce(until callDeadline: Deadline) throws {
     if link.outage != nil {
       let resubscribed: Int? = try link.recover(until: callDeadline) {
-        try subscribePattern()
-        try resync()
+        do {
+          try subscribePattern()
+          try resync()
+        } catch {
+          // As in ResultConsumer: no fence of a failed attempt stays open.
+          fence.abandon(through: link.fencesSent)
+          throw error
+        }
         return (table.count, table.count)
       }
-      if resubscribed == nil || !unreported.isEmpty { return takeUnreported() }
+      if resubscribed == nil || !unreported.isEmpty { return }
     } else if !link.isConnected {
       try guarding { try connectAndResync() }
-      if !unreported.isEmpty || !link.isConnected { return takeUnreported() }
+      if !unreported.isEmpty || !link.isConnected { return }
     }
     try guarding {
       let replies = try link.read(maximum: maximumBatch, until: callDeadline)
       if !replies.isEmpty { try handle(replies) }
     }
-    return takeUnreported()
   }
 
   /// Hands the queued changes over (their storage too: keeping the

@@ -63,8 +63,15 @@ public final class ResultConsumer {
   /// The causes already hinted at: one line per cause per run.
   private var hintedCauses = Set<PendingHint.Cause>()
   private static let taskHintCauses: Set<PendingHint.Cause> = [.groupID, .otherDatabase, .notCeleryID, .nothingStored]
-  /// Changes applied just before a connection fault, returned after recovery.
+  /// Changes applied and not returned yet: a resync's as each MGET batch is
+  /// read, a drained batch's when a fault came after it was applied. The
+  /// next ``drainEvents(timeout:)`` or ``refreshPending(_:)`` returns them,
+  /// whatever failed after they were applied (the table has recorded them,
+  /// so no later read would report them again).
   private var carriedChanges: [StateChange] = []
+  /// An error that ended a call which still had changes to return: that
+  /// call returned the changes, the next one throws it.
+  private var deferredFailure: (any Error)?
   /// Messages in flight during a fetch, held until known to be newer.
   private var fence = FetchFence()
   private let channelPrefix: [UInt8]
@@ -251,25 +258,35 @@ public final class ResultConsumer {
   }
 
   /// Reads the stored results of watched tasks and applies what changed
-  /// (Celery's `on_wait_for_pending`), with source `resync`. After
-  /// ``stop()`` it reconnects first (and resubscribes every watched task);
-  /// while the consumer is retrying a lost connection it returns nothing and
+  /// (Celery's `on_wait_for_pending`), with source `resync`. While the
+  /// consumer is retrying a lost connection it reads nothing, and
   /// ``drainEvents(timeout:)`` resyncs once the link is back.
+  ///
+  /// After ``stop()`` it reconnects first, resubscribes every watched task
+  /// and re-reads every one of them, not only `taskIDs`: what was stored
+  /// while disconnected (and the messages that arrived while resubscribing)
+  /// would otherwise be missed for the others, since no message of that
+  /// time comes again.
+  ///
+  /// Changes applied by an earlier call and not returned yet (a fault cut
+  /// it short) come first. If this call fails after applying changes, it
+  /// returns them and the next call throws the error.
   /// - Parameter taskIDs: the tasks to refresh; `nil` means every watched task.
   public func refreshPending(_ taskIDs: [String]? = nil) throws -> [StateChange] {
-    let indices = taskIDs?.compactMap { table.index(of: $0) } ?? watchedIndices()
-    guard link.outage == nil else { return [] }
-    var changes = [StateChange]()
-    try guarding {
-      if !link.isConnected {
-        try link.connect()
-        try subscribe(watchedIndices(), coveredBySnapshot: { _ in true })
+    try returningChanges {
+      guard link.outage == nil else { return }
+      try guarding {
+        if link.isConnected {
+          let indices = taskIDs?.compactMap { table.index(of: $0) } ?? watchedIndices()
+          try refresh(indices, source: .resync) { carriedChanges.append($0) }
+          try flushUnsubscribes()
+        } else {
+          try link.connect()
+          try resubscribeAndResync()
+        }
       }
-      changes = try refresh(indices, source: .resync)
-      try flushUnsubscribes()
+      try followDiscoveredChildren { carriedChanges.append($0) }
     }
-    try followDiscoveredChildren { changes.append($0) }
-    return changes
   }
 
   /// Waits up to `timeout` seconds for messages and applies every one that has
@@ -283,46 +300,80 @@ public final class ResultConsumer {
   ///
   /// Children found in what it applied (``ConsumerConfiguration/followChildren``)
   /// are added before it returns, their snapshot changes after the others.
+  ///
+  /// Every change applied is returned exactly once: changes applied before
+  /// a fault (a resync cut short half way, a batch whose UNSUBSCRIBE failed)
+  /// come with the next call. A call that fails after applying changes (the
+  /// retry budget spent after a half-applied resync) returns them, and the
+  /// next call throws the error.
   public func drainEvents(timeout: Double) throws -> [StateChange] {
-    var changes = try drainOnce(timeout: timeout)
-    try followDiscoveredChildren { changes.append($0) }
-    return changes
+    try returningChanges {
+      let drained = try drainOnce(timeout: timeout)
+      // An assignment when nothing was carried, not `+`: that copied every
+      // change of the batch (~200 instructions a message at S4).
+      if carriedChanges.isEmpty {
+        carriedChanges = drained
+      } else if !drained.isEmpty {
+        carriedChanges += drained
+      }
+      try followDiscoveredChildren { carriedChanges.append($0) }
+    }
   }
 
+  /// Runs `step`, whose changes accrue in ``carriedChanges``, and returns
+  /// them. An error thrown by `step` is thrown at once if there is nothing
+  /// to return, else deferred to the next call: the table has recorded
+  /// those changes, so they would never be reported otherwise.
+  private func returningChanges(_ step: () throws -> Void) throws -> [StateChange] {
+    if let failure = deferredFailure {
+      deferredFailure = nil
+      throw failure
+    }
+    do {
+      try step()
+    } catch {
+      guard !carriedChanges.isEmpty else { throw error }
+      deferredFailure = error
+    }
+    defer { carriedChanges = [] }
+    return carriedChanges
+  }
+
+  /// One drain: returns a batch drained on a live connection; a resync's
+  /// changes go to ``carriedChanges`` as they are applied.
   private func drainOnce(timeout: Double) throws -> [StateChange] {
     let callDeadline = Deadline.after(seconds: timeout)
-    var changes = carriedChanges
-    carriedChanges.removeAll()
     if link.outage == nil && link.isConnected { lookForPendingHints() }
     if link.outage == nil && !link.isConnected {
       guard table.watchingCount > 0 else {
         try BackendLink.pause(until: callDeadline, wakeup: configuration.wakeup)
-        return changes
+        return []
       }
-      var resynced = [StateChange]()
       try guarding {
         try link.connect()
-        resynced = try resubscribeAndResync()
+        try resubscribeAndResync()
       }
-      return changes + resynced
+      return []
     }
     if link.outage == nil {
       do {
-        // Not `changes + …` when nothing was carried: that copied every
-        // change of the batch (~200 instructions a message at S4).
-        let drained = try drainConnected(until: callDeadline)
-        return changes.isEmpty ? drained : changes + drained
+        return try drainConnected(until: callDeadline)
       } catch let error as RedisError where error.isConnectionFault {
-        changes += carriedChanges
-        carriedChanges.removeAll()
         lose(error)
       }
     }
-    let recovered = try link.recover(until: callDeadline) {
-      let changes = try resubscribeAndResync()
-      return (changes, table.watchingCount)
+    _ = try link.recover(until: callDeadline) {
+      do {
+        try resubscribeAndResync()
+      } catch {
+        // The attempt may have covered tasks for a fence it never sent: left
+        // open, it held their messages for good if the next attempt covered none.
+        fence.abandon(through: link.fencesSent)
+        throw error
+      }
+      return ((), table.watchingCount)
     }
-    return changes + (recovered ?? [])
+    return []
   }
 
   /// Closes both connections (Celery's `stop`). Watched tasks are kept, so a
@@ -398,23 +449,29 @@ public final class ResultConsumer {
   }
 
   /// After a connect: resubscribes every watched task, reads every
-  /// confirmation, and only then re-reads their stored results.
-  private func resubscribeAndResync() throws -> [StateChange] {
-    let watched = watchedIndices()
-    var changes = [StateChange]()
+  /// confirmation, and only then re-reads their stored results. Each change
+  /// goes to ``carriedChanges`` as its MGET batch is read, so a fault in a
+  /// later batch does not lose those of the earlier ones.
+  private func resubscribeAndResync() throws {
     try subscribeAndRefresh(
-      watched, coveredBySnapshot: { _ in true }, source: .resync, subscribed: { hasConnected = true },
-      { changes.append($0) })
+      watchedIndices(), coveredBySnapshot: { _ in true }, source: .resync, subscribed: { hasConnected = true },
+      { carriedChanges.append($0) })
     try flushUnsubscribes()
-    return changes
   }
 
-  /// One drain on a live connection.
+  /// One drain on a live connection. When the UNSUBSCRIBE of the batch's
+  /// ready tasks fails (a subscriber Redis closed right after the batch),
+  /// the batch's changes are carried to the next call.
   private func drainConnected(until callDeadline: Deadline) throws -> [StateChange] {
     let replies = try link.read(maximum: maximumBatch, until: callDeadline)
     guard !replies.isEmpty else { return [] }
     let changes = try handle(replies)
-    try flushUnsubscribes()
+    do {
+      try flushUnsubscribes()
+    } catch {
+      carriedChanges += changes
+      throw error
+    }
     return changes
   }
 
@@ -426,14 +483,6 @@ public final class ResultConsumer {
       guard let index = index(forChannel: channel) else { return false }
       return !coveredBySnapshot(index)
     }
-  }
-
-  /// Step 2 (and resync): MGET the keys of `indices` and apply them.
-  private func refresh(_ indices: [Int], source: StateChange.Source) throws -> [StateChange] {
-    var changes = [StateChange]()
-    changes.reserveCapacity(indices.count)
-    try refresh(indices, source: source) { changes.append($0) }
-    return changes
   }
 
   /// Step 2 (and resync), handing each change to `body` as its MGET batch
@@ -640,7 +689,7 @@ public final class ResultConsumer {
       }
     } catch {
       // Changes applied before the fault are reported after the reconnect.
-      carriedChanges = changes
+      carriedChanges += changes
       throw error
     }
     // A task whose stored key is unreadable too is reported once, by its change.
