@@ -6,20 +6,28 @@ package struct ClusterSlotMap: Sendable, Equatable {
   package private(set) var masters: [RedisEndpoint] = []
   /// Every node named (masters, then replicas), without repeats.
   package private(set) var nodes: [RedisEndpoint] = []
-  /// For each slot, the position of its master in ``masters``; `nil` for
-  /// a slot no master serves.
-  private var owners = [Int?](repeating: nil, count: ClusterSlot.count)
+  /// For each slot, the position of its master in ``masters``; -1 for a
+  /// slot no master serves. 2 bytes a slot (32 KB), not an `Int?`'s 16
+  /// (256 KB): a lookup per key read stays in cache (the lookup took 1.4 %
+  /// of taskwatch's samples on a cluster at S4, perf).
+  private var owners = [Int16](repeating: -1, count: ClusterSlot.count)
 
   /// An empty map: no slot served.
   package init() {}
 
   /// The master serving `slot`, if any.
   package func master(ofSlot slot: Int) -> RedisEndpoint? {
-    owners[slot].map { masters[$0] }
+    masterPosition(ofSlot: slot).map { masters[$0] }
+  }
+
+  /// The place in ``masters`` of the master serving `slot`, if any.
+  package func masterPosition(ofSlot slot: Int) -> Int? {
+    let owner = owners[slot]
+    return owner < 0 ? nil : Int(owner)
   }
 
   /// The number of slots some master serves (16,384 on a healthy cluster).
-  package var servedSlots: Int { owners.count { $0 != nil } }
+  package var servedSlots: Int { owners.count { $0 >= 0 } }
 
   /// Records that `master` serves `slots` (a `MOVED` reply says so for one slot).
   package mutating func assign(_ slots: ClosedRange<Int>, to master: RedisEndpoint) {
@@ -31,7 +39,7 @@ package struct ClusterSlotMap: Sendable, Equatable {
       masters.append(master)
     }
     note(master)
-    for slot in slots.clamped(to: 0...(ClusterSlot.count - 1)) { owners[slot] = position }
+    for slot in slots.clamped(to: 0...(ClusterSlot.count - 1)) { owners[slot] = Int16(position) }
   }
 
   private mutating func note(_ node: RedisEndpoint) {

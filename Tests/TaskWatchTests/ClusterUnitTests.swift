@@ -19,6 +19,12 @@ struct ClusterUnitTests {
     ])
   func keySlot(key: String, slot: Int) {
     #expect(ClusterSlot.of(Array(key.utf8)) == slot)
+    // As a prefix and a suffix (the in-place path without `{`), split anywhere.
+    let bytes = Array(key.utf8)
+    for split in 0...bytes.count {
+      let suffix = String(decoding: bytes[split...], as: UTF8.self)
+      #expect(ClusterSlot.of(Array(bytes[..<split]), suffix) == slot, "split at \(split)")
+    }
   }
 
   @Test("CRC16-XMODEM of the standard check string is 0x31C3")

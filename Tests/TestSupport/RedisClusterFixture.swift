@@ -5,8 +5,10 @@ import TaskWatch
 /// --cluster-enabled yes` nodes (each with its cluster bus port, port +
 /// 10,000, free too), joined by `redis-cli --cluster create
 /// --cluster-replicas 1` into three masters with one replica each
-/// (`cluster-node-timeout` 1,000 ms, so a killed master's replica takes over
-/// within a few seconds).
+/// (`cluster-node-timeout` 1,000 ms by default, so a killed master's replica
+/// takes over within a few seconds). `DEBUG` is enabled for local clients
+/// (`--enable-debug-command local`), so a test can stall one node with
+/// `DEBUG SLEEP` (on a cluster with a node timeout longer than the sleep).
 ///
 /// Every node is a ``RedisServer`` in its own directory (its `nodes.conf`
 /// stays there, so a restarted node rejoins), started here and stopped by
@@ -18,13 +20,16 @@ public final class RedisClusterFixture: @unchecked Sendable {
   public let password: String?
 
   /// Starts the nodes, creates the cluster and waits until it is healthy.
-  public init(password: String? = nil) throws {
+  /// - Parameter nodeTimeout: `cluster-node-timeout` in milliseconds: how
+  ///   long a silent node may stay silent before its replica may take over.
+  public init(password: String? = nil, nodeTimeout: Int = 1_000) throws {
     self.password = password
     let auth = password.map { ["--requirepass", $0, "--masterauth", $0] } ?? []
     nodes = try (0..<6).map { _ in
       try RedisServer(
         extraArguments: [
-          "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000",
+          "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout",
+          String(nodeTimeout), "--enable-debug-command", "local",
         ] + auth, pickingPortsWith: FreePort.pickForClusterNode)
     }
     let create = try CapturedProcess(
@@ -109,7 +114,9 @@ public final class RedisClusterFixture: @unchecked Sendable {
 
   /// Stores (SETEX on the key's master, following `MOVED`, `ASK` and
   /// waiting out `CLUSTERDOWN`/`TRYAGAIN` for up to 15 s) and publishes (on any
-  /// running node) a task's meta, as `celery-redis-cluster` does.
+  /// running node) a task's meta, as `celery-redis-cluster` does (its
+  /// client, redis-py's `RedisCluster`, sends the `PUBLISH` to the key's
+  /// master; any node makes the tests cross the cluster bus too).
   public func storeAndPublish(taskID: String, json: String, store: Bool = true) throws {
     let key = "celery-task-meta-\(taskID)"
     if store { try send(["SETEX", key, "86400", json], slot: ClusterSlot.of(Array(key.utf8))) }

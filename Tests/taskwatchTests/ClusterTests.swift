@@ -149,6 +149,33 @@ struct ClusterTests {
     #expect(ids.allSatisfy { result.states(of: $0) == ["SUCCESS"] })
   }
 
+  @Test("an ACL user limited to the result channels: the fence falls back to a PING, results still reported")
+  func leastPrivilegeUser() throws {
+    let cluster = try RedisClusterFixture.shared()
+    // Refused the marker channel (`taskwatch-fence:*`): SUBSCRIBE to it gets NOPERM.
+    for node in cluster.nodes {
+      try cluster.run(
+        [
+          "ACL", "SETUSER", "clusterwatcher", "reset", "on", ">pw", "~celery-task-meta-*", "&celery-task-meta-*",
+          "+@pubsub", "+get", "+mget", "+ping", "+cluster|shards", "+cluster|slots",
+        ], on: node)
+    }
+    let id = newTaskID()
+    try cluster.storeAndPublish(taskID: id, json: celeryMeta(id, "STARTED"))
+    let url =
+      "redis+cluster://clusterwatcher:pw@"
+      + cluster.nodes.prefix(2).map { "127.0.0.1:\($0.port)" }
+      .joined(separator: ",")
+    let process = try TaskwatchProcess(["-u", url, "-t", "20s", id])
+    #expect(process.waitForLines(1, seconds: 15), "\(process.stderrSoFar)")
+    #expect(cluster.waitForSubscriber(channel: "celery-task-meta-\(id)"))
+    try cluster.storeAndPublish(taskID: id, json: celeryMeta(id, "SUCCESS"))
+    let result = try process.finish(seconds: 20)
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.states(of: id) == ["STARTED", "SUCCESS"])
+    #expect(result.stderr.isEmpty, "\(result.stderr)")
+  }
+
   @Test("a wrong password exits 77 at once")
   func wrongPassword() throws {
     let cluster = try RedisClusterFixture.shared()
@@ -255,5 +282,50 @@ struct ClusterTests {
     let seen = states(result)
     #expect(ids.allSatisfy { seen[$0] == ["STARTED", "SUCCESS"] })
     #expect(result.stderr.contains("reconnected to cluster via"))
+  }
+
+  @Test("a state still crossing the cluster bus during the snapshot is not reported after the newer stored one")
+  func fenceWaitsForEveryMaster() throws {
+    // Its own cluster: one master sleeps 3 s, under a node timeout of 10 s
+    // (the shared one's 1 s would fail it over).
+    let cluster = try RedisClusterFixture(nodeTimeout: 10_000)
+    // taskwatch reads the map from its one seed, nodes[0], and subscribes
+    // on the first master that map names: the fixture asks nodes[0] too.
+    let masters = try cluster.masters()
+    let subscriberNode = masters[0]
+    let delayed = try #require(masters.first { $0 !== subscriberNode && $0 !== cluster.nodes[0] })
+    let map = try cluster.slotMap()
+    let slot = try #require((0..<16_384).first { map.master(ofSlot: $0) == subscriberNode.endpoint })
+    let id = RedisClusterFixture.taskID(inSlot: slot)
+    let key = "celery-task-meta-\(id)"
+    let (started, retry) = (celeryMeta(id, "STARTED"), celeryMeta(id, "RETRY"))
+    // One write, so the node runs all three before its event loop turns:
+    // STARTED is published (still in the node's bus output), the node
+    // sleeps, then RETRY is published; both cross the bus after the sleep,
+    // in order, on the link to the subscriber's node.
+    let publisher = try delayed.connection(password: cluster.password)
+    publisher.append(["PUBLISH", key, started])
+    publisher.append(["DEBUG", "SLEEP", "3"])
+    publisher.append(["PUBLISH", key, retry])
+    try publisher.flush(until: .after(seconds: 5))
+    Thread.sleep(forTimeInterval: 0.2)
+    // Stored meanwhile: what the snapshot reads, newer than STARTED.
+    try cluster.set(key, retry)
+    let process = try TaskwatchProcess(["-u", cluster.url(seeds: 1), "-t", "30s", id])
+    #expect(process.waitForLines(1, seconds: 15), "\(process.stderrSoFar)")
+    let replies = try publisher.replies(count: 3, until: .after(seconds: 15), operation: "DEBUG SLEEP")
+    #expect(replies[1] == .status("OK"), "\(replies)")
+    #expect(try cluster.nodesSubscribed(to: key).map(\.port) == [subscriberNode.port], "the premise: subscribed there")
+    // Published on the same node, so it follows RETRY over the bus.
+    let success = celeryMeta(id, "SUCCESS", result: "1")
+    try cluster.set(key, success)
+    publisher.append(["PUBLISH", key, success])
+    try publisher.flush(until: .after(seconds: 5))
+    _ = try publisher.replies(count: 1, until: .after(seconds: 5), operation: "PUBLISH")
+    let result = try process.finish(seconds: 20)
+    #expect(result.status == 0, "\(result.stderr)")
+    // With a PING on the subscriber as the fence: RETRY, STARTED, RETRY, SUCCESS.
+    #expect(result.states(of: id) == ["RETRY", "SUCCESS"], "\(result.stdout)")
+    #expect(result.stderr.isEmpty, "\(result.stderr)")
   }
 }

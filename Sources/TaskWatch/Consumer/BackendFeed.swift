@@ -283,7 +283,13 @@ public final class BackendFeed {
       guard
         let (known, hash) = FeedTable.lookUp(
           channel, droppingPrefix: channelPrefix, slots: table.slots, ids: table.ids, hashes: table.hashes)
-      else { continue }
+      else {
+        // Not a task's: on a cluster, perhaps a fence marker.
+        if let answered = link.absorbMarker(channel: channel, payload: payload) {
+          replies.insert(contentsOf: fence.close(through: answered), at: position)
+        }
+        continue
+      }
       if let known {
         if fence.isOpen && fence.covers(known) {
           if table.isRepeat(known, digest: ResultMessage.digest(of: payload)) {

@@ -46,8 +46,15 @@ final class BackendLink {
   private var deferred: [RedisReply] = []
   /// PINGs sent on the subscriber and not answered yet, oldest first.
   private var pings: [Ping] = []
-  /// Fence PINGs sent on this link so far (see ``sendFence()``).
+  /// Fences sent on this link so far (see ``sendFence()``).
   private(set) var fencesSent: UInt32 = 0
+  /// With a Redis Cluster: the fences answered by markers published through
+  /// every master; `nil` on one server (a PING is the fence there), and
+  /// while the subscriber may not listen on the marker channel (then the
+  /// PING stands in).
+  private var markers: FenceMarkers?
+  /// This link's marker channel (see ``FenceMarkers``).
+  private let markerChannel = FenceMarkers.randomChannel()
   /// Whether ``disconnect()`` keeps the messages a protocol step had set
   /// aside for the reader (``takeStrandedMessages()``) instead of dropping
   /// them: a reader whose resync cannot re-read every task it follows (the
@@ -106,7 +113,9 @@ final class BackendLink {
     var lastFault: RedisError?
     for node in newRouter.subscriberCandidates(offset: clusterConnects - 1) {
       do {
-        subscriber = try configuration.openConnection(to: node, selecting: nil, until: deadline)
+        let newSubscriber = try configuration.openConnection(to: node, selecting: nil, until: deadline)
+        markers = try listenForMarkers(on: newSubscriber, until: deadline)
+        subscriber = newSubscriber
         router = newRouter
         health.noteTraffic()
         return
@@ -115,6 +124,24 @@ final class BackendLink {
       }
     }
     throw lastFault ?? RedisError.connectFailed(endpoint: configuration.backend.serverDescription, reason: "no node")
+  }
+
+  /// SUBSCRIBEs a new cluster subscriber to the marker channel and reads the
+  /// confirmation (nothing else can arrive before it).
+  /// - Returns: the link's markers, or `nil` when the server refuses the
+  ///   channel (an ACL user limited to `&celery-task-meta-*`): the fence is
+  ///   then a PING, exact only for messages published on the subscriber's node.
+  private func listenForMarkers(on subscriber: RedisConnection, until deadline: Deadline) throws -> FenceMarkers? {
+    // Messages as `.message` values, as the single-server subscriber reads
+    // them (the cluster one had been left reading plain arrays).
+    subscriber.readsPubSubMessages = true
+    subscriber.append([Array("SUBSCRIBE".utf8), markerChannel])
+    try subscriber.flush(until: deadline)
+    guard let reply = try subscriber.nextReply(until: deadline) else {
+      throw RedisError.timedOut(endpoint: subscriber.endpoint.description, operation: "SUBSCRIBE")
+    }
+    guard case .subscribed = PubSubEvent(reply) else { return nil }
+    return FenceMarkers()
   }
 
   /// Closes both connections and forgets everything tied to them.
@@ -134,6 +161,7 @@ final class BackendLink {
     router = nil
     deferred.removeAll()
     pings.removeAll()
+    markers = nil
   }
 
   /// Returns and forgets the messages received on lost connections and never
@@ -227,7 +255,7 @@ final class BackendLink {
       case .subscribed:
         confirmed += 1
       case .message(let channel, _):
-        if keep(channel) { deferred.append(reply) }
+        if keep(channel) || channel == markerChannel { deferred.append(reply) }
       case .error(let message):
         // The answer to a PING sent earlier belongs to the stream.
         guard pings.isEmpty else { return deferred.append(reply) }
@@ -375,11 +403,16 @@ final class BackendLink {
   ///   went unanswered or the master moved, and whatever the connection throws.
   func read(maximum: Int, until callDeadline: Deadline) throws -> [RedisReply] {
     guard let subscriber else { return [] }
+    if let markerDeadline = markers?.deadline, markerDeadline.hasPassed {
+      throw RedisError.connectionLost(
+        endpoint: subscriber.endpoint.description,
+        reason: "a fence marker published through every master did not arrive within \(configuration.commandTimeout)s")
+    }
     var replies = deferred
     deferred.removeAll()
     if replies.isEmpty {
       let due = health.checkDue(configuration)
-      guard let first = try subscriber.nextReply(until: min(callDeadline, due)) else {
+      guard let first = try subscriber.nextReply(until: min(callDeadline, due, markers?.deadline ?? due)) else {
         if due.hasPassed {
           try health.check(configuration, endpoint: subscriber.endpoint) {
             try checkMasterUnmoved(subscriber)
@@ -430,17 +463,35 @@ final class BackendLink {
     return nil
   }
 
-  /// Sends a fence: a PING on the subscriber whose answer comes after every
-  /// message published before it was sent, so after a fetch it marks where
-  /// messages older than the fetched values can stop arriving.
-  /// - Returns: the fence's number (1, 2, …), answered through ``absorb(_:command:)``.
+  /// Sends a fence: after a fetch it marks where messages older than the
+  /// fetched values can stop arriving. On one server, a PING on the
+  /// subscriber, whose answer comes after every message published before it
+  /// was sent. On a cluster, a marker published through every master
+  /// (``FenceMarkers``), answered once the subscriber has received them all.
+  /// - Returns: the fence's number (1, 2, …), answered through
+  ///   ``absorb(_:command:)`` (a PING) or ``absorbMarker(channel:payload:)``.
   func sendFence() throws -> UInt32 {
     guard let subscriber else { return fencesSent }
     fencesSent &+= 1
+    if let router, markers != nil {
+      let timeout = configuration.commandTimeout
+      let count = try router.publishMarker(
+        on: markerChannel, Array(String(fencesSent).utf8), until: .after(seconds: timeout))
+      markers?.sent(fencesSent, count: count, deadline: .after(seconds: timeout))
+      return fencesSent
+    }
     subscriber.append(["PING"])
     try subscriber.flush(until: .after(seconds: configuration.commandTimeout))
     pings.append(.fence(fencesSent))
     return fencesSent
+  }
+
+  /// Takes in a message on a channel the reader does not know: a fence
+  /// marker (see ``sendFence()``) or nothing of the link's.
+  /// - Returns: the number of the newest fence answered by it, if any.
+  func absorbMarker(channel: [UInt8], payload: [UInt8]) -> UInt32? {
+    guard markers != nil, channel == markerChannel else { return nil }
+    return markers?.receive(payload)
   }
 
   /// With Sentinel: when the sentinels name another master than the one

@@ -16,22 +16,11 @@ final class ClusterRouter {
   /// Which master serves each slot, as last asked (or corrected by `MOVED`).
   private(set) var map: ClusterSlotMap
   private var connections: [RedisEndpoint: RedisConnection] = [:]
+  /// Per master: fence markers `PUBLISH`ed whose replies are still unread
+  /// (read before the connection's next command, see ``publishMarker(on:_:until:)``).
+  private var unreadMarkers: [RedisEndpoint: Int] = [:]
   /// Redirection rounds per fetch before the link counts as lost.
   static let maximumRounds = 6
-
-  /// Where one key of a fetch is read.
-  private enum Target: Hashable {
-    /// Its slot's master, from the map.
-    case owner(RedisEndpoint)
-    /// The node an `ASK` named: `ASKING` first.
-    case asking(RedisEndpoint)
-
-    var endpoint: RedisEndpoint {
-      switch self {
-      case .owner(let endpoint), .asking(let endpoint): return endpoint
-      }
-    }
-  }
 
   /// Reads the slot map from the first node that answers, trying `known`
   /// (the nodes of an earlier map) after the URL's seeds.
@@ -71,11 +60,50 @@ final class ClusterRouter {
     return rotated + map.nodes.filter { !masters.contains($0) }
   }
 
+  /// The command connection to `endpoint`, opened if needed, with the
+  /// replies to earlier markers read.
   private func connection(to endpoint: RedisEndpoint, until deadline: Deadline) throws -> RedisConnection {
-    if let open = connections[endpoint] { return open }
+    if let open = connections[endpoint] {
+      try readMarkerReplies(of: endpoint, on: open, until: deadline)
+      return open
+    }
     let opened = try configuration.openConnection(to: endpoint, selecting: nil, until: deadline)
     connections[endpoint] = opened
     return opened
+  }
+
+  /// `PUBLISH`es `payload` on `channel` through every master of the map (a
+  /// fence, see `FenceMarkers`): every master's command is written before
+  /// any is flushed again, and the replies are left unread until that
+  /// connection's next command, so a fence costs the reader no round trip.
+  /// - Returns: the number of masters published through.
+  func publishMarker(on channel: [UInt8], _ payload: [UInt8], until deadline: Deadline) throws -> Int {
+    let masters = map.masters
+    var opened = [RedisConnection]()
+    opened.reserveCapacity(masters.count)
+    for master in masters {
+      let connection = try connection(to: master, until: deadline)
+      connection.append([Array("PUBLISH".utf8), channel, payload])
+      unreadMarkers[master, default: 0] += 1
+      opened.append(connection)
+    }
+    for connection in opened { try connection.flush(until: deadline) }
+    return masters.count
+  }
+
+  /// Reads the replies to the markers published through `endpoint`: the
+  /// number of its own subscribers that got one, or an error reply, thrown
+  /// through the funnel (`NOPERM` for a user refused `PUBLISH`).
+  private func readMarkerReplies(of endpoint: RedisEndpoint, on connection: RedisConnection, until deadline: Deadline)
+    throws
+  {
+    guard let unread = unreadMarkers[endpoint], unread > 0 else { return }
+    unreadMarkers[endpoint] = nil
+    for reply in try connection.replies(count: unread, until: deadline, operation: "PUBLISH") {
+      if case .error(let message) = reply {
+        throw RedisError.reply(message, to: "PUBLISH", from: endpoint.description)
+      }
+    }
   }
 
   /// Reads the key of each of `handles` from its slot's master; calls `body`
@@ -94,22 +122,42 @@ final class ClusterRouter {
   ) throws {
     let deadline = Deadline.after(seconds: configuration.commandTimeout)
     var failure: (any Error)?
-    var pending = [(position: Int, target: Target?)]()
+    // Per key still to read: the node an `ASK` named (`ASKING` first), or
+    // `nil` for its slot's master in the map.
+    var pending = [(position: Int, asking: RedisEndpoint?)]()
     pending.reserveCapacity(handles.count)
     for position in handles.indices { pending.append((position, nil)) }
     for _ in 0..<Self.maximumRounds {
-      var groups: [Target: [Int]] = [:]
-      for (position, target) in pending {
+      // By the master's place in the map, not by endpoint: hashing an
+      // endpoint (its host string) per key, and copying it, took 3 % of
+      // taskwatch's samples on a cluster at S4 (perf).
+      // One copy of the map for the loop, not a retain of it per key.
+      let current = map
+      var byMaster = [[Int]](repeating: [], count: current.masters.count)
+      var asked: [RedisEndpoint: [Lane.Key]] = [:]
+      for (position, asking) in pending {
+        if let asking {
+          asked[asking, default: []].append(Lane.Key(position: position, asking: true))
+          continue
+        }
         let slot = slot(handles[position])
-        guard let resolved = target ?? map.master(ofSlot: slot).map(Target.owner) else {
+        guard let master = current.masterPosition(ofSlot: slot) else {
           throw RedisError.connectionLost(
             endpoint: configuration.backend.serverDescription, reason: "no master serves slot \(slot)")
         }
-        groups[resolved, default: []].append(position)
+        byMaster[master].append(position)
       }
-      var redirected = [(position: Int, target: Target?)]()
+      // One lane per node: two on one connection (an `ASK` and a `MOVED`
+      // naming the same node) would each take the other's replies.
+      var groups: [(RedisEndpoint, [Lane.Key])] = []
+      for (master, positions) in zip(current.masters, byMaster) where !positions.isEmpty {
+        groups.append((master, positions.map { Lane.Key(position: $0, asking: false) } + asked[master, default: []]))
+        asked[master] = nil
+      }
+      groups += asked.map { ($0.key, $0.value) }
+      var redirected = [(position: Int, asking: RedisEndpoint?)]()
       var moved: [(slot: Int, master: RedisEndpoint)] = []
-      func take(_ target: Target, _ position: Int, _ reply: RedisReply) throws {
+      func take(_ node: RedisEndpoint, _ position: Int, _ reply: RedisReply) throws {
         switch reply {
         case .array(let elements) where elements.count == 1:
           guard failure == nil else { return }
@@ -120,23 +168,23 @@ final class ClusterRouter {
           }
         case .error(let message):
           let error = ServerError(message)
-          guard error.kind == .redirection, let redirect = Redirect(error, replyingHost: target.endpoint) else {
-            throw RedisError.reply(error, to: "MGET", from: target.endpoint.description)
+          guard error.kind == .redirection, let redirect = Redirect(error, replyingHost: node) else {
+            throw RedisError.reply(error, to: "MGET", from: node.description)
           }
           if error.code == .moved {
             map.assign(redirect.slot...redirect.slot, to: redirect.endpoint)
             moved.append((redirect.slot, redirect.endpoint))
             redirected.append((position, nil))
           } else {
-            redirected.append((position, .asking(redirect.endpoint)))
+            redirected.append((position, redirect.endpoint))
           }
         default:
           throw RedisError.commandFailed(command: "MGET", message: "unexpected reply \(reply)")
         }
       }
       // A batch to each node in turn, so the masters work at the same time.
-      var lanes = try groups.map { target, positions in
-        Lane(target: target, connection: try connection(to: target.endpoint, until: deadline), positions: positions)
+      var lanes = try groups.map { node, keys in
+        Lane(connection: try connection(to: node, until: deadline), keys: keys)
       }
       var sending = true
       while sending {
@@ -165,55 +213,60 @@ final class ClusterRouter {
   }
 
   /// The keys of one fetch round that go to one node, and how far their
-  /// pipeline got: with `ASK`, each key's `MGET` is preceded by `ASKING`,
-  /// whose `OK` is read and dropped.
+  /// pipeline got: a key an `ASK` sent there has its `MGET` preceded by
+  /// `ASKING`, whose `OK` is read and dropped.
   private struct Lane {
-    let target: Target
+    /// One key to read: its position in the fetch's handles, and whether
+    /// an `ASK` sent it here.
+    struct Key {
+      let position: Int
+      let asking: Bool
+    }
+
     let connection: RedisConnection
-    let positions: [Int]
+    let keys: [Key]
     private var sent = 0
     /// Per reply expected: the position it answers; `nil` for `ASKING`'s `OK`.
     private var expected: [Int?] = []
     private var answered = 0
 
-    init(target: Target, connection: RedisConnection, positions: [Int]) {
-      self.target = target
+    init(connection: RedisConnection, keys: [Key]) {
       self.connection = connection
-      self.positions = positions
+      self.keys = keys
     }
 
-    var hasMore: Bool { sent < positions.count }
+    var hasMore: Bool { sent < keys.count }
 
     /// Writes the next batch of one-key `MGET`s.
     mutating func send(
       batchSize: Int, of handles: [Int], until deadline: Deadline, format: (ArraySlice<Int>) -> RedisCommand
     ) throws {
-      let end = min(sent + batchSize, positions.count)
-      for position in positions[sent..<end] {
-        if case .asking = target {
+      let end = min(sent + batchSize, keys.count)
+      for key in keys[sent..<end] {
+        if key.asking {
           connection.append(["ASKING"])
           expected.append(nil)
         }
-        connection.append(format(handles[position...position]))
-        expected.append(position)
+        connection.append(format(handles[key.position...key.position]))
+        expected.append(key.position)
       }
       sent = end
       try connection.flush(until: deadline)
     }
 
     /// Hands on the replies already received.
-    mutating func readBuffered(_ take: (Target, Int, RedisReply) throws -> Void) throws {
+    mutating func readBuffered(_ take: (RedisEndpoint, Int, RedisReply) throws -> Void) throws {
       while answered < expected.count, let reply = try connection.bufferedReply() { try handle(reply, take) }
     }
 
     /// Waits for and hands on every reply still due.
-    mutating func readRest(until deadline: Deadline, _ take: (Target, Int, RedisReply) throws -> Void) throws {
+    mutating func readRest(until deadline: Deadline, _ take: (RedisEndpoint, Int, RedisReply) throws -> Void) throws {
       while answered < expected.count {
         try handle(try connection.replies(count: 1, until: deadline, operation: "MGET")[0], take)
       }
     }
 
-    private mutating func handle(_ reply: RedisReply, _ take: (Target, Int, RedisReply) throws -> Void) throws {
+    private mutating func handle(_ reply: RedisReply, _ take: (RedisEndpoint, Int, RedisReply) throws -> Void) throws {
       defer { answered += 1 }
       guard let position = expected[answered] else {
         if case .error(let message) = reply {
@@ -221,7 +274,7 @@ final class ClusterRouter {
         }
         return
       }
-      try take(target, position, reply)
+      try take(connection.endpoint, position, reply)
     }
   }
 
@@ -229,7 +282,8 @@ final class ClusterRouter {
   /// map again, after a `MOVED` (other slots may have moved too); keeps the
   /// map it has when none answers.
   private func refreshMap(until deadline: Deadline) {
-    for connection in connections.values {
+    for (endpoint, connection) in connections {
+      guard (try? readMarkerReplies(of: endpoint, on: connection, until: deadline)) != nil else { continue }
       if let fresh = try? connection.clusterSlotMap(tls: configuration.backend.tls != nil, until: deadline),
         fresh.servedSlots > 0
       {

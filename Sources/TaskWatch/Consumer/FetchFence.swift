@@ -14,6 +14,9 @@
 /// order if the answer comes first (then P's own message preceded the
 /// subscription, and every message seen since is newer).
 ///
+/// On a Redis Cluster the answer is a marker from every master instead of
+/// the PING's (``FenceMarkers``): the rule is the same, its bound is not.
+///
 /// Per task it keeps one 32-bit mark; a message costs one comparison while a
 /// fence is open and nothing otherwise.
 struct FetchFence {
