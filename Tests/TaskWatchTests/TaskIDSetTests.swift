@@ -38,6 +38,21 @@ struct TaskIDSetTests {
     #expect(TaskIDSet().index(of: "x") == nil)
   }
 
+  @Test("every hex digit in every position formats back as it was parsed")
+  func uuidDigits() {
+    // Digit d at position p (0…31) is (d + p) % 16: each digit in each position over 16 ids.
+    let digits = Array("0123456789abcdef")
+    var set = TaskIDSet()
+    var ids = [String]()
+    for shift in 0..<16 {
+      var text = (0..<32).map { digits[($0 + shift) % 16] }
+      for hyphen in [8, 13, 18, 23] { text.insert("-", at: hyphen) }
+      ids.append(String(text))
+    }
+    for id in ids { _ = set.insert(id) }
+    #expect(Array(set) == ids)
+  }
+
   @Test("a table made from a set watches its ids, and takes more")
   func table() {
     var set = TaskIDSet()
