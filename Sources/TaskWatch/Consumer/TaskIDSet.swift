@@ -264,14 +264,14 @@ enum UUIDText {
     )
     // 8-4-4-4-12: the middle groups are halves of a word of digits.
     destination.storeBytes(of: digits.0.littleEndian, toByteOffset: 0, as: UInt64.self)
-    func storeHalf(_ word: UInt64, _ shift: UInt64, at offset: Int) {
-      let half = UInt32(truncatingIfNeeded: word >> shift).littleEndian
-      destination.storeBytes(of: half, toByteOffset: offset, as: UInt32.self)
-    }
-    storeHalf(digits.1, 0, at: 9)
-    storeHalf(digits.1, 32, at: 14)
-    storeHalf(digits.2, 0, at: 19)
-    storeHalf(digits.2, 32, at: 24)
+    let halves = (
+      UInt32(truncatingIfNeeded: digits.1).littleEndian, UInt32(truncatingIfNeeded: digits.1 >> 32).littleEndian,
+      UInt32(truncatingIfNeeded: digits.2).littleEndian, UInt32(truncatingIfNeeded: digits.2 >> 32).littleEndian
+    )
+    destination.storeBytes(of: halves.0, toByteOffset: 9, as: UInt32.self)
+    destination.storeBytes(of: halves.1, toByteOffset: 14, as: UInt32.self)
+    destination.storeBytes(of: halves.2, toByteOffset: 19, as: UInt32.self)
+    destination.storeBytes(of: halves.3, toByteOffset: 24, as: UInt32.self)
     destination.storeBytes(of: digits.3.littleEndian, toByteOffset: 28, as: UInt64.self)
     destination.storeBytes(of: 0x2D, toByteOffset: 8, as: UInt8.self)
     destination.storeBytes(of: 0x2D, toByteOffset: 13, as: UInt8.self)
