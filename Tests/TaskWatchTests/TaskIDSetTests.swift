@@ -53,6 +53,34 @@ struct TaskIDSetTests {
     #expect(Array(set) == ids)
   }
 
+  @Test("a uuid parses eight digits at a time exactly as digit by digit, for every byte in every position")
+  func uuidParsingEveryByte() {
+    let base = Array("0123456789abcdef0123456789abcdef".utf8)
+    // What the form means, one byte at a time: 32 lowercase hex digits around hyphens at 8, 13, 18, 23.
+    func expected(_ text: [UInt8]) -> (UInt64, UInt64)? {
+      guard text.count == 36, [8, 13, 18, 23].allSatisfy({ text[$0] == UInt8(ascii: "-") }) else { return nil }
+      let digits = text.enumerated().filter { ![8, 13, 18, 23].contains($0.offset) }.map(\.element)
+      guard digits.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else { return nil }
+      let hex = String(decoding: digits, as: UTF8.self)
+      return (UInt64(hex.prefix(16), radix: 16)!, UInt64(hex.suffix(16), radix: 16)!)
+    }
+    var text = base
+    for hyphen in [8, 13, 18, 23] { text.insert(UInt8(ascii: "-"), at: hyphen) }
+    var checked = 0
+    for position in 0..<36 {
+      for byte in UInt8.min...UInt8.max {
+        var variant = text
+        variant[position] = byte
+        let parsed = variant.withUnsafeBytes { UUIDText.parse($0) }
+        let reference = expected(variant)
+        #expect(parsed?.0 == reference?.0 && parsed?.1 == reference?.1, "byte \(byte) at \(position)")
+        if reference != nil { checked += 1 }
+      }
+    }
+    // 16 digits at each of 32 positions, and the hyphen itself at its 4.
+    #expect(checked == 16 * 32 + 4)
+  }
+
   @Test("a table made from a set watches its ids, and takes more")
   func table() {
     var set = TaskIDSet()

@@ -736,7 +736,9 @@ public final class ResultConsumer {
   /// The ids of the parent and the root of a task found through
   /// `--children`, or `nil` for a given id (or without `followChildren`).
   private func lineageIDs(of index: Int) -> (parent: String, root: String)? {
-    guard !lineage.isEmpty, let family = lineage[index] else { return nil }
+    // The setting first: it is a constant, `lineage` a stored variable whose
+    // every read is an exclusivity check (76 instructions a message at S4).
+    guard configuration.followChildren, !lineage.isEmpty, let family = lineage[index] else { return nil }
     return (table.ids[family.parent], table.ids[family.root])
   }
 
