@@ -720,7 +720,7 @@ public final class ResultConsumer {
     // One access to the table instead of four (each access to a stored
     // property of the class is an exclusivity check): −163 instructions a
     // message at S4.
-    guard let (previous, taskID) = table.recordIfNew(index, state: state, digest: digest, hasPayload: meta != nil)
+    guard let (previous, identifier) = table.recordIfNew(index, state: state, digest: digest, hasPayload: meta != nil)
     else { return nil }
     let source = source == .resync && previous == nil ? .snapshot : source
     if state.isReady { unsubscribeQueue.append(index) }
@@ -729,7 +729,7 @@ public final class ResultConsumer {
     }
     let family = lineageIDs(of: index)
     return StateChange(
-      taskID: taskID, state: state, previous: previous, source: source, observedAt: time,
+      identifier: identifier, state: state, previous: previous, source: source, observedAt: time,
       meta: meta, parentID: family?.parent, rootID: family?.root)
   }
 
@@ -838,7 +838,7 @@ public final class ResultConsumer {
     let source = source == .resync && previous == nil ? .snapshot : source
     let family = lineageIDs(of: index)
     return StateChange(
-      taskID: table.ids[index], state: previous ?? .pending, previous: previous, source: source,
+      identifier: table.ids.identifier(at: index), state: previous ?? .pending, previous: previous, source: source,
       observedAt: time, meta: nil, unreadable: reason, parentID: family?.parent, rootID: family?.root)
   }
 

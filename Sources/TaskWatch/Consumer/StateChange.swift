@@ -17,7 +17,9 @@ public struct StateChange: Sendable, Equatable {
   }
 
   /// The task's id.
-  public let taskID: String
+  public var taskID: String { identifier.string }
+  /// The task's id as it is kept: a uuid as two words, formatted only when asked for.
+  package let identifier: TaskIdentifier
   /// The new state.
   public let state: TaskState
   /// The state before this change; `nil` on a task's first change.
@@ -54,7 +56,18 @@ public struct StateChange: Sendable, Equatable {
     observedAt: WallClockTime, meta: TaskMeta?, unreadable: DecodeError? = nil,
     parentID: String? = nil, rootID: String? = nil
   ) {
-    self.taskID = taskID
+    self.init(
+      identifier: TaskIdentifier(taskID), state: state, previous: previous, source: source, observedAt: observedAt,
+      meta: meta, unreadable: unreadable, parentID: parentID, rootID: rootID)
+  }
+
+  /// Creates a change value from a kept identifier (what the consumers make).
+  package init(
+    identifier: TaskIdentifier, state: TaskState, previous: TaskState?, source: Source,
+    observedAt: WallClockTime, meta: TaskMeta?, unreadable: DecodeError? = nil,
+    parentID: String? = nil, rootID: String? = nil
+  ) {
+    self.identifier = identifier
     self.state = state
     self.previous = previous
     self.source = source

@@ -60,6 +60,14 @@ package struct TaskIDSet: RandomAccessCollection, Sendable {
     }
   }
 
+  /// The id at `position` as a change carries it: a uuid's two words, or
+  /// the other id as a new `String`.
+  @inline(__always)
+  package func identifier(at position: Int) -> TaskIdentifier {
+    if isInArena(position) { return .text(self[position]) }
+    return .uuid(words[2 * position], words[2 * position + 1])
+  }
+
   /// The position of an id, if it is in the set.
   package func index(of id: String) -> Int? {
     Self.withUTF8(of: id) { index(ofUTF8: $0) }

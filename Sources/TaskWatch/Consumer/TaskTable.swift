@@ -156,12 +156,12 @@ struct TaskTable {
   /// - Returns: the state before and the task's id; `nil` when nothing was recorded.
   mutating func recordIfNew(
     _ index: Int, state: TaskState, digest: Int, hasPayload: Bool
-  ) -> (previous: TaskState?, taskID: String)? {
+  ) -> (previous: TaskState?, identifier: TaskIdentifier)? {
     guard phases[index] == .watching else { return nil }
     let previous = states[index]
     if previous != nil && (!hasPayload || digests[index] == digest) { return nil }
     record(index, state: state, digest: digest)
-    return (previous, ids[index])
+    return (previous, ids.identifier(at: index))
   }
 
   /// Ends the watch of a task whose stored result can never be read: ready,
