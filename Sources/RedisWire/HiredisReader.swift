@@ -224,6 +224,9 @@ private struct ReaderState {
     createString: { task, string, length in
       guard let task, let builder = ReplyBuilder.of(task), let string else { return nil }
       switch task.pointee.type {
+      case REDIS_REPLY_STRING where builder.pointee.isReadingMessage:
+        // A channel or payload: straight to the message, not through `add`.
+        builder.pointee.addMessagePart(ReplyBuilder.bytes(string, length))
       case REDIS_REPLY_STRING:
         let kind = task.pointee.idx == 0 ? RedisReply.PubSubKind.shared(string, length) : nil
         builder.pointee.add(.bulk(kind ?? ReplyBuilder.bytes(string, length)))
@@ -299,6 +302,10 @@ private struct ReplyBuilder {
     String(decoding: UnsafeRawBufferPointer(start: string, count: length), as: UTF8.self)
   }
 
+  /// Whether a pub/sub message is being read as one: its next bulk string
+  /// goes to ``addMessagePart(_:)``.
+  var isReadingMessage: Bool { messageKind != nil }
+
   /// Returns the completed reply and forgets it.
   mutating func take() -> RedisReply? {
     completed.take()
@@ -362,24 +369,40 @@ private struct ReplyBuilder {
     }
   }
 
-  /// Keeps a bulk string of the message being read; the last one makes the reply.
-  private mutating func addMessagePart(_ bytes: [UInt8]) {
-    switch messagePartCount {
-    case 0: messageParts.0 = bytes
-    case 1: messageParts.1 = bytes
-    default: messageParts.2 = bytes
-    }
-    messagePartCount += 1
+  /// Keeps a bulk string of the message being read; the last one, the
+  /// payload, makes the reply with the channel kept before it (moved out,
+  /// not copied: the parts were retained and released once more each).
+  mutating func addMessagePart(_ bytes: consuming [UInt8]) {
     current.missing -= 1
-    guard current.missing == 0 else { return }
-    let parts = messageParts
-    let isPattern = current.count == 4
+    guard current.missing == 0 else {
+      switch messagePartCount {
+      case 0: messageParts.0 = bytes
+      case 1: messageParts.1 = bytes
+      default: messageParts.2 = bytes
+      }
+      messagePartCount += 1
+      return
+    }
+    let channel: [UInt8]
+    if current.count == 4 {
+      // `pmessage`: the pattern first, then the channel.
+      channel = Self.take(&messageParts.1)
+      messageParts.0 = []
+    } else {
+      channel = Self.take(&messageParts.0)
+    }
     messageKind = nil
-    messageParts = ([], [], [])
     messagePartCount = 0
     current = OpenArray()
-    completed =
-      isPattern ? .message(channel: parts.1, payload: parts.2) : .message(channel: parts.0, payload: parts.1)
+    completed = .message(channel: channel, payload: bytes)
+  }
+
+  /// The bytes in `part`, leaving it empty.
+  @inline(__always)
+  private static func take(_ part: inout [UInt8]) -> [UInt8] {
+    var taken: [UInt8] = []
+    swap(&taken, &part)
+    return taken
   }
 
   /// Turns the message being read back into a plain array (a part that is

@@ -843,6 +843,6 @@ public final class ResultConsumer {
   }
 
   private func index(forChannel channel: [UInt8]) -> Int? {
-    TaskTable.index(ofUTF8: channel, droppingPrefix: channelPrefix, ids: table.ids)
+    table.index(ofChannel: channel, droppingPrefix: channelPrefix)
   }
 }

@@ -14,6 +14,10 @@ struct TaskStates {
   private var palette: [TaskState] = []
   /// The states of tasks whose state is not in the palette (rare).
   private var overflow: [Int: TaskState] = [:]
+  /// The codes set last and the one before, tried before the palette is
+  /// searched: a burst sets the same state or two alternating ones (the
+  /// search cost ~300 instructions a message at S4).
+  private var recentCodes: (UInt8, UInt8) = (0, 0)
   /// How many distinct states get a code of their own.
   static let paletteLimit = 254
   private static let overflowCode = UInt8(paletteLimit + 1)
@@ -54,15 +58,28 @@ struct TaskStates {
         codes[index] = 0
         return
       }
-      if let position = palette.firstIndex(of: state) {
+      if let code = recentCode(of: state) {
+        codes[index] = code
+      } else if let position = palette.firstIndex(of: state) {
         codes[index] = UInt8(position + 1)
+        recentCodes = (UInt8(position + 1), recentCodes.0)
       } else if palette.count < Self.paletteLimit {
         palette.append(state)
         codes[index] = UInt8(palette.count)
+        recentCodes = (UInt8(palette.count), recentCodes.0)
       } else {
         codes[index] = Self.overflowCode
         overflow[index] = state
       }
     }
+  }
+
+  /// The code of `state` if it is one of ``recentCodes``.
+  @inline(__always)
+  private func recentCode(of state: TaskState) -> UInt8? {
+    let (last, before) = recentCodes
+    if last != 0 && palette[Int(last) - 1] == state { return last }
+    if before != 0 && palette[Int(before) - 1] == state { return before }
+    return nil
   }
 }
