@@ -80,6 +80,11 @@ public struct TaskMeta: Sendable, Equatable {
     guard let statusRange = final.status else {
       throw .notTaskMeta(scan.statusIsNotString ? "'status' is not a string" : "no 'status' field")
     }
+    // A common name is found by its bytes (a name with an escape is none of them).
+    let common = normalized.withUnsafeBufferPointer { json in
+      TaskState.common(json.baseAddress! + statusRange.lowerBound + 1, count: statusRange.count - 2)
+    }
+    if let common { return TaskMeta(state: common, json: normalized, taskIDRange: final.taskID) }
     let status = JSONString.decode(normalized, statusRange)
     guard !status.isEmpty else { throw .notTaskMeta("'status' is empty") }
     return TaskMeta(state: TaskState(status), json: normalized, taskIDRange: final.taskID)

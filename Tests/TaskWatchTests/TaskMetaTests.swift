@@ -144,6 +144,32 @@ struct TaskStateTests {
     }
     for state in TaskState.readyStates { #expect(state.isReady) }
     #expect(TaskState.failure.isFailure && TaskState.revoked.isFailure && !TaskState.success.isFailure)
+    // Close to a ready name is not ready: longer, shorter, other case.
+    for name in ["SUCCESSFUL", "SUCCES", "success", "FAILURE\u{0}", "REVOKEDX", ""] {
+      #expect(!TaskState(name).isReady, "\(name)")
+    }
+  }
+
+  @Test("states are equal exactly when their names are, also past the seventh byte")
+  func equality() {
+    let names = [
+      "PROGRESS", "PROGRESSING", "PROGRES", "PROGREST", "RECEIVED", "SUCCESS", "SUCCESS ", "A", "A\u{0}", "",
+      "état", "étape", String(repeating: "x", count: 300), String(repeating: "x", count: 301),
+    ]
+    for first in names {
+      for second in names {
+        #expect((TaskState(first) == TaskState(second)) == (first == second), "\(first) \(second)")
+        if first == second { #expect(TaskState(first).hashValue == TaskState(second).hashValue) }
+      }
+    }
+  }
+
+  @Test("a common state named in a payload is the same state as one made from its name")
+  func commonStates() throws {
+    for name in ["PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED", "PROGRESS", "PROGRES", "X"] {
+      let meta = try TaskMeta.decode(Array(#"{"status": "\#(name)"}"#.utf8))
+      #expect(meta.state == TaskState(name) && meta.state.name == name && meta.state.isReady == TaskState(name).isReady)
+    }
   }
 }
 

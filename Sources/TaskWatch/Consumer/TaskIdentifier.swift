@@ -40,7 +40,18 @@ package enum TaskIdentifier: Sendable, Hashable {
   /// specialized, and instantiated its result's metadata per call (~900
   /// instructions a line).
   package func appendUTF8(to buffer: inout [UInt8]) {
-    withUTF8 { buffer.append(contentsOf: $0) }
+    switch self {
+    case .uuid(let first, let second):
+      // Formatted into words on the stack (a tuple, not a temporary
+      // allocation, whose closure was not inlined: −150 instructions a line).
+      var text: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)
+      withUnsafeMutableBytes(of: &text) { words in
+        UUIDText.format(first, second, into: words.baseAddress!)
+        buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: words[..<UUIDText.length]))
+      }
+    case .text(var text):
+      text.withUTF8 { buffer.append(contentsOf: $0) }
+    }
   }
 
   /// Calls `body` with the id's UTF-8 bytes (a uuid is formatted into a
