@@ -166,7 +166,9 @@ struct TaskStateTests {
 
   @Test("a common state named in a payload is the same state as one made from its name")
   func commonStates() throws {
-    for name in ["PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED", "PROGRESS", "PROGRES", "X"] {
+    for name in [
+      "PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED", "PROGRESS", "PROGRES", "X",
+    ] {
       let meta = try TaskMeta.decode(Array(#"{"status": "\#(name)"}"#.utf8))
       #expect(meta.state == TaskState(name) && meta.state.name == name && meta.state.isReady == TaskState(name).isReady)
     }
