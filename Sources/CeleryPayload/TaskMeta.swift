@@ -51,9 +51,11 @@ public struct TaskMeta: Sendable, Equatable {
     let id = name[prefixLength...]
     let equalAsWritten = json.withUnsafeBytes { json in
       name.withUnsafeBytes { name in
-        range.count - 2 == id.count && !id.contains(UInt8(ascii: "\\"))
+        // memchr, not `contains`: the byte loop over a uuid cost ~150 instructions a message at S4.
+        range.count - 2 == id.count
           && (id.isEmpty
-            || memcmp(json.baseAddress! + range.lowerBound + 1, name.baseAddress! + prefixLength, id.count) == 0)
+            || (memcmp(json.baseAddress! + range.lowerBound + 1, name.baseAddress! + prefixLength, id.count) == 0
+              && memchr(name.baseAddress! + prefixLength, Int32(UInt8(ascii: "\\")), id.count) == nil))
       }
     }
     return equalAsWritten || JSONString.decode(json, range).utf8.elementsEqual(id)
