@@ -149,8 +149,10 @@ struct JSONScanner {
   /// returns `true`; otherwise moves nothing (the caller takes the general way).
   @inline(__always)
   private mutating func skipSeparator(_ separator: UInt8) -> Bool {
-    guard bytes.count - index >= 3, bytes[index] == separator, bytes[index + 1] == UInt8(ascii: " "),
-      bytes[index + 2] > UInt8(ascii: " ")
+    guard bytes.count - index >= 3, let base = bytes.baseAddress,
+      UnsafeRawPointer(base + index).loadUnaligned(as: UInt16.self)
+        == UInt16(littleEndian: UInt16(separator) | UInt16(UInt8(ascii: " ")) << 8),
+      base[index + 2] > UInt8(ascii: " ")
     else { return false }
     index += 2
     return true
@@ -262,6 +264,10 @@ struct JSONScanner {
       // A value ended: close the containers it completes, then go on to the
       // next element, or return when none is open.
       while nesting.depth > 0 {
+        if skipSeparator(UInt8(ascii: ",")) {
+          if nesting.innermostIsObject { try scanMemberName() }
+          break
+        }
         skipWhitespace()
         guard let next = peek() else { throw failure("unterminated container") }
         let inObject = nesting.innermostIsObject
@@ -285,6 +291,7 @@ struct JSONScanner {
   private mutating func scanMemberName() throws(DecodeError) {
     guard peek() == UInt8(ascii: "\"") else { throw failure("expected a member name") }
     try scanString()
+    if skipSeparator(UInt8(ascii: ":")) { return }
     skipWhitespace()
     guard peek() == UInt8(ascii: ":") else { throw failure("expected ':'") }
     index += 1

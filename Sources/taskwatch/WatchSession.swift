@@ -54,7 +54,7 @@ struct WatchSession {
     var anyFailed = false
     var firstUnreadable: UndecodableResultError?
     var tasksReported = 0
-    func record(_ change: StateChange) {
+    func record(_ change: borrowing StateChange) {
       writer.write(change)
       if change.previous == nil { tasksReported += 1 }
       if let reason = change.unreadable {
