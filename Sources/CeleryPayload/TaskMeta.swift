@@ -75,12 +75,19 @@ public struct TaskMeta: Sendable, Equatable {
     let scan = try json.withUnsafeBufferPointer { buffer throws(DecodeError) in
       try JSONScanner.scan(buffer)
     }
+    guard scan.needsRewrite || scan.hasNonASCII else { return try meta(json, scan) }
     var normalized = json
     if scan.needsRewrite { normalized = rewritten(json) }
     if scan.hasNonASCII { normalized = repairedUTF8(normalized) }
-    let final = (scan.needsRewrite || scan.hasNonASCII) ? try rescan(normalized) : scan
+    return try meta(normalized, try rescan(normalized))
+  }
+
+  /// The meta of JSON ready to go out as it is, from its scan (passed on,
+  /// not chosen between the first scan and a rescan into a local: that
+  /// copied the outcome, ~100 instructions a message at S4).
+  private static func meta(_ normalized: [UInt8], _ final: JSONScanner.Outcome) throws(DecodeError) -> TaskMeta {
     guard let statusRange = final.status else {
-      throw .notTaskMeta(scan.statusIsNotString ? "'status' is not a string" : "no 'status' field")
+      throw .notTaskMeta(final.statusIsNotString ? "'status' is not a string" : "no 'status' field")
     }
     // A common name is found by its bytes (a name with an escape is none of them).
     let common = normalized.withUnsafeBufferPointer { json in
