@@ -299,32 +299,15 @@ struct JSONScanner {
   }
 
   /// A string from its opening quote. Most strings hold nothing to look at
-  /// closely: their closing quote is found 8 bytes at a time with the
-  /// position in a local (stored back once), and anything else goes on in
+  /// closely: their closing quote is found 8 bytes at a time
+  /// (``plainWordsEnd(from:)``), and anything else goes on in
   /// ``scanStringRest()``.
   @inline(__always)
   private mutating func scanString() throws(DecodeError) {
-    let ones: UInt64 = 0x0101_0101_0101_0101
-    let highBits: UInt64 = 0x8080_8080_8080_8080
-    let watched = outcome.hasNonASCII ? 0 : highBits
-    guard let base = bytes.baseAddress else { throw failure("unterminated string") }
-    var position = index + 1
-    while bytes.count - position >= 8 {
-      let word = UInt64(littleEndian: UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self))
-      let quote = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
-      let backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
-      let special =
-        (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word)
-          | (word & watched)) & highBits
-      if special != 0 {
-        position += special.trailingZeroBitCount / 8
-        if base[position] == UInt8(ascii: "\"") {
-          index = position + 1
-          return
-        }
-        break
-      }
-      position += 8
+    let position = plainWordsEnd(from: index + 1)
+    if position < bytes.count, bytes[position] == UInt8(ascii: "\"") {
+      index = position + 1
+      return
     }
     index = position
     try scanStringRest()
@@ -369,16 +352,25 @@ struct JSONScanner {
     throw failure("unterminated string")
   }
 
-  /// Skips the bytes of a string that need no closer look, 8 at a time: up to
-  /// the first quote, backslash or control byte, or byte ≥ 0x80 unless one was
-  /// already seen. Strings are most of a payload's bytes.
+  /// Skips the bytes of a string that need no closer look (see ``plainWordsEnd(from:)``).
   private mutating func skipPlainWords() {
+    index = plainWordsEnd(from: index)
+  }
+
+  /// Where the bytes of a string from `start` that need no closer look end,
+  /// 8 at a time: at the first quote, backslash or control byte, or byte
+  /// ≥ 0x80 unless one was already seen, or where fewer than 8 bytes are
+  /// left. The position is kept in a local, not in `index` (stored once by
+  /// the caller). Strings are most of a payload's bytes.
+  @inline(__always)
+  private func plainWordsEnd(from start: Int) -> Int {
     let ones: UInt64 = 0x0101_0101_0101_0101
     let highBits: UInt64 = 0x8080_8080_8080_8080
     let watched = outcome.hasNonASCII ? 0 : highBits
-    guard let base = bytes.baseAddress else { return }
-    while bytes.count - index >= 8 {
-      let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+    guard let base = bytes.baseAddress else { return start }
+    var position = start
+    while bytes.count - position >= 8 {
+      let word = UInt64(littleEndian: UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self))
       let quote = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
       let backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
       // Each term's lowest set bit marks its first matching byte exactly
@@ -386,12 +378,10 @@ struct JSONScanner {
       let special =
         (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word)
           | (word & watched)) & highBits
-      guard special == 0 else {
-        index += special.trailingZeroBitCount / 8
-        return
-      }
-      index += 8
+      if special != 0 { return position + special.trailingZeroBitCount / 8 }
+      position += 8
     }
+    return position
   }
 
   /// `null`, `true` and `false` as little-endian words, for
