@@ -38,7 +38,7 @@ struct NDJSONWriter {
     guard !quiet else { return }
     if let reason = change.unreadable { return writeUnreadable(change, reason) }
     append(#"{"type":"state","task_id":"#)
-    JSONText.appendID(change.identifier, to: &buffer)
+    JSONText.appendID(of: change, to: &buffer)
     appendLineage(of: change)
     if change.state != lastTransition.state || change.previous != lastTransition.previous
       || change.source != lastTransition.source || lastTransition.text.isEmpty
@@ -72,7 +72,7 @@ struct NDJSONWriter {
   /// the cause, the reason, the fix, and where and when it was read.
   private mutating func writeUnreadable(_ change: StateChange, _ reason: DecodeError) {
     append(#"{"type":"unreadable","task_id":"#)
-    JSONText.appendID(change.identifier, to: &buffer)
+    JSONText.appendID(of: change, to: &buffer)
     appendLineage(of: change)
     if let serializer = reason.serializer {
       append(#","serializer":"#)
@@ -149,12 +149,13 @@ struct NDJSONWriter {
 
 /// JSON text building blocks for the writers.
 enum JSONText {
-  /// Appends a task id as a JSON string literal: a uuid formatted straight
-  /// into the line (hex and hyphens need no escaping), any other id as text.
-  static func appendID(_ identifier: TaskIdentifier, to buffer: inout [UInt8]) {
-    guard case .uuid = identifier else { return appendString(identifier.string, to: &buffer) }
+  /// Appends a change's task id as a JSON string literal: a uuid formatted
+  /// straight into the line (hex and hyphens need no escaping), any other id
+  /// as escaped text.
+  static func appendID(of change: borrowing StateChange, to buffer: inout [UInt8]) {
+    guard change.taskIDIsUUID else { return appendString(change.taskID, to: &buffer) }
     buffer.append(UInt8(ascii: "\""))
-    identifier.appendUTF8(to: &buffer)
+    change.appendTaskID(to: &buffer)
     buffer.append(UInt8(ascii: "\""))
   }
 

@@ -48,6 +48,20 @@ public struct StateChange: Sendable, Equatable {
   /// True when the task's stored result can never be read (see ``unreadable``).
   public var isUnreadable: Bool { unreadable != nil }
 
+  /// True when the task id is in Celery's uuid form (lowercase hex digits and
+  /// hyphens: no byte of it needs escaping in JSON, a URL or a shell word).
+  public var taskIDIsUUID: Bool {
+    if case .uuid = identifier { return true }
+    return false
+  }
+
+  /// Appends the task id's UTF-8 bytes to `buffer` without making a
+  /// `String` (a uuid is formatted from its 128 bits on the stack): what a
+  /// writer of many lines uses instead of ``taskID``.
+  public func appendTaskID(to buffer: inout [UInt8]) {
+    identifier.appendUTF8(to: &buffer)
+  }
+
   /// Creates a change value; `unreadable` says why the stored result cannot
   /// be read, for an unreadable task's change, and is `nil` otherwise;
   /// `parentID` and `rootID` only for a task found through a parent's `children`.

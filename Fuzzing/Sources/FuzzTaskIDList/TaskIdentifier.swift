@@ -1,0 +1,1 @@
+../../../Sources/TaskWatch/Consumer/TaskIdentifier.swift
