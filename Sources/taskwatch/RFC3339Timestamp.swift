@@ -13,6 +13,11 @@ struct RFC3339Timestamp {
 
   /// Appends the quoted timestamp of `time` to `buffer`.
   mutating func appendQuoted(_ time: WallClockTime, to buffer: inout [UInt8]) {
+    buffer.append(contentsOf: quoted(time))
+  }
+
+  /// The quoted timestamp of `time` (the kept text: no copy is made).
+  mutating func quoted(_ time: WallClockTime) -> [UInt8] {
     let millisecond = time.nanoseconds / 1_000_000
     if time.seconds != cachedMillisecond.second || millisecond != cachedMillisecond.millisecond {
       if time.seconds != cachedSecond { cachePrefix(of: time) }
@@ -23,7 +28,7 @@ struct RFC3339Timestamp {
       Self.appendDigits(millisecond, width: 3, to: &cachedQuoted)
       cachedQuoted.append(contentsOf: [UInt8(ascii: "Z"), UInt8(ascii: "\"")])
     }
-    buffer.append(contentsOf: cachedQuoted)
+    return cachedQuoted
   }
 
   private mutating func cachePrefix(of time: WallClockTime) {
