@@ -38,8 +38,14 @@ enum ClusterCelery {
     _ script: String, _ arguments: [String], stdin: String? = nil, environment: [String: String],
     seconds: Double = 60
   ) throws -> CapturedProcess.Result {
+    try start(script, arguments, stdin: stdin, environment: environment).finish(seconds: seconds)
+  }
+
+  /// Starts one of the scripts beside clusterapp.py; `finish(seconds:)` waits for it.
+  static func start(
+    _ script: String, _ arguments: [String], stdin: String? = nil, environment: [String: String]
+  ) throws -> CapturedProcess {
     try CapturedProcess(python, ["\(scripts)/\(script)"] + arguments, stdin: stdin, environment: environment)
-      .finish(seconds: seconds)
   }
 }
 
