@@ -12,7 +12,9 @@ struct FeedOptions: ParsableArguments {
 
 /// One `--all` run: stream every task's transitions until `--count` tasks are
 /// ready, `--fail-fast` sees a failure, the deadline passes, or a signal arrives.
-struct FeedSession {
+///
+/// Generic over its output, like ``WatchSession``.
+struct FeedSession<Output: StateOutput> {
   /// The feed's settings.
   let configuration: ConsumerConfiguration
   /// Stop once this many tasks are ready (`--count`).
@@ -24,7 +26,7 @@ struct FeedSession {
   /// Print the summary at the end (`--summary`).
   let summary: Bool
   /// Where state changes go.
-  var writer: any StateOutput
+  var writer: Output
   /// With `--summary`: the tasks that became ready, in that order. The feed
   /// itself forgets ready tasks (constant memory); only a run that asked for
   /// a summary of every task keeps one status per task, here.

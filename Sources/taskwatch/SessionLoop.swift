@@ -36,7 +36,7 @@ enum SessionLoop {
   ///   - diagnostic: The message for an outcome only the session can word
   ///     (the deadline, unsaved groups); a failure speaks for itself.
   static func end(
-    _ outcome: ExitStatus.Outcome, writer: inout any StateOutput, statuses: @autoclosure () -> [TaskStatus],
+    _ outcome: ExitStatus.Outcome, writer: inout some StateOutput, statuses: @autoclosure () -> [TaskStatus],
     started: Deadline,
     summary: Bool, diagnostic: String?
   ) -> ExitStatus {

@@ -93,11 +93,10 @@ struct TaskwatchCommand: ParsableCommand {
     let status: ExitStatus
     do {
       if feed.all {
-        var session = try makeFeedSession()
-        status = session.run()
+        status = run(try makeFeedPlan())
       } else {
-        var session = try makeSession()
-        status = session.run()
+        let plan = try makeWatchPlan()
+        status = run(plan, expectedTasks: plan.taskIDs.count)
       }
     } catch {
       StandardStreams.diagnose(String(describing: error))
@@ -114,8 +113,8 @@ struct TaskwatchCommand: ParsableCommand {
     Glibc.exit(status.rawValue)
   }
 
-  /// Resolves the environment and files after parsing and builds the session.
-  private func makeSession() throws -> WatchSession {
+  /// Resolves the environment and files after parsing: the watch to run.
+  private func makeWatchPlan() throws -> WatchPlan {
     let configuration = try makeConfiguration()
     let naming = configuration.keyNaming
     let groupIDs = try TaskIDList.groupIDs(keys.groups, keyPrefix: naming.groupKeyPrefix)
@@ -123,33 +122,40 @@ struct TaskwatchCommand: ParsableCommand {
       arguments: taskIDs, keyPrefix: naming.taskKeyPrefix, readStandardInput: StandardStreams.readStandardInput,
       allowEmpty: !groupIDs.isEmpty
     ).ids
-    let (writer, summary) = makeWriter(expectedTasks: ids.count)
-    return WatchSession(
+    return WatchPlan(
       configuration: configuration, taskIDs: ids, groupIDs: groupIDs, timeout: waiting.timeout?.seconds,
-      once: waiting.once, failFast: waiting.failFast, summary: summary, writer: writer)
+      once: waiting.once, failFast: waiting.failFast)
   }
 
-  /// The session for `--all`.
-  private func makeFeedSession() throws -> FeedSession {
-    let (writer, summary) = makeWriter()
-    return FeedSession(
+  /// The feed to run for `--all`.
+  private func makeFeedPlan() throws -> FeedPlan {
+    FeedPlan(
       configuration: try makeConfiguration(), count: feed.count, timeout: waiting.timeout?.seconds,
-      failFast: waiting.failFast, summary: summary, writer: writer)
+      failFast: waiting.failFast)
   }
 
-  /// The output for the run, wrapped for the reports, and whether the
-  /// session must build the summary (for `--summary` or a report).
-  private func makeWriter(expectedTasks: Int? = nil) -> (writer: any StateOutput, summary: Bool) {
+  /// Runs `plan` with the output the options pick, wrapped for the reports
+  /// when they need it: each combination is a specialization of its own,
+  /// the writer's type known to the session.
+  private func run<Plan: SessionPlan>(_ plan: Plan, expectedTasks: Int? = nil) -> ExitStatus {
     let requests = reports.requests(environment: Environment.value(of:))
     let streamsAreTerminals = Terminal.outputIsTerminal && isatty(STDERR_FILENO) == 1
     let heartbeat = reports.heartbeat.seconds > 0 && !streamsAreTerminals ? reports.heartbeat.seconds : nil
-    let inner = output.makeOutput(
+    let reporting = output.summary || !requests.isEmpty || waiting.failFast || heartbeat != nil
+    func run<Inner: StateOutput>(_ inner: Inner) -> ExitStatus {
+      guard reporting else { return plan.run(writer: inner, summary: false) }
+      let writer = ReportingOutput(
+        wrapping: inner, printSummary: output.summary, reports: requests, failFast: waiting.failFast,
+        heartbeat: heartbeat, stepSummaryPath: Environment.value(of: "GITHUB_STEP_SUMMARY"))
+      return plan.run(writer: writer, summary: output.summary || !requests.isEmpty)
+    }
+    switch output.makeOutput(
       outputIsTerminal: Terminal.outputIsTerminal, environment: Environment.value(of:), expectedTasks: expectedTasks)
-    guard output.summary || !requests.isEmpty || waiting.failFast || heartbeat != nil else { return (inner, false) }
-    let writer = ReportingOutput(
-      wrapping: inner, printSummary: output.summary, reports: requests, failFast: waiting.failFast,
-      heartbeat: heartbeat, stepSummaryPath: Environment.value(of: "GITHUB_STEP_SUMMARY"))
-    return (writer, output.summary || !requests.isEmpty)
+    {
+    case .ndjson(let writer): return run(writer)
+    case .plain(let writer): return run(writer)
+    case .terminal(let writer): return run(writer)
+    }
   }
 
   /// The consumer's settings from the options and the environment.

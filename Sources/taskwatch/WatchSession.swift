@@ -2,7 +2,12 @@ import TaskWatch
 
 /// One run of the command: snapshot, then stream until every task is ready,
 /// the deadline passes, `--fail-fast` fires, or a signal arrives.
-struct WatchSession {
+///
+/// Generic over its output, built for the writer's concrete type (see
+/// ``SessionPlan``): calls through `any StateOutput` checked the boxed
+/// writer's uniqueness and projected it on every change (~150 instructions
+/// a message at S4).
+struct WatchSession<Output: StateOutput> {
   /// The consumer's settings.
   let configuration: ConsumerConfiguration
   /// The ids to watch, deduplicated, in order; the `--group` children are
@@ -20,7 +25,7 @@ struct WatchSession {
   /// Print the summary line at the end (`--summary`).
   let summary: Bool
   /// Where state changes go: NDJSON or the human view.
-  var writer: any StateOutput
+  var writer: Output
 
   /// Runs to the end and returns the exit status.
   mutating func run() -> ExitStatus {

@@ -5,9 +5,9 @@ import TaskWatch
 /// the details the `--summary` line lists, the `--report` files and
 /// annotations written at exit whatever the exit status, the heartbeat on
 /// standard error, and the `--fail-fast` line naming the task that failed.
-struct ReportingOutput: StateOutput {
+struct ReportingOutput<Inner: StateOutput>: StateOutput {
   /// The NDJSON writer or the human view.
-  private var inner: any StateOutput
+  private var inner: Inner
   private var record: RunRecord
   private var heartbeat: Heartbeat?
   /// Print the summary (`--summary`); the session builds it for the reports too.
@@ -21,7 +21,7 @@ struct ReportingOutput: StateOutput {
   ///   - heartbeat: seconds without a change before a `still waiting` line; `nil` for none.
   ///   - stepSummaryPath: `GITHUB_STEP_SUMMARY`, for the github report.
   init(
-    wrapping inner: any StateOutput, printSummary: Bool, reports: [ReportRequest], failFast: Bool,
+    wrapping inner: Inner, printSummary: Bool, reports: [ReportRequest], failFast: Bool,
     heartbeat: Double?, stepSummaryPath: String?
   ) {
     self.inner = inner
