@@ -68,9 +68,10 @@ struct FeedSession<Output: StateOutput> {
       while true {
         if let signal = SignalTrap.pending { return .signalled(signal) }
         if let deadline, deadline.hasPassed { return atDeadline() }
-        let changes = try feed.drainEvents(timeout: SessionLoop.nextWait(before: deadline))
+        var changes = try feed.drainEvents(timeout: SessionLoop.nextWait(before: deadline))
         reportDiagnostics(feed)
-        for change in changes {
+        // Not `for change in changes`, which copied each change (see handOut).
+        changes.handOut { change in
           writer.write(change)
           if change.isReady && change.state.isFailure { anyFailed = true }
           if summary && change.isReady {

@@ -82,9 +82,9 @@ struct WatchSession<Output: StateOutput> {
       var changes: [StateChange] = []
       while true {
         reportDiagnostics(consumer)
-        // By index: `for change in changes` copied each change out of the
+        // Not `for change in changes`, which copied each change out of the
         // array and destroyed the copy (~390 instructions a message at S4).
-        for index in changes.indices { record(changes[index]) }
+        changes.handOut(record)
         try writer.flush()
         if failFast && anyFailed { return .failedFast }
         if failFast, let firstUnreadable { return .failed(firstUnreadable) }
