@@ -37,33 +37,62 @@ struct NDJSONWriter {
   mutating func write(_ change: StateChange) {
     guard !quiet else { return }
     if let reason = change.unreadable { return writeUnreadable(change, reason) }
-    append(#"{"type":"state","task_id":"#)
-    JSONText.appendID(of: change, to: &buffer)
-    appendLineage(of: change)
+    // A uuid id (no lineage after it) goes into the line's reserved room,
+    // formatted on the stack first.
+    var uuid: UUIDText = (0, 0, 0, 0, 0)
+    let idInRoom =
+      change.parentID == nil
+      && withUnsafeMutableBytes(of: &uuid) {
+        change.formatUUIDTaskID(into: $0.baseAddress!)
+      }
+    if !idInRoom {
+      append(Self.lineStart)
+      JSONText.appendID(of: change, to: &buffer)
+      appendLineage(of: change)
+    }
     if change.state != lastTransition.state || change.previous != lastTransition.previous
       || change.source != lastTransition.source || lastTransition.text.isEmpty
     {
       lastTransition = (change.state, change.previous, change.source, Self.transitionText(change))
     }
     let meta = change.meta.map { omitResult ? $0.jsonWithoutResult() : $0.json }
-    appendLineEnd(transition: lastTransition.text, timestamp: timestamps.quoted(change.observedAt), meta: meta)
+    appendLineEnd(
+      uuid: idInRoom ? uuid : nil, transition: lastTransition.text, timestamp: timestamps.quoted(change.observedAt),
+      meta: meta)
     if buffer.count >= Self.chunkSize { writeBuffer() }
   }
 
-  /// Appends `transition`, `timestamp`, `,"meta":`, the meta (or `null`) and
-  /// `}\n` into room reserved once: appended one by one, each piece checked
-  /// the buffer's uniqueness and capacity again (−300 instructions a message
-  /// at S4, callgrind).
-  private mutating func appendLineEnd(transition: [UInt8], timestamp: [UInt8], meta: [UInt8]?) {
+  /// What a state line starts with, up to the task id's value.
+  private static var lineStart: StaticString { #"{"type":"state","task_id":"# }
+
+  /// A uuid id's text, in its first ``StateChange/uuidTaskIDLength`` bytes.
+  private typealias UUIDText = (UInt64, UInt64, UInt64, UInt64, UInt64)
+
+  /// Appends, into room reserved once, the start of the line and the quoted
+  /// `uuid` when it is given, then `transition`, `timestamp`,
+  /// `,"meta":`, the meta (or `null`) and `}\n`: appended one by one, each
+  /// piece checked the buffer's uniqueness and capacity again (−300
+  /// instructions a message at S4, and −250 for the id, callgrind).
+  private mutating func appendLineEnd(
+    uuid: UUIDText?, transition: [UInt8], timestamp: [UInt8], meta: [UInt8]?
+  ) {
     let metaLabel: StaticString = #","meta":"#
     let metaNull: StaticString = "null"
     let lineEnd: StaticString = "}\n"
+    let quote: StaticString = "\""
+    let idCount = uuid == nil ? 0 : Self.lineStart.utf8CodeUnitCount + StateChange.uuidTaskIDLength + 2
     let count =
-      transition.count + timestamp.count + metaLabel.utf8CodeUnitCount + (meta?.count ?? metaNull.utf8CodeUnitCount)
-      + lineEnd.utf8CodeUnitCount
+      idCount + transition.count + timestamp.count + metaLabel.utf8CodeUnitCount
+      + (meta?.count ?? metaNull.utf8CodeUnitCount) + lineEnd.utf8CodeUnitCount
     buffer.append(addingCapacity: count) { line in
       line.withUnsafeMutableBufferPointer { room, initialized in
         var end = UnsafeMutableRawPointer(room.baseAddress!)
+        if var uuid {
+          end = Self.put(Self.lineStart, at: end)
+          end = Self.put(quote, at: end)
+          withUnsafeBytes(of: &uuid) { end.copyMemory(from: $0.baseAddress!, byteCount: StateChange.uuidTaskIDLength) }
+          end = Self.put(quote, at: end + StateChange.uuidTaskIDLength)
+        }
         end = Self.put(transition, at: end)
         end = Self.put(timestamp, at: end)
         end = Self.put(metaLabel, at: end)

@@ -23,6 +23,9 @@ struct StateChangeTests {
       var bytes: [UInt8] = [1]
       change.appendTaskID(to: &bytes)
       #expect(bytes == [1] + Array(id.utf8))
+      var formatted = [UInt8](repeating: 0, count: StateChange.uuidTaskIDLength + 1)
+      #expect(formatted.withUnsafeMutableBytes { change.formatUUIDTaskID(into: $0.baseAddress!) })
+      #expect(formatted == Array(id.utf8) + [0], "exactly the id's bytes")
     }
   }
 
@@ -40,6 +43,9 @@ struct StateChangeTests {
       var bytes = [UInt8]()
       change.appendTaskID(to: &bytes)
       #expect(bytes == Array(id.utf8))
+      var untouched = [UInt8](repeating: 7, count: StateChange.uuidTaskIDLength)
+      #expect(!untouched.withUnsafeMutableBytes { change.formatUUIDTaskID(into: $0.baseAddress!) })
+      #expect(untouched == [UInt8](repeating: 7, count: StateChange.uuidTaskIDLength))
     }
   }
 

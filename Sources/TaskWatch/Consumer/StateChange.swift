@@ -55,6 +55,19 @@ public struct StateChange: Sendable, Equatable {
     return false
   }
 
+  /// How many bytes a task id in uuid form has (``taskIDIsUUID``).
+  public static var uuidTaskIDLength: Int { 36 }
+
+  /// Writes the task id's ``uuidTaskIDLength`` bytes at `destination` when
+  /// it is in uuid form (``taskIDIsUUID``) and returns `true`; writes
+  /// nothing and returns `false` for any other id. For a writer that
+  /// formats many lines into memory of its own.
+  public func formatUUIDTaskID(into destination: UnsafeMutableRawPointer) -> Bool {
+    guard case .uuid(let first, let second) = identifier else { return false }
+    UUIDText.format(first, second, into: destination)
+    return true
+  }
+
   /// Appends the task id's UTF-8 bytes to `buffer` without making a
   /// `String` (a uuid is formatted from its 128 bits on the stack): what a
   /// writer of many lines uses instead of ``taskID``.
