@@ -28,35 +28,23 @@ public struct TaskMeta: Sendable, Equatable {
 
   /// Whether the payload has no `task_id` field or names `taskID` there.
   package func hasTaskID(matching taskID: String) -> Bool {
+    var taskID = taskID
+    return taskID.withUTF8 { hasTaskID(matchingUTF8: UnsafeRawBufferPointer($0)) }
+  }
+
+  /// ``hasTaskID(matching:)`` for the id with these UTF-8 bytes (the rest of
+  /// a channel's name, or a uuid formatted on the stack): the consumer keeps
+  /// ids compactly and makes no `String` of the id per message.
+  package func hasTaskID(matchingUTF8 id: UnsafeRawBufferPointer) -> Bool {
     guard let range = taskIDRange else { return true }
     // As written, when that is the value (no escapes); otherwise decoded.
     // memcmp first, then memchr for a backslash: `contains` went byte by
     // byte (286 → 119 instructions a message at S4).
     let equalAsWritten = json.withUnsafeBytes { json in
-      taskID.utf8.withContiguousStorageIfAvailable { id in
-        guard range.count - 2 == id.count, let idBase = id.baseAddress else { return id.isEmpty && range.count == 2 }
-        return memcmp(json.baseAddress! + range.lowerBound + 1, idBase, id.count) == 0
-          && memchr(idBase, Int32(UInt8(ascii: "\\")), id.count) == nil
-      }
-    }
-    return equalAsWritten == true || JSONString.decode(json, range) == taskID
-  }
-
-  /// ``hasTaskID(matching:)`` for the id that follows the first
-  /// `prefixLength` bytes of `name` (a channel name): the consumer keeps
-  /// ids compactly and compares the channel's bytes instead of making a
-  /// `String` of the id per message.
-  package func hasTaskID(matching name: [UInt8], droppingPrefix prefixLength: Int) -> Bool {
-    guard let range = taskIDRange else { return true }
-    let id = name[prefixLength...]
-    let equalAsWritten = json.withUnsafeBytes { json in
-      name.withUnsafeBytes { name in
-        // memchr, not `contains`: the byte loop over a uuid cost ~150 instructions a message at S4.
-        range.count - 2 == id.count
-          && (id.isEmpty
-            || (memcmp(json.baseAddress! + range.lowerBound + 1, name.baseAddress! + prefixLength, id.count) == 0
-              && memchr(name.baseAddress! + prefixLength, Int32(UInt8(ascii: "\\")), id.count) == nil))
-      }
+      range.count - 2 == id.count
+        && (id.isEmpty
+          || (memcmp(json.baseAddress! + range.lowerBound + 1, id.baseAddress!, id.count) == 0
+            && memchr(id.baseAddress!, Int32(UInt8(ascii: "\\")), id.count) == nil))
     }
     return equalAsWritten || JSONString.decode(json, range).utf8.elementsEqual(id)
   }

@@ -93,6 +93,13 @@ struct HiredisReader: ~Copyable {
     nonmutating set { state.pointee.builder.readsPubSubMessages = newValue }
   }
 
+  /// How the channels of messages read as one (``readsPubSubMessages``)
+  /// are keyed; `nil` keeps every channel's bytes.
+  var channelKeying: ChannelKeying? {
+    get { state.pointee.builder.channelKeying }
+    nonmutating set { state.pointee.builder.channelKeying = newValue }
+  }
+
   /// Bytes received and not yet returned as replies.
   var bufferedByteCount: Int {
     end - start + reader.pointee.len - reader.pointee.pos
@@ -226,7 +233,7 @@ private struct ReaderState {
       switch task.pointee.type {
       case REDIS_REPLY_STRING where builder.pointee.isReadingMessage:
         // A channel or payload: straight to the message, not through `add`.
-        builder.pointee.addMessagePart(ReplyBuilder.bytes(string, length))
+        builder.pointee.addMessagePart(UnsafeRawBufferPointer(start: string, count: length))
       case REDIS_REPLY_STRING:
         let kind = task.pointee.idx == 0 ? RedisReply.PubSubKind.shared(string, length) : nil
         builder.pointee.add(.bulk(kind ?? ReplyBuilder.bytes(string, length)))
@@ -272,6 +279,8 @@ private struct ReplyBuilder {
 
   /// See ``HiredisReader/readsPubSubMessages``.
   var readsPubSubMessages = false
+  /// See ``HiredisReader/channelKeying``.
+  var channelKeying: ChannelKeying?
   /// The innermost array being filled (most replies have no other).
   private var current = OpenArray()
   /// The arrays around ``current``, innermost last.
@@ -282,6 +291,9 @@ private struct ReplyBuilder {
   private var messageKind: [UInt8]?
   private var messageParts: ([UInt8], [UInt8], [UInt8]) = ([], [], [])
   private var messagePartCount = 0
+  /// The key of the message's channel when ``channelKeying`` has one (its
+  /// part in ``messageParts`` then stays empty: no array is made for it).
+  private var channelKey: ChannelKey?
   /// The reply completed last, until ``take()``.
   private var completed: RedisReply?
   /// Why a callback refused a value (hiredis then reports "out of memory").
@@ -340,7 +352,7 @@ private struct ReplyBuilder {
     }
     if messageKind != nil {
       if case .bulk(let bytes) = value {
-        addMessagePart(bytes)
+        bytes.withUnsafeBytes { addMessagePart($0) }
         return
       }
       unfoldMessage()
@@ -369,32 +381,43 @@ private struct ReplyBuilder {
     }
   }
 
+  /// Where the channel is among a message's parts after its kind:
+  /// `pmessage` has the pattern first.
+  private var channelPart: Int { current.count == 4 ? 1 : 0 }
+
   /// Keeps a bulk string of the message being read; the last one, the
-  /// payload, makes the reply with the channel kept before it (moved out,
-  /// not copied: the parts were retained and released once more each).
-  mutating func addMessagePart(_ bytes: consuming [UInt8]) {
+  /// payload, makes the reply with the channel read before it: its key
+  /// when ``channelKeying`` has one, else its bytes.
+  mutating func addMessagePart(_ bytes: UnsafeRawBufferPointer) {
     current.missing -= 1
     guard current.missing == 0 else {
-      switch messagePartCount {
-      case 0: messageParts.0 = bytes
-      case 1: messageParts.1 = bytes
-      default: messageParts.2 = bytes
+      if messagePartCount == channelPart, let key = channelKeying?.key(bytes) {
+        channelKey = key
+      } else {
+        switch messagePartCount {
+        case 0: messageParts.0 = Array(bytes)
+        case 1: messageParts.1 = Array(bytes)
+        default: messageParts.2 = Array(bytes)
+        }
       }
       messagePartCount += 1
       return
     }
-    let channel: [UInt8]
-    if current.count == 4 {
-      // `pmessage`: the pattern first, then the channel.
-      channel = Self.take(&messageParts.1)
-      messageParts.0 = []
+    let payload = Array(bytes)
+    if let key = channelKey {
+      completed = .keyedMessage(key: key, payload: payload)
+    } else if current.count == 4 {
+      // `pmessage`: the pattern first, then the channel. Moved out, not
+      // copied: the parts were retained and released once more each.
+      completed = .message(channel: Self.take(&messageParts.1), payload: payload)
     } else {
-      channel = Self.take(&messageParts.0)
+      completed = .message(channel: Self.take(&messageParts.0), payload: payload)
     }
+    messageParts.0 = []
+    channelKey = nil
     messageKind = nil
     messagePartCount = 0
     current = OpenArray()
-    completed = .message(channel: channel, payload: bytes)
   }
 
   /// The bytes in `part`, leaving it empty.
@@ -413,7 +436,14 @@ private struct ReplyBuilder {
     elements.reserveCapacity(current.count)
     elements.append(.bulk(kind))
     let parts = [messageParts.0, messageParts.1, messageParts.2]
-    for part in parts.prefix(messagePartCount) { elements.append(.bulk(part)) }
+    for (position, part) in parts.prefix(messagePartCount).enumerated() {
+      if position == channelPart, let key = channelKey, let keying = channelKeying {
+        elements.append(.bulk(keying.channel(key)))
+      } else {
+        elements.append(.bulk(part))
+      }
+    }
+    channelKey = nil
     current.elements = elements
     messageKind = nil
     messageParts = ([], [], [])

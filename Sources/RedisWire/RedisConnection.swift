@@ -41,6 +41,12 @@ package final class RedisConnection {
     get { reader.readsPubSubMessages }
     set { reader.readsPubSubMessages = newValue }
   }
+  /// How the channels of messages read as one are keyed (see
+  /// `HiredisReader.channelKeying`); `nil` keeps every channel's bytes.
+  package var channelKeying: ChannelKeying? {
+    get { reader.channelKeying }
+    set { reader.channelKeying = newValue }
+  }
   /// Commands queued and not yet written, from ``outputStart`` on.
   private var output: [UInt8] = []
   private var outputStart = 0

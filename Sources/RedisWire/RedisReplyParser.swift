@@ -4,10 +4,14 @@ package final class RedisReplyParser {
   private var reader = HiredisReader()
 
   /// Creates an empty parser.
-  /// - Parameter readsPubSubMessages: read messages as a subscribed
-  ///   connection does (``RedisReply/message(channel:payload:)``).
-  package init(readsPubSubMessages: Bool = false) {
+  /// - Parameters:
+  ///   - readsPubSubMessages: read messages as a subscribed connection does
+  ///     (``RedisReply/message(channel:payload:)``).
+  ///   - channelKeying: key their channels as a watch's subscriber does
+  ///     (``RedisReply/keyedMessage(key:payload:)``).
+  package init(readsPubSubMessages: Bool = false, channelKeying: ChannelKeying? = nil) {
     reader.readsPubSubMessages = readsPubSubMessages
+    reader.channelKeying = channelKeying
   }
 
   /// Appends bytes received from a server.

@@ -117,6 +117,85 @@ struct RedisReplyParserTests {
     #expect(replies == Self.subscribedReplies.map(\.reply))
   }
 
+  /// Channels `c-` and one digit keyed by the digit, as a watch keys task channels.
+  private static let digitKeying = ChannelKeying(
+    key: { channel in
+      guard channel.count == 3, channel[0] == UInt8(ascii: "c"), channel[1] == UInt8(ascii: "-"),
+        channel[2] &- UInt8(ascii: "0") < 10
+      else { return nil }
+      return ChannelKey(UInt64(channel[2] - UInt8(ascii: "0")), 0)
+    },
+    channel: { key in Array("c-\(key.first)".utf8) })
+
+  static let keyedReplies: [(wire: String, reply: RedisReply)] = [
+    (
+      "*3\r\n$7\r\nmessage\r\n$3\r\nc-1\r\n$12\r\n{\"status\":1}\r\n",
+      .keyedMessage(key: ChannelKey(1, 0), payload: Array("{\"status\":1}".utf8))
+    ),
+    (
+      "*3\r\n$7\r\nmessage\r\n$5\r\nchan1\r\n$1\r\nx\r\n",
+      .message(channel: Array("chan1".utf8), payload: Array("x".utf8))
+    ),
+    ("*4\r\n$8\r\npmessage\r\n$3\r\nc-*\r\n$3\r\nc-2\r\n$0\r\n\r\n", .keyedMessage(key: ChannelKey(2, 0), payload: [])),
+    (
+      "*4\r\n$8\r\npmessage\r\n$3\r\nc-*\r\n$3\r\ncc2\r\n$1\r\ny\r\n",
+      .message(channel: Array("cc2".utf8), payload: Array("y".utf8))
+    ),
+    // No message after all: the keyed channel comes back as its bytes.
+    (
+      "*3\r\n$7\r\nmessage\r\n$3\r\nc-3\r\n$-1\r\n",
+      .array([.bulk(Array("message".utf8)), .bulk(Array("c-3".utf8)), .null])
+    ),
+    (
+      "*4\r\n$7\r\nmessage\r\n$3\r\nc-4\r\n$1\r\np\r\n$1\r\nq\r\n",
+      .array([.bulk(Array("message".utf8)), .bulk(Array("c-4".utf8)), .bulk(Array("p".utf8)), .bulk(Array("q".utf8))])
+    ),
+    (
+      "*4\r\n$8\r\npmessage\r\n$3\r\nc-*\r\n$3\r\nc-5\r\n:7\r\n",
+      .array([.bulk(Array("pmessage".utf8)), .bulk(Array("c-*".utf8)), .bulk(Array("c-5".utf8)), .integer(7)])
+    ),
+  ]
+
+  @Test("a subscriber with a channel keying: keyed channels without their bytes, every split, back to back")
+  func keyedMessages() throws {
+    for (text, expected) in Self.keyedReplies {
+      let wire = Array(text.utf8)
+      for split in 0..<wire.count {
+        let parser = RedisReplyParser(readsPubSubMessages: true, channelKeying: Self.digitKeying)
+        parser.feed(Array(wire[..<split]))
+        #expect(try parser.next() == nil)
+        parser.feed(Array(wire[split...]))
+        #expect(try parser.next() == expected, "\(text.debugDescription) split at \(split)")
+      }
+    }
+    let parser = RedisReplyParser(readsPubSubMessages: true, channelKeying: Self.digitKeying)
+    var replies = [RedisReply]()
+    for byte in Self.keyedReplies.flatMap({ Array($0.wire.utf8) }) {
+      parser.feed([byte])
+      while let reply = try parser.next() { replies.append(reply) }
+    }
+    #expect(replies == Self.keyedReplies.map(\.reply))
+  }
+
+  @Test("task channels keyed by their uuid: round trip, and no key for any other channel")
+  func taskChannelKeys() {
+    let keys = TaskChannelKeys(prefix: Array("celery-task-meta-".utf8))
+    let id = "d4f1e7a2-0b3c-4e5f-9a8b-7c6d5e4f3a2b"
+    let channel = Array(("celery-task-meta-" + id).utf8)
+    let key = channel.withUnsafeBytes { keys.key(ofChannel: $0) }
+    #expect(key != nil)
+    if let key {
+      #expect(keys.channel(ofKey: key) == channel)
+      #expect(TaskChannelKeys.withID(of: key) { Array($0) } == Array(id.utf8))
+    }
+    for other in [
+      "celery-task-meta-" + id.uppercased(), "celery-task-meta-task-1", "celery-task-meta-" + id + "0",
+      "celery-task-meta:" + id, "taskwatch-fence:0123456789abcdef", id,
+    ] {
+      #expect(Array(other.utf8).withUnsafeBytes { keys.key(ofChannel: $0) } == nil, "\(other)")
+    }
+  }
+
   @Test("every reply fed one byte at a time, back to back")
   func byteByByte() throws {
     let wire = Self.wholeReplies.flatMap { Array($0.wire.utf8) }

@@ -60,6 +60,9 @@ final class BackendLink {
   /// them: a reader whose resync cannot re-read every task it follows (the
   /// feed learns of a task only from its messages) needs them.
   var keepsStrandedMessages = false
+  /// Set by a watch of given tasks: every subscriber reads their channels'
+  /// messages keyed (``PubSubEvent/keyedMessage(key:payload:)``).
+  var taskChannelKeys: TaskChannelKeys?
   /// Replies received on a connection that was closed before the reader
   /// handled them (those set aside by a protocol step, and those already
   /// buffered on the subscriber), kept while ``keepsStrandedMessages``.
@@ -94,6 +97,7 @@ final class BackendLink {
     let deadline = Deadline.after(seconds: configuration.connectTimeout + configuration.commandTimeout)
     let newSubscriber = try configuration.openConnection(to: endpoint, selecting: nil, until: deadline)
     newSubscriber.readsPubSubMessages = true
+    newSubscriber.channelKeying = taskChannelKeys?.keying
     let newCommands = try configuration.openConnection(
       to: endpoint, selecting: configuration.backend.database, until: deadline)
     subscriber = newSubscriber
@@ -135,6 +139,7 @@ final class BackendLink {
     // Messages as `.message` values, as the single-server subscriber reads
     // them (the cluster one had been left reading plain arrays).
     subscriber.readsPubSubMessages = true
+    subscriber.channelKeying = taskChannelKeys?.keying
     subscriber.append([Array("SUBSCRIBE".utf8), markerChannel])
     try subscriber.flush(until: deadline)
     guard let reply = try subscriber.nextReply(until: deadline) else {
@@ -256,6 +261,10 @@ final class BackendLink {
         confirmed += 1
       case .message(let channel, _):
         if keep(channel) || channel == markerChannel { deferred.append(reply) }
+      case .keyedMessage(let key, _):
+        // A task's channel (never the marker's); its bytes made for `keep`
+        // only here, for a message read while subscribing.
+        if let keys = taskChannelKeys, keep(keys.channel(ofKey: key)) { deferred.append(reply) }
       case .error(let message):
         // The answer to a PING sent earlier belongs to the stream.
         guard pings.isEmpty else { return deferred.append(reply) }
@@ -452,7 +461,7 @@ final class BackendLink {
     case .error(let message):
       guard pings.isEmpty else { return answerPing() }
       throw RedisError.reply(message, to: command, from: subscriber?.endpoint.description ?? "Redis")
-    case .message, .subscribed, .other:
+    case .message, .keyedMessage, .subscribed, .other:
       return nil
     }
   }

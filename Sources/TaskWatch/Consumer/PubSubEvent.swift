@@ -5,6 +5,9 @@ enum PubSubEvent {
   /// A published message (`message`, or `pmessage` of a pattern
   /// subscription): channel and payload.
   case message(channel: [UInt8], payload: [UInt8])
+  /// A published message on a task channel whose id is in uuid form, read
+  /// by a subscriber with ``TaskChannelKeys``: the id's key, and the payload.
+  case keyedMessage(key: ChannelKey, payload: [UInt8])
   /// An error reply (e.g. `NOAUTH` after a server restart, or `NOPERM`
   /// answering a PING).
   case error(String)
@@ -35,6 +38,8 @@ enum PubSubEvent {
     switch reply {
     case .message(let channel, let payload):
       self = .message(channel: channel, payload: payload)
+    case .keyedMessage(let key, let payload):
+      self = .keyedMessage(key: key, payload: payload)
     case .array(let parts) where parts.count >= 3:
       guard case .bulk(let kind) = parts[0] else {
         self = .other

@@ -104,6 +104,7 @@ public final class ResultConsumer {
     self.configuration = configuration
     link = BackendLink(configuration: configuration)
     channelPrefix = Array(configuration.keyNaming.taskKeyPrefix.utf8)
+    link.taskChannelKeys = TaskChannelKeys(prefix: channelPrefix)
     pendingConfirmations.reserveCapacity(64)
     pendingRereads.reserveCapacity(64)
   }
@@ -604,18 +605,27 @@ public final class ResultConsumer {
     while position < replies.count {
       let reply = replies[position]
       position += 1
-      let event = PubSubEvent(reply)
-      guard case .message(let channel, let payload) = event else {
+      let index: Int
+      let payload: [UInt8]
+      // The channel's name, or its key (TaskChannelKeys) for a uuid id.
+      let channel: TaskChannel
+      switch PubSubEvent(reply) {
+      case .keyedMessage(let key, let message):
+        guard let found = table.index(ofKey: key) else { continue }
+        (index, payload, channel) = (found, message, .key(key))
+      case .message(let name, let message):
+        guard let found = self.index(forChannel: name) else {
+          // Not a task's: on a cluster, perhaps a fence marker (only here, so
+          // a task's message pays nothing for it).
+          if let answered = link.absorbMarker(channel: name, payload: message) {
+            replies.insert(contentsOf: fence.close(through: answered), at: position)
+          }
+          continue
+        }
+        (index, payload, channel) = (found, message, .name(name))
+      case let event:
         if let answered = try link.absorb(event, command: "SUBSCRIBE") {
           // Held messages come next, before the rest of the batch.
-          replies.insert(contentsOf: fence.close(through: answered), at: position)
-        }
-        continue
-      }
-      guard let index = index(forChannel: channel) else {
-        // Not a task's: on a cluster, perhaps a fence marker (only here, so
-        // a task's message pays nothing for it).
-        if let answered = link.absorbMarker(channel: channel, payload: payload) {
           replies.insert(contentsOf: fence.close(through: answered), at: position)
         }
         continue
@@ -642,7 +652,7 @@ public final class ResultConsumer {
         }
         continue
       }
-      if !meta.hasTaskID(matching: channel, droppingPrefix: channelPrefix.count), let payloadTaskID = meta.taskID {
+      if !hasTaskID(meta, channel: channel), let payloadTaskID = meta.taskID {
         diagnostics.append(.mismatchedTaskID(taskID: table.ids[index], payloadTaskID: payloadTaskID))
         if !table.isHeld(index) {
           pendingRereads.append(index)
@@ -844,5 +854,27 @@ public final class ResultConsumer {
 
   private func index(forChannel channel: [UInt8]) -> Int? {
     table.index(ofChannel: channel, droppingPrefix: channelPrefix)
+  }
+
+  /// A message's channel as the subscriber read it.
+  private enum TaskChannel {
+    /// The channel's name.
+    case name([UInt8])
+    /// The key of a channel of a uuid id (``TaskChannelKeys``).
+    case key(ChannelKey)
+  }
+
+  /// Whether a message's payload names the task its channel does (or no
+  /// task): the channel's bytes after the prefix, or the uuid of a keyed
+  /// channel formatted on the stack.
+  private func hasTaskID(_ meta: TaskMeta, channel: TaskChannel) -> Bool {
+    switch channel {
+    case .name(let name):
+      return name.withUnsafeBytes {
+        meta.hasTaskID(matchingUTF8: UnsafeRawBufferPointer(rebasing: $0[channelPrefix.count...]))
+      }
+    case .key(let key):
+      return TaskChannelKeys.withID(of: key) { meta.hasTaskID(matchingUTF8: $0) }
+    }
   }
 }

@@ -79,6 +79,13 @@ package struct TaskIDSet: RandomAccessCollection, Sendable {
     find(bytes, uuid: UUIDText.parse(bytes)).position
   }
 
+  /// The position of the id in uuid form with these 128 bits
+  /// (``UUIDText/parse(_:)``'s words), if it is in the set.
+  @inline(__always)
+  package func index(ofUUID first: UInt64, _ second: UInt64) -> Int? {
+    find(UnsafeRawBufferPointer(start: nil, count: 0), uuid: (first, second)).position
+  }
+
   /// Adds an id unless it is in the set already.
   /// - Returns: whether it was added, and its position.
   @discardableResult

@@ -79,6 +79,13 @@ struct TaskTable {
     }
   }
 
+  /// The index of the task a keyed channel names (``TaskChannelKeys``), if
+  /// it is in the table. Mutating for the same reason as
+  /// ``index(ofChannel:droppingPrefix:)``.
+  mutating func index(ofKey key: ChannelKey) -> Int? {
+    ids.index(ofUUID: key.first, key.second)
+  }
+
   /// Adds a task and returns its index, or `nil` if it is already in the table.
   mutating func add(_ taskID: String) -> Int? {
     let (inserted, index) = ids.insert(taskID)
