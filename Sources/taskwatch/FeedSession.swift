@@ -15,14 +15,8 @@ struct FeedOptions: ParsableArguments {
 ///
 /// Generic over its output, like ``WatchSession``.
 struct FeedSession<Output: StateOutput> {
-  /// The feed's settings.
-  let configuration: ConsumerConfiguration
-  /// Stop once this many tasks are ready (`--count`).
-  let count: Int?
-  /// Overall deadline in seconds from the start (`--timeout`), if any.
-  let timeout: Double?
-  /// Stop at the first FAILURE or REVOKED (`--fail-fast`).
-  let failFast: Bool
+  /// What the options resolved.
+  let plan: FeedPlan
   /// Print the summary at the end (`--summary`).
   let summary: Bool
   /// Where state changes go.
@@ -37,17 +31,17 @@ struct FeedSession<Output: StateOutput> {
   /// task seen is still unready.
   mutating func run() -> ExitStatus {
     let started = Deadline.now
-    let feed = BackendFeed(configuration: configuration)
+    let feed = BackendFeed(configuration: plan.configuration)
     defer { feed.stop() }
     var outcome = watch(feed)
     if case .timedOut = outcome, let problem = feed.connectionProblem {
-      outcome = .failed(NoConnection(moment: .deadline(timeout ?? 0), everConnected: true, lastError: problem))
+      outcome = .failed(NoConnection(moment: .deadline(plan.timeout ?? 0), everConnected: true, lastError: problem))
     }
     var diagnostic: String?
     if case .timedOut = outcome {
       let unready = feed.statuses.count
       diagnostic =
-        "timed out after \(WatchDuration(seconds: timeout ?? 0)) with \(unready) of \(unready + feed.readyCount) tasks unready"
+        "timed out after \(WatchDuration(seconds: plan.timeout ?? 0)) with \(unready) of \(unready + feed.readyCount) tasks unready"
     }
     return SessionLoop.end(
       outcome, writer: &writer, statuses: finished + feed.statuses, started: started, summary: summary,
@@ -55,7 +49,7 @@ struct FeedSession<Output: StateOutput> {
   }
 
   private mutating func watch(_ feed: BackendFeed) -> ExitStatus.Outcome {
-    let deadline = configuration.deadline
+    let deadline = plan.configuration.deadline
     var anyFailed = false
     func atDeadline() -> ExitStatus.Outcome {
       !feed.statuses.isEmpty || feed.connectionProblem != nil
@@ -79,8 +73,8 @@ struct FeedSession<Output: StateOutput> {
           }
         }
         try writer.flush()
-        if failFast && anyFailed { return .failedFast }
-        if let count, feed.readyCount >= count { return .allReady(anyFailed: anyFailed) }
+        if plan.failFast && anyFailed { return .failedFast }
+        if let count = plan.count, feed.readyCount >= count { return .allReady(anyFailed: anyFailed) }
       }
     } catch {
       return SessionLoop.outcome(of: error, atDeadline: atDeadline())

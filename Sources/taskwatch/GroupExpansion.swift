@@ -11,15 +11,16 @@ extension WatchSession {
   /// - Returns: `nil` when every group was found; otherwise the outcome that
   ///   ends the run (a signal, or groups still unsaved).
   mutating func expandGroups(until deadline: Deadline?) throws -> ExitStatus.Outcome? {
-    let resolver = GroupResolver(configuration: configuration)
+    let resolver = GroupResolver(configuration: plan.configuration)
     let resolution: GroupResolver.Resolution
     // While disconnected, the fault: at the deadline, or for the one look
     // of --once, Redis being down is the answer (69), not "not saved" (124).
     var lost: RedisError?
-    let once = self.once
+    let once = plan.once
     do {
       resolution = try resolver.resolve(
-        groupIDs, until: once ? .now : deadline, shouldStop: { SignalTrap.pending != nil || (once && lost != nil) },
+        plan.groupIDs, until: once ? .now : deadline,
+        shouldStop: { SignalTrap.pending != nil || (once && lost != nil) },
         diagnose: { diagnostic in
           switch diagnostic {
           case .connectionLost(let error, _): lost = error
@@ -29,8 +30,8 @@ extension WatchSession {
           if !(once && lost != nil) { writer.diagnose(Self.groupWording(diagnostic)) }
         })
     } catch ConsumerError.deadlinePassed {
-      if let lost { throw NoConnection(moment: .deadline(timeout ?? 0), everConnected: false, lastError: lost) }
-      return .groupsNotSaved(groupIDs)
+      if let lost { throw NoConnection(moment: .deadline(plan.timeout ?? 0), everConnected: false, lastError: lost) }
+      return .groupsNotSaved(plan.groupIDs)
     }
     if once, let lost { throw NoConnection(moment: .once, everConnected: false, lastError: lost) }
     if let signal = SignalTrap.pending { return .signalled(signal) }
@@ -48,7 +49,7 @@ extension WatchSession {
   /// The diagnostic for groups that were never saved during the run.
   func unsavedGroupsMessage(_ groupIDs: [String]) -> String {
     let names = (groupIDs.count == 1 ? "group " : "groups ") + groupIDs.joined(separator: ", ")
-    if once { return names + (groupIDs.count == 1 ? " is" : " are") + " not saved (yet)" }
-    return "timed out after \(WatchDuration(seconds: timeout ?? 0)) waiting for \(names) to be saved"
+    if plan.once { return names + (groupIDs.count == 1 ? " is" : " are") + " not saved (yet)" }
+    return "timed out after \(WatchDuration(seconds: plan.timeout ?? 0)) waiting for \(names) to be saved"
   }
 }

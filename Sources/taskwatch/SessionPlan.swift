@@ -4,50 +4,52 @@ import TaskWatch
 /// writer the output options pick, by that writer's concrete type (see
 /// ``SelectedOutput``), so each session is specialized for its output.
 protocol SessionPlan {
-  /// Builds the session around `writer` and runs it to the end.
+  /// Builds the session around `writer` and runs it to the end (once:
+  /// what the plan hands over to the session may be gone after it).
   /// - Parameter summary: whether the session builds the run summary (for
   ///   `--summary` or a report).
-  func run<Output: StateOutput>(writer: Output, summary: Bool) -> ExitStatus
+  mutating func run<Output: StateOutput>(writer: Output, summary: Bool) -> ExitStatus
 }
 
 /// A watch of given ids (and `--group` children): a ``WatchSession``.
 struct WatchPlan: SessionPlan {
-  /// See ``WatchSession/configuration``.
+  /// The consumer's settings.
   let configuration: ConsumerConfiguration
-  /// See ``WatchSession/taskIDs``.
-  let taskIDs: TaskIDSet
-  /// See ``WatchSession/groupIDs``.
+  /// The ids given, deduplicated, in order; handed over to the session when
+  /// it runs (empty after), so the consumer's table holds the only copy (a
+  /// shared one would be copied whole on the first id added: ~17 MB at
+  /// 1,000,000 ids).
+  var taskIDs: TaskIDSet
+  /// The saved groups whose tasks are watched too (`--group`).
   let groupIDs: [String]
-  /// See ``WatchSession/timeout``.
+  /// Overall deadline in seconds from the start (`--timeout`), if any.
   let timeout: Double?
-  /// See ``WatchSession/once``.
+  /// Print the snapshot and stop (`--once`).
   let once: Bool
-  /// See ``WatchSession/failFast``.
+  /// Stop at the first FAILURE or REVOKED (`--fail-fast`).
   let failFast: Bool
 
-  func run<Output: StateOutput>(writer: Output, summary: Bool) -> ExitStatus {
-    var session = WatchSession(
-      configuration: configuration, taskIDs: taskIDs, groupIDs: groupIDs, timeout: timeout, once: once,
-      failFast: failFast, summary: summary, writer: writer)
+  mutating func run<Output: StateOutput>(writer: Output, summary: Bool) -> ExitStatus {
+    let ids = taskIDs
+    taskIDs = TaskIDSet()
+    var session = WatchSession(plan: self, taskIDs: ids, summary: summary, writer: writer)
     return session.run()
   }
 }
 
 /// An `--all` feed: a ``FeedSession``.
 struct FeedPlan: SessionPlan {
-  /// See ``FeedSession/configuration``.
+  /// The feed's settings.
   let configuration: ConsumerConfiguration
-  /// See ``FeedSession/count``.
+  /// Stop once this many tasks are ready (`--count`).
   let count: Int?
-  /// See ``FeedSession/timeout``.
+  /// Overall deadline in seconds from the start (`--timeout`), if any.
   let timeout: Double?
-  /// See ``FeedSession/failFast``.
+  /// Stop at the first FAILURE or REVOKED (`--fail-fast`).
   let failFast: Bool
 
-  func run<Output: StateOutput>(writer: Output, summary: Bool) -> ExitStatus {
-    var session = FeedSession(
-      configuration: configuration, count: count, timeout: timeout, failFast: failFast, summary: summary,
-      writer: writer)
+  mutating func run<Output: StateOutput>(writer: Output, summary: Bool) -> ExitStatus {
+    var session = FeedSession(plan: self, summary: summary, writer: writer)
     return session.run()
   }
 }

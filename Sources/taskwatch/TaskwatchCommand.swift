@@ -93,10 +93,11 @@ struct TaskwatchCommand: ParsableCommand {
     let status: ExitStatus
     do {
       if feed.all {
-        status = run(try makeFeedPlan())
+        var plan = try makeFeedPlan()
+        status = run(&plan)
       } else {
-        let plan = try makeWatchPlan()
-        status = run(plan, expectedTasks: plan.taskIDs.count)
+        var plan = try makeWatchPlan()
+        status = run(&plan, expectedTasks: plan.taskIDs.count)
       }
     } catch {
       StandardStreams.diagnose(String(describing: error))
@@ -137,7 +138,7 @@ struct TaskwatchCommand: ParsableCommand {
   /// Runs `plan` with the output the options pick, wrapped for the reports
   /// when they need it: each combination is a specialization of its own,
   /// the writer's type known to the session.
-  private func run<Plan: SessionPlan>(_ plan: Plan, expectedTasks: Int? = nil) -> ExitStatus {
+  private func run<Plan: SessionPlan>(_ plan: inout Plan, expectedTasks: Int? = nil) -> ExitStatus {
     let requests = reports.requests(environment: Environment.value(of:))
     let streamsAreTerminals = Terminal.outputIsTerminal && isatty(STDERR_FILENO) == 1
     let heartbeat = reports.heartbeat.seconds > 0 && !streamsAreTerminals ? reports.heartbeat.seconds : nil

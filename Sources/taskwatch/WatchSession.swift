@@ -8,20 +8,12 @@ import TaskWatch
 /// writer's uniqueness and projected it on every change (~150 instructions
 /// a message at S4).
 struct WatchSession<Output: StateOutput> {
-  /// The consumer's settings.
-  let configuration: ConsumerConfiguration
-  /// The ids to watch, deduplicated, in order; the `--group` children are
-  /// appended once the groups are read. Handed to the consumer (and
-  /// emptied here) when the watch starts.
+  /// What the options resolved.
+  let plan: WatchPlan
+  /// The ids to watch, deduplicated, in order: the plan's, then the
+  /// `--group` children once the groups are read. Handed to the consumer
+  /// (and emptied here) when the watch starts.
   var taskIDs: TaskIDSet
-  /// The saved groups whose tasks are watched too (`--group`).
-  let groupIDs: [String]
-  /// Overall deadline in seconds from the start (`--timeout`), if any.
-  let timeout: Double?
-  /// Print the snapshot and stop (`--once`).
-  let once: Bool
-  /// Stop at the first FAILURE or REVOKED (`--fail-fast`).
-  let failFast: Bool
   /// Print the summary line at the end (`--summary`).
   let summary: Bool
   /// Where state changes go: NDJSON or the human view.
@@ -30,22 +22,23 @@ struct WatchSession<Output: StateOutput> {
   /// Runs to the end and returns the exit status.
   mutating func run() -> ExitStatus {
     let started = Deadline.now
-    let consumer = ResultConsumer(configuration: configuration)
+    let consumer = ResultConsumer(configuration: plan.configuration)
     defer { consumer.stop() }
     var outcome = watch(consumer)
     if case .timedOut = outcome, let problem = consumer.connectionProblem {
       outcome = .failed(
         NoConnection(
-          moment: once ? .once : .deadline(timeout ?? 0), everConnected: consumer.hasConnected, lastError: problem))
+          moment: plan.once ? .once : .deadline(plan.timeout ?? 0), everConnected: consumer.hasConnected,
+          lastError: problem))
     }
     let diagnostic: String?
     switch outcome {
     case .groupsNotSaved(let groupIDs):
       diagnostic = unsavedGroupsMessage(groupIDs)
-    case .timedOut where !once:
+    case .timedOut where !plan.once:
       let unready = consumer.watchingCount
       diagnostic =
-        "timed out after \(WatchDuration(seconds: timeout ?? 0)) with \(unready) of \(consumer.taskCount) tasks unready"
+        "timed out after \(WatchDuration(seconds: plan.timeout ?? 0)) with \(unready) of \(consumer.taskCount) tasks unready"
     default:
       diagnostic = nil
     }
@@ -55,7 +48,7 @@ struct WatchSession<Output: StateOutput> {
   }
 
   private mutating func watch(_ consumer: ResultConsumer) -> ExitStatus.Outcome {
-    let deadline = configuration.deadline
+    let deadline = plan.configuration.deadline
     var anyFailed = false
     var firstUnreadable: UndecodableResultError?
     var tasksReported = 0
@@ -65,7 +58,7 @@ struct WatchSession<Output: StateOutput> {
       if let reason = change.unreadable {
         let error = UndecodableResultError(taskID: change.taskID, reason: reason)
         // With --fail-fast the run ends with this error, which says it once.
-        if !failFast { writer.diagnose(error.description) }
+        if !plan.failFast { writer.diagnose(error.description) }
         if firstUnreadable == nil { firstUnreadable = error }
       } else if change.isReady && change.state.isFailure {
         anyFailed = true
@@ -73,7 +66,7 @@ struct WatchSession<Output: StateOutput> {
     }
     defer { reportDiagnostics(consumer) }
     do {
-      if !groupIDs.isEmpty, let outcome = try expandGroups(until: deadline) { return outcome }
+      if !plan.groupIDs.isEmpty, let outcome = try expandGroups(until: deadline) { return outcome }
       // The snapshot is written as it is read, never held whole.
       // Handed over: the consumer's table keeps the only copy of the ids.
       let ids = taskIDs
@@ -86,13 +79,13 @@ struct WatchSession<Output: StateOutput> {
         // array and destroyed the copy (~390 instructions a message at S4).
         changes.handOut(record)
         try writer.flush()
-        if failFast && anyFailed { return .failedFast }
-        if failFast, let firstUnreadable { return .failed(firstUnreadable) }
+        if plan.failFast && anyFailed { return .failedFast }
+        if plan.failFast, let firstUnreadable { return .failed(firstUnreadable) }
         if consumer.watchingCount == 0 {
           return .allReady(anyFailed: anyFailed, anyUnreadable: firstUnreadable != nil)
         }
         // With --children the snapshot covers every task found so far.
-        if once && (tasksReported == consumer.taskCount || consumer.connectionProblem != nil) { return .timedOut }
+        if plan.once && (tasksReported == consumer.taskCount || consumer.connectionProblem != nil) { return .timedOut }
         if let signal = SignalTrap.pending { return .signalled(signal) }
         if let deadline, deadline.hasPassed { return .timedOut }
         changes = try consumer.drainEvents(timeout: SessionLoop.nextWait(before: deadline))
@@ -105,7 +98,7 @@ struct WatchSession<Output: StateOutput> {
   private mutating func reportDiagnostics(_ consumer: ResultConsumer) {
     for diagnostic in consumer.takeDiagnostics() {
       // --once makes one attempt: "reconnecting" would not be true.
-      if once, case .connectionLost = diagnostic { continue }
+      if plan.once, case .connectionLost = diagnostic { continue }
       writer.note(diagnostic)
     }
   }
