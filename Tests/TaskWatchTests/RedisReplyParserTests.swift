@@ -154,6 +154,11 @@ struct RedisReplyParserTests {
       "*4\r\n$8\r\npmessage\r\n$3\r\nc-*\r\n$3\r\nc-5\r\n:7\r\n",
       .array([.bulk(Array("pmessage".utf8)), .bulk(Array("c-*".utf8)), .bulk(Array("c-5".utf8)), .integer(7)])
     ),
+    // Another pattern after the first: the shared pattern array is made again.
+    (
+      "*4\r\n$8\r\npmessage\r\n$2\r\nx*\r\n$3\r\nc-6\r\n:8\r\n",
+      .array([.bulk(Array("pmessage".utf8)), .bulk(Array("x*".utf8)), .bulk(Array("c-6".utf8)), .integer(8)])
+    ),
   ]
 
   @Test("a subscriber with a channel keying: keyed channels without their bytes, every split, back to back")
