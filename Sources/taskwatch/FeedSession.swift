@@ -32,6 +32,7 @@ struct FeedSession<Output: StateOutput> {
   mutating func run() -> ExitStatus {
     let started = Deadline.now
     let feed = BackendFeed(configuration: plan.configuration)
+    writer.watchUnready { feed.statuses.map(\.state) }
     defer { feed.stop() }
     var outcome = watch(feed)
     if case .timedOut = outcome, let problem = feed.connectionProblem {

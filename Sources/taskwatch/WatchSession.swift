@@ -23,6 +23,7 @@ struct WatchSession<Output: StateOutput> {
   mutating func run() -> ExitStatus {
     let started = Deadline.now
     let consumer = ResultConsumer(configuration: plan.configuration)
+    writer.watchUnready { consumer.statuses.filter(\.isWatched).map(\.state) }
     defer { consumer.stop() }
     var outcome = watch(consumer)
     if case .timedOut = outcome, let problem = consumer.connectionProblem {

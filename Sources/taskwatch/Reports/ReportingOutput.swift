@@ -10,6 +10,9 @@ struct ReportingOutput<Inner: StateOutput>: StateOutput {
   private var inner: Inner
   private var record: RunRecord
   private var heartbeat: Heartbeat?
+  /// The tasks still unready, read when a heartbeat line is due (see
+  /// ``watchUnready(_:)``).
+  private var unready: () -> [TaskState] = { [] }
   /// Print the summary (`--summary`); the session builds it for the reports too.
   private let printSummary: Bool
   private let reports: [ReportRequest]
@@ -31,7 +34,7 @@ struct ReportingOutput<Inner: StateOutput>: StateOutput {
     self.stepSummaryPath = stepSummaryPath
     let junit = reports.contains { if case .junit = $0 { return true } else { return false } }
     record = RunRecord(
-      keepsDetails: printSummary || !reports.isEmpty || failFast, keepEveryTask: junit, countsStates: heartbeat != nil)
+      keepsDetails: printSummary || !reports.isEmpty || failFast, keepEveryTask: junit)
     self.heartbeat = heartbeat.map(Heartbeat.init(interval:))
   }
 
@@ -48,9 +51,14 @@ struct ReportingOutput<Inner: StateOutput>: StateOutput {
     }
   }
 
+  mutating func watchUnready(_ unready: @escaping () -> [TaskState]) {
+    self.unready = unready
+    inner.watchUnready(unready)
+  }
+
   mutating func flush() throws(StandardStreams.OutputClosed) {
     try inner.flush()
-    if let line = heartbeat?.line(record) { inner.diagnose(line) }
+    if let line = heartbeat?.line(unready: unready) { inner.diagnose(line) }
   }
 
   mutating func finish(summary: RunSummary?) throws(StandardStreams.OutputClosed) {

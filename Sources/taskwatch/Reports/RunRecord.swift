@@ -37,30 +37,17 @@ struct RunRecord {
   let keepsDetails: Bool
   /// Keep details of succeeded tasks too.
   let keepEveryTask: Bool
-  /// Count tasks per state.
-  let countsStates: Bool
-  /// Tasks per current state: a handful of states, so a list is faster than
-  /// hashing the state's name twice per message.
-  private(set) var counts: [(state: TaskState, count: Int)] = []
   /// Details by task id.
   private(set) var details: [String: TaskRecord] = [:]
-  /// Where in ``counts`` the last change's previous and new states were.
-  private var lastPrevious = 0
-  private var lastState = 0
 
   /// Creates an empty record.
-  init(keepsDetails: Bool, keepEveryTask: Bool, countsStates: Bool) {
+  init(keepsDetails: Bool, keepEveryTask: Bool) {
     self.keepsDetails = keepsDetails || keepEveryTask
     self.keepEveryTask = keepEveryTask
-    self.countsStates = countsStates
   }
 
-  /// Takes one change into the counts and, when needed, the details.
+  /// Takes one change into the details, when they are kept.
   mutating func note(_ change: StateChange) {
-    if countsStates {
-      if let previous = change.previous { lastPrevious = add(-1, to: previous, trying: lastPrevious) }
-      lastState = add(1, to: change.state, trying: lastState)
-    }
     guard keepsDetails, let meta = change.meta, keepEveryTask || change.state != .success else { return }
     let fields = MetaFields(json: meta.json)
     var record = details[change.taskID] ?? TaskRecord(state: change.state)
@@ -73,32 +60,10 @@ struct RunRecord {
     details[change.taskID] = record
   }
 
-  /// Adds `delta` to the count of `state` and returns its position in
-  /// ``counts``, looking at position `hint` first: a burst moves many tasks
-  /// between the same two states (234 → 126 instructions a message at S4).
-  private mutating func add(_ delta: Int, to state: TaskState, trying hint: Int) -> Int {
-    if hint < counts.count, counts[hint].state == state {
-      counts[hint].count += delta
-      return hint
-    }
-    if let index = counts.firstIndex(where: { $0.state == state }) {
-      counts[index].count += delta
-      return index
-    }
-    counts.append((state, delta))
-    return counts.count - 1
-  }
-
   /// The details of a task, if kept. A task that went on to SUCCESS may
   /// still have the details of an earlier state: callers look only at
   /// tasks that did not succeed (and, for JUnit, every task's details are current).
   func record(for taskID: String) -> TaskRecord? { details[taskID] }
-
-  /// The unready states with their counts, most tasks first.
-  var unreadyCounts: [(state: TaskState, count: Int)] {
-    counts.filter { !$0.state.isReady && $0.count > 0 }
-      .sorted { $0.count != $1.count ? $0.count > $1.count : $0.state.name < $1.state.name }
-  }
 
   /// Seconds from the start of the watch to `time`.
   func secondsSinceStart(_ time: WallClockTime) -> Double {

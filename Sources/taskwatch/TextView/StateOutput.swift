@@ -5,6 +5,9 @@ import TaskWatch
 protocol StateOutput {
   /// Takes one observed transition.
   mutating func write(_ change: StateChange)
+  /// Says where to read the states of the tasks still unready, when the
+  /// output needs them (the heartbeat): the session's consumer knows them.
+  mutating func watchUnready(_ unready: @escaping () -> [TaskState])
   /// Puts what was written on the screen or into the pipe; the run loop calls
   /// it before every wait.
   /// - Throws: ``StandardStreams/OutputClosed`` when the reader is gone.
@@ -22,6 +25,9 @@ protocol StateOutput {
 }
 
 extension StateOutput {
+  /// Needs no unready tasks.
+  mutating func watchUnready(_ unready: @escaping () -> [TaskState]) {}
+
   /// Prints the diagnostic.
   mutating func note(_ diagnostic: ConsumerDiagnostic) {
     diagnose(diagnostic.description)
