@@ -4,8 +4,10 @@ import PackageDescription
 // libFuzzer targets for every parser taskwatch feeds with bytes from the
 // network or the user. A package of its own, so the library's manifest never
 // sees `-sanitize=fuzzer`: scripts/fuzz builds it (Fuzzing/, not Fuzz/: a package's identity is its directory name, and a clone named fuzz would collide) with
-// `swift build --sanitize=fuzzer --sanitize=address` (every target of both
-// packages instrumented) and runs each target for N seconds.
+// `swift build --sanitize=fuzzer --sanitize=address -Xswiftc
+// -sanitize=fuzzer,address` (every target of both packages instrumented; the
+// last flag because swiftc keeps only its last -sanitize=, see scripts/fuzz)
+// and runs each target for N seconds.
 //
 // The CLI's parsers live in the executable target `taskwatch`, which no other
 // package can import: the CLI fuzz targets compile the CLI's own source files
