@@ -56,7 +56,7 @@ struct NDJSONWriter {
       lastTransition = (change.state, change.previous, change.source, Self.transitionText(change))
     }
     let meta = change.meta.map { omitResult ? $0.jsonWithoutResult() : $0.json }
-    appendLineEnd(
+    appendLine(
       uuid: idInRoom ? uuid : nil, transition: lastTransition.text, timestamp: timestamps.quoted(change.observedAt),
       meta: meta)
     if buffer.count >= Self.chunkSize { writeBuffer() }
@@ -68,12 +68,13 @@ struct NDJSONWriter {
   /// A uuid id's text, in its first ``StateChange/uuidTaskIDLength`` bytes.
   private typealias UUIDText = (UInt64, UInt64, UInt64, UInt64, UInt64)
 
-  /// Appends, into room reserved once, the start of the line and the quoted
-  /// `uuid` when it is given, then `transition`, `timestamp`,
+  /// Appends the line, or the rest of it after the id and lineage written
+  /// already when `uuid` is `nil`, into room reserved once: the start of the
+  /// line and the quoted `uuid` when it is given, then `transition`, `timestamp`,
   /// `,"meta":`, the meta (or `null`) and `}\n`: appended one by one, each
   /// piece checked the buffer's uniqueness and capacity again (−300
   /// instructions a message at S4, and −250 for the id, callgrind).
-  private mutating func appendLineEnd(
+  private mutating func appendLine(
     uuid: UUIDText?, transition: [UInt8], timestamp: [UInt8], meta: [UInt8]?
   ) {
     let metaLabel: StaticString = #","meta":"#
