@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Finds a free TCP port on the loopback interface.
 public enum FreePort {
@@ -7,14 +6,27 @@ public enum FreePort {
   /// port picked for one server (a TLS port, a sentinel's) stays unbound
   /// until that server starts: the kernel may offer it again meanwhile, so
   /// no port is given twice.
-  private static let handedOut = Mutex<Set<Int>>([])
+  /// Guarded by ``lock``: an `NSLock` (a pthread mutex), not
+  /// Synchronization's `Mutex`, whose futex ThreadSanitizer cannot see, so
+  /// two suites picking ports at once were reported as a race.
+  nonisolated(unsafe) private static var handedOut = Set<Int>()
+  private static let lock = NSLock()
+
+  /// Records `ports` as handed out unless one of them already is.
+  private static func claim(_ ports: [Int]) -> Bool {
+    lock.withLock {
+      guard ports.allSatisfy({ !handedOut.contains($0) }) else { return false }
+      handedOut.formUnion(ports)
+      return true
+    }
+  }
 
   /// Asks the kernel for a free port by binding port 0, then releases it.
   /// Never returns 6379, nor a port it returned before in this process.
   public static func pick() throws -> Int {
     while true {
       let port = try kernelPick()
-      if port != 6379, handedOut.withLock({ $0.insert(port).inserted }) { return port }
+      if port != 6379, claim([port]) { return port }
     }
   }
 
@@ -25,12 +37,7 @@ public enum FreePort {
       let port = try kernelPick()
       guard port != 6379, port + 10_000 <= 65_535, port + 10_000 != 6379, (try? bind(port + 10_000)) != nil
       else { continue }
-      let fresh = handedOut.withLock { ports in
-        guard !ports.contains(port), !ports.contains(port + 10_000) else { return false }
-        ports.formUnion([port, port + 10_000])
-        return true
-      }
-      if fresh { return port }
+      if claim([port, port + 10_000]) { return port }
     }
   }
 
